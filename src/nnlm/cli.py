@@ -1,0 +1,215 @@
+"""Command line: a thin layer over the Python API (nnlm.train, nnlm.load)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import __version__
+from .config import PRESETS
+from .errors import NnlmError
+
+EXIT_USAGE = 2
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr, not usage text plus a line."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def fraction_list(text: str) -> tuple:
+    try:
+        values = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected three numbers like 0.8,0.1,0.1, got {text!r}")
+    if len(values) != 3:
+        raise argparse.ArgumentTypeError(f"expected three numbers like 0.8,0.1,0.1, got {text!r}")
+    return values
+
+
+def add_train(sub) -> None:
+    p = sub.add_parser("train", help="train a model on a text file (default: bundled names)")
+    p.add_argument("data", nargs="?", help="UTF-8 text, one item per line (default: names.txt)")
+    p.add_argument("--out", help="run directory (default: runs/<data name>, never overwritten)")
+    p.add_argument("--preset", default="default", choices=sorted(PRESETS))
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
+    g = p.add_argument_group("model")
+    g.add_argument("--block-size", type=int, help="context length, tokens (n - 1)")
+    g.add_argument("--n-embd", type=int, help="embedding size m")
+    g.add_argument("--n-hidden", type=int, help="hidden tanh units h")
+    g.add_argument("--direct", action=argparse.BooleanOptionalAction, default=None,
+                   help="direct connections from the embeddings to the output (the paper's W)")
+    g.add_argument("--init", choices=("scaled", "normal"), help="scaled (default) or N(0,1)")
+    g = p.add_argument_group("training")
+    g.add_argument("--steps", type=int)
+    g.add_argument("--max-seconds", type=float, help="time budget; the lr schedule follows it")
+    g.add_argument("--target-loss", type=float, help="stop once the dev loss is at or below this")
+    g.add_argument("--batch-size", type=int)
+    g.add_argument("--lr", type=float, help="peak learning rate")
+    g.add_argument("--lr-schedule", choices=("cosine", "linear", "step", "constant"))
+    g.add_argument("--warmup-steps", type=int)
+    g.add_argument("--min-lr", type=float, help="final lr of cosine/linear decay, fraction of --lr")
+    g.add_argument("--lr-drop-step", type=int, help="step schedule: multiply lr by --lr-drop here")
+    g.add_argument("--lr-drop", type=float)
+    g.add_argument("--optimizer", choices=("adamw", "sgd"))
+    g.add_argument("--weight-decay", type=float, help="on weights and C, not biases")
+    g.add_argument("--momentum", type=float, help="SGD momentum")
+    g.add_argument("--eval-interval", type=int, help="steps between dev evaluations/checkpoints")
+    g.add_argument("--log-interval", type=int)
+    g.add_argument("--seed", type=int)
+    g.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
+    g = p.add_argument_group("data split")
+    g.add_argument("--split-seed", type=int, default=42)
+    g.add_argument("--split", type=fraction_list, default=(0.8, 0.1, 0.1),
+                   help="train,dev,test fractions (default 0.8,0.1,0.1)")
+    g.add_argument("--dedupe", action="store_true", help="drop repeated items before splitting")
+    p.add_argument("--samples", type=int, default=10, help="samples printed at the end")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_sample(sub) -> None:
+    p = sub.add_parser("sample", help="generate new items from a trained model")
+    p.add_argument("run_dir")
+    p.add_argument("-n", "--num", type=int, default=20)
+    p.add_argument("--temperature", type=float, default=1.0, help="0 is greedy")
+    p.add_argument("--top-k", type=int)
+    p.add_argument("--top-p", type=float)
+    p.add_argument("--prefix", default="", help="every sample starts with this")
+    p.add_argument("--min-len", type=int, default=0)
+    p.add_argument("--max-len", type=int)
+    p.add_argument("--seed", type=int, help="same seed, same samples")
+    p.add_argument("--unique", action="store_true", help="no repeats")
+    p.add_argument("--new-only", action="store_true", help="only items not in the training data")
+    p.add_argument("--plain", action="store_true", help="the items only, one per line")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--device", default="auto")
+
+
+def add_eval_and_score(sub) -> None:
+    p = sub.add_parser("eval", help="loss, perplexity and bits per token on a split or a file")
+    p.add_argument("run_dir")
+    p.add_argument("file", nargs="?", help="items to evaluate (default: --split of the run)")
+    p.add_argument("--split", default="dev", choices=("train", "dev", "test"))
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--device", default="auto")
+    p = sub.add_parser("score", help="log-probability of each item, and of each character")
+    p.add_argument("run_dir")
+    p.add_argument("items", nargs="+")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--device", default="auto")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="nnlm", description="Neural probabilistic language models "
+                    "(Bengio et al. 2003): train, sample, evaluate, score.")
+    parser.add_argument("--version", action="version", version=f"nnlm {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    add_train(sub)
+    add_sample(sub)
+    add_eval_and_score(sub)
+    return parser
+
+
+TRAIN_SETTINGS = ("block_size", "n_embd", "n_hidden", "direct", "init", "steps", "max_seconds",
+                  "batch_size", "lr", "lr_schedule", "warmup_steps", "min_lr", "lr_drop_step",
+                  "lr_drop", "optimizer", "weight_decay", "momentum", "eval_interval",
+                  "log_interval", "seed", "device")
+
+
+def cmd_train(args) -> int:
+    from .lm import load
+    from .train import train
+
+    settings = {k: getattr(args, k) for k in TRAIN_SETTINGS}
+    if args.resume:
+        settings = {k: v for k, v in settings.items() if v is not None}
+    result = train(args.data, args.out, preset=args.preset, resume=args.resume,
+                   overwrite=args.overwrite, split_seed=args.split_seed, split=args.split,
+                   dedupe=args.dedupe, progress=not args.quiet, target_loss=args.target_loss,
+                   **settings)
+    test = "-" if result.test_loss is None else f"{result.test_loss:.4f}"
+    print(f"run directory: {result.run_dir}")
+    print(f"stopped: {result.stopped} at step {result.step} after {result.seconds:.1f} s; "
+          f"best dev at step {result.best_step}")
+    print(f"loss (nats/token) of the best weights: train {result.train_loss:.4f}  "
+          f"dev {result.dev_loss:.4f}  test {test}")
+    if result.stopped.startswith("interrupted"):
+        print(f"checkpoint saved; continue with: nnlm train --resume --out {result.run_dir}")
+        return 130
+    if args.samples > 0:
+        print("samples:")
+        print_samples(load(result.run_dir).sample(args.samples, seed=0), width=24)
+    return 0
+
+
+def print_samples(samples, width: int) -> None:
+    for s in samples:
+        print(f"  {s.text:<{width}} {s.source}")
+
+
+def cmd_sample(args) -> int:
+    from .lm import load
+
+    lm = load(args.run_dir, device=args.device)
+    samples = lm.sample(args.num, temperature=args.temperature, top_k=args.top_k,
+                        top_p=args.top_p, prefix=args.prefix, min_len=args.min_len,
+                        max_len=args.max_len, seed=args.seed, unique=args.unique,
+                        new_only=args.new_only)
+    for s in samples:
+        if args.json:
+            print(json.dumps({"text": s.text, "source": s.source}, ensure_ascii=False))
+        elif args.plain:
+            print(s.text)
+    if not (args.json or args.plain):
+        print_samples(samples, width=max([len(s.text) for s in samples] + [8]))
+    if len(samples) < args.num:
+        print(f"nnlm sample: only {len(samples)} of {args.num} found (the model rarely makes "
+              "more that are unique/new)", file=sys.stderr)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .lm import load
+
+    result = load(args.run_dir, device=args.device).evaluate(args.split, path=args.file)
+    what = args.file or f"{args.split} split"
+    if args.json:
+        print(json.dumps({"data": what, **result.to_json()}))
+    else:
+        print(f"{what}: loss {result.loss:.4f} nats/token  perplexity {result.perplexity:.3f}  "
+              f"{result.bits:.4f} bits/char  ({result.tokens} tokens)")
+    return 0
+
+
+def cmd_score(args) -> int:
+    from .lm import load
+
+    for score in load(args.run_dir, device=args.device).score(args.items):
+        if args.json:
+            print(json.dumps(score.to_json(), ensure_ascii=False))
+            continue
+        parts = " ".join(f"{t}:{lp:.2f}" for t, lp in score.tokens)
+        print(f"{score.text}\t{score.logprob:.4f}\t{parts}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "score": cmd_score}
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except NnlmError as e:
+        print(f"nnlm {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"nnlm {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `nnlm sample ... | head`
+        sys.stderr.close()
+        return 0

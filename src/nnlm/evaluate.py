@@ -1,0 +1,52 @@
+"""Loss and per-token log-probabilities of a model over a set of windows."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .data import Windows
+
+CHUNK = 65_536  # examples per forward pass: bounds memory on big evaluation sets
+
+
+@dataclass
+class EvalResult:
+    loss: float  # mean negative log-likelihood, nats per token
+    tokens: int
+
+    @property
+    def perplexity(self) -> float:
+        return math.exp(self.loss)
+
+    @property
+    def bits(self) -> float:
+        return self.loss / math.log(2)
+
+    def to_json(self) -> dict:
+        return {"loss": self.loss, "perplexity": self.perplexity, "bits_per_token": self.bits,
+                "tokens": self.tokens}
+
+
+@torch.no_grad()
+def token_logprobs(model, windows: Windows, device) -> torch.Tensor:
+    """log p(token | context) for every example of `windows`, (N,) on the CPU."""
+    was_training = model.training
+    model.eval()
+    out = []
+    for i in range(0, len(windows), CHUNK):
+        index = torch.arange(i, min(i + CHUNK, len(windows)))
+        x, y = windows.contexts(index).to(device), windows.targets(index).to(device)
+        logits, _ = model(x)
+        out.append(-F.cross_entropy(logits.float(), y, reduction="none").cpu())
+    model.train(was_training)
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+def evaluate(model, windows: Windows, device) -> EvalResult:
+    logprobs = token_logprobs(model, windows, device)
+    n = logprobs.numel()
+    return EvalResult(loss=float(-logprobs.double().sum() / max(n, 1)), tokens=n)

@@ -1,0 +1,136 @@
+"""The Python API: a trained model loaded from its run directory.
+
+    model = nnlm.load("runs/names")
+    model.sample(5, temperature=0.8)      # [Sample(text='kaylen', source='new'), ...]
+    model.score(["emma"])                 # total and per-token log-probabilities
+    model.evaluate("test")                # EvalResult(loss=..., tokens=...)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from . import checkpoint as ckpt
+from .data import BOUNDARY_ID, Windows, read_items
+from .errors import NnlmError
+from .evaluate import EvalResult, evaluate, token_logprobs
+from .model import MLP
+from .rundir import RunSpec, load_spec
+from .runtime import resolve_device
+from .sample import check_controls, generate
+
+MAX_ROUNDS = 100  # sampling rounds for --unique/--new-only before giving up
+
+
+@dataclass
+class Sample:
+    text: str
+    source: str  # "new", or the split it appears in: "train", "dev" or "test"
+
+
+@dataclass
+class Score:
+    text: str
+    logprob: float  # natural log of p(item), the end token included
+    tokens: list[tuple[str, float]]  # (token, log p) for each character, then the end
+
+    def to_json(self) -> dict:
+        return {"item": self.text, "logprob": self.logprob,
+                "tokens": [{"token": t, "logprob": lp} for t, lp in self.tokens]}
+
+
+class LanguageModel:
+    def __init__(self, model: MLP, spec: RunSpec, device: torch.device):
+        self.model, self.spec, self.device = model.eval(), spec, device
+        self.vocab = spec.vocab
+        self._sources = {}
+        for name in ("test", "dev", "train"):  # train wins for an item in several splits
+            self._sources.update(dict.fromkeys(getattr(spec.split, name), name))
+
+    @classmethod
+    def load(cls, run_dir: str | Path, device: str = "auto", weights: str = "best") -> LanguageModel:
+        """weights: "best" (best on dev, model.safetensors) or "last" (the checkpoint)."""
+        spec = load_spec(run_dir)
+        model = MLP(spec.model)
+        if weights == "best":
+            path = spec.run_dir / ckpt.MODEL
+            tensors, _ = ckpt.load_tensors(path)
+        elif weights == "last":
+            path = spec.run_dir / ckpt.CHECKPOINT
+            all_tensors, _ = ckpt.load_tensors(path)
+            tensors = {k[6:]: v for k, v in all_tensors.items() if k.startswith("model.")}
+        else:
+            raise NnlmError(f"weights must be 'best' or 'last', got {weights!r}")
+        ckpt.check_state_dict(path, tensors, model)
+        model.load_state_dict(tensors)
+        device = resolve_device(device)
+        return cls(model.to(device), spec, device)
+
+    def source(self, text: str) -> str:
+        return self._sources.get(text, "new")
+
+    def default_max_len(self) -> int:
+        return max(32, 2 * max(map(len, self.spec.split.train)))
+
+    def sample(self, num: int = 10, *, temperature: float = 1.0, top_k: int | None = None,
+               top_p: float | None = None, prefix: str = "", min_len: int = 0,
+               max_len: int | None = None, seed: int | None = None, unique: bool = False,
+               new_only: bool = False) -> list[Sample]:
+        """`num` samples; with unique/new_only, draws more rounds until it has `num`."""
+        if num < 1:
+            raise NnlmError(f"--num must be at least 1, got {num}")
+        max_len = max_len or self.default_max_len()
+        check_controls(temperature, top_k, top_p, min_len, max_len)
+        prefix_ids = self.vocab.encode(prefix, "the prefix")
+        generator = torch.Generator(self.device)
+        generator.manual_seed(seed if seed is not None else torch.seed())
+        found, seen = [], set()
+        for _ in range(MAX_ROUNDS):
+            want = num - len(found)
+            batch = want if not (unique or new_only) else max(64, 2 * want)
+            for ids in generate(self.model, batch, prefix_ids, temperature=temperature,
+                                top_k=top_k, top_p=top_p, min_len=min_len, max_len=max_len,
+                                generator=generator):
+                text = self.vocab.decode(ids)
+                if (unique and text in seen) or (new_only and self.source(text) != "new"):
+                    continue
+                seen.add(text)
+                found.append(Sample(text, self.source(text)))
+                if len(found) == num:
+                    return found
+        return found  # the model cannot produce `num` distinct/new items: fewer
+
+    def score(self, items: list[str]) -> list[Score]:
+        """Log-probability of each whole item (end token included), and per token."""
+        for item in items:
+            self.vocab.encode(item, f"the item {item!r}")
+        windows = Windows(items, self.vocab, self.spec.model.block_size)
+        logprobs = token_logprobs(self.model, windows, self.device).tolist()
+        scores, at = [], 0
+        for item in items:
+            ids = self.vocab.encode(item) + [BOUNDARY_ID]
+            lps = logprobs[at:at + len(ids)]
+            at += len(ids)
+            tokens = [(self.vocab.token_str(i), lp) for i, lp in zip(ids, lps)]
+            scores.append(Score(item, sum(lps), tokens))
+        return scores
+
+    def evaluate(self, split: str = "dev", path: str | Path | None = None) -> EvalResult:
+        """Loss on a split of the run's data, or on the items of a file."""
+        if path is not None:
+            items, source = read_items(path), str(path)
+        elif split in ("train", "dev", "test"):
+            items, source = getattr(self.spec.split, split), f"the {split} split"
+        else:
+            raise NnlmError(f"--split must be train, dev or test, got {split!r}")
+        if not items:
+            raise NnlmError(f"{source} has no items to evaluate")
+        windows = Windows(items, self.vocab, self.spec.model.block_size, source=source)
+        return evaluate(self.model, windows, self.device)
+
+
+def load(run_dir: str | Path, device: str = "auto", weights: str = "best") -> LanguageModel:
+    return LanguageModel.load(run_dir, device=device, weights=weights)

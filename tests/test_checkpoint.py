@@ -1,0 +1,72 @@
+import json
+import pickle
+
+import pytest
+import torch
+
+from nnlm import checkpoint as ckpt
+from nnlm.errors import NnlmError
+from nnlm.model import MLP, ModelConfig
+from nnlm.train import make_optimizer
+from nnlm.config import TrainConfig
+
+
+def test_weights_round_trip_and_metadata(tmp_path):
+    model = MLP(ModelConfig(vocab_size=9, block_size=2, n_embd=3, n_hidden=5, direct=True))
+    ckpt.save_tensors(tmp_path / "m.safetensors", model.state_dict(), {"step": 7, "dev_loss": 1.5})
+    tensors, meta = ckpt.load_tensors(tmp_path / "m.safetensors")
+    assert meta == {"step": 7, "dev_loss": 1.5}
+    other = MLP(ModelConfig(vocab_size=9, block_size=2, n_embd=3, n_hidden=5, direct=True))
+    ckpt.check_state_dict(tmp_path, tensors, other)
+    other.load_state_dict(tensors)
+    for a, b in zip(model.parameters(), other.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_optimizer_state_round_trip(tmp_path):
+    torch.manual_seed(0)
+    model = MLP(ModelConfig(vocab_size=9, block_size=2, n_embd=3, n_hidden=5))
+    opt = make_optimizer(model, TrainConfig(lr=0.01, weight_decay=0.1))
+    model(torch.randint(0, 9, (4, 2)), torch.randint(0, 9, (4,)))[1].backward()
+    opt.step()
+    tensors, meta = ckpt.optimizer_to_tensors(opt)
+    ckpt.save_tensors(tmp_path / "o.safetensors", tensors, json.loads(json.dumps(meta)))
+    loaded, meta2 = ckpt.load_tensors(tmp_path / "o.safetensors")
+    opt2 = make_optimizer(model, TrainConfig(lr=0.5))
+    opt2.load_state_dict(ckpt.optimizer_from_tensors(loaded, meta2))
+    a, b = opt.state_dict(), opt2.state_dict()
+    assert a["param_groups"][0]["weight_decay"] == b["param_groups"][0]["weight_decay"] == 0.1
+    for pid, state in a["state"].items():
+        for key, value in state.items():
+            assert torch.equal(value, b["state"][pid][key])
+
+
+def test_mismatched_weights_are_refused(tmp_path):
+    small = MLP(ModelConfig(vocab_size=9, n_hidden=5))
+    big = MLP(ModelConfig(vocab_size=9, n_hidden=6))
+    with pytest.raises(NnlmError, match="hidden.weight has shape"):
+        ckpt.check_state_dict(tmp_path, small.state_dict(), big)
+    with pytest.raises(NnlmError, match="do not match"):
+        ckpt.check_state_dict(tmp_path, {}, big)
+
+
+def test_pickle_file_is_never_unpickled(tmp_path):
+    """A 'weights' file that would run code under pickle is just an unreadable file."""
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(pickle.dumps({"C.weight": Evil()}))
+    with pytest.raises(NnlmError, match="not a readable safetensors"):
+        ckpt.load_tensors(path)
+    assert not marker.exists()
+
+
+def test_atomic_write_leaves_no_temporary_files(tmp_path):
+    ckpt.atomic_write(tmp_path / "a.json", b"{}")
+    ckpt.atomic_write(tmp_path / "a.json", b"[1]")
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+    assert (tmp_path / "a.json").read_bytes() == b"[1]"

@@ -1,0 +1,109 @@
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from nnlm.cli import main
+
+TRAIN = ["--block-size", "3", "--n-embd", "4", "--n-hidden", "16", "--batch-size", "32",
+         "--steps", "60", "--eval-interval", "20", "--quiet", "--samples", "3"]
+
+
+@pytest.fixture
+def run_dir(tiny_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", str(tiny_file), "--out", str(out), *TRAIN]) == 0
+    printed = capsys.readouterr().out
+    assert f"run directory: {out}" in printed and "dev" in printed and "samples:" in printed
+    return out
+
+
+def run_ok(capsys, *argv):
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return captured.out
+
+
+def run_error(capsys, *argv):
+    """A user error: exit code 2 and exactly one line on stderr, no traceback."""
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as e:  # argparse's own usage errors
+        code = e.code
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_sample_controls(run_dir, capsys):
+    out = run_ok(capsys, "sample", run_dir, "-n", 30, "--seed", 3, "--prefix", "ma",
+                 "--min-len", 4, "--max-len", 8, "--json")
+    samples = [json.loads(line) for line in out.splitlines()]
+    assert len(samples) == 30
+    assert all(s["text"].startswith("ma") and 4 <= len(s["text"]) <= 8 for s in samples)
+    assert {s["source"] for s in samples} <= {"new", "train", "dev", "test"}
+    again = run_ok(capsys, "sample", run_dir, "-n", 30, "--seed", 3, "--prefix", "ma",
+                   "--min-len", 4, "--max-len", 8, "--json")
+    assert again == out
+    plain = run_ok(capsys, "sample", run_dir, "-n", 25, "--unique", "--new-only", "--plain",
+                   "--seed", 1, "--top-k", 10, "--top-p", 0.9, "--temperature", 0.8)
+    items = plain.split("\n")[:-1]
+    assert len(items) == len(set(items)) == 25
+    train = set(json.loads((run_dir / "splits.json").read_text())["train"])
+    assert not train & set(items)
+
+
+def test_eval_and_score_agree(run_dir, tiny_file, capsys):
+    result = json.loads(run_ok(capsys, "eval", run_dir, "--split", "test", "--json"))
+    assert result["tokens"] > 0 and math.isclose(result["perplexity"], math.exp(result["loss"]))
+    assert math.isclose(result["bits_per_token"], result["loss"] / math.log(2))
+    test_items = json.loads((run_dir / "splits.json").read_text())["test"]
+    scores = [json.loads(line) for line in run_ok(capsys, "score", run_dir, *test_items,
+                                                  "--json").splitlines()]
+    assert [s["item"] for s in scores] == test_items
+    assert all(len(s["tokens"]) == len(s["item"]) + 1 for s in scores)  # + the end token
+    assert all(math.isclose(s["logprob"], sum(t["logprob"] for t in s["tokens"]))
+               for s in scores)
+    total = -sum(s["logprob"] for s in scores)
+    assert math.isclose(total / result["tokens"], result["loss"], rel_tol=1e-5)
+    text = run_ok(capsys, "eval", run_dir, tiny_file)
+    assert "nats/token" in text and "perplexity" in text
+
+
+def test_user_errors_are_one_line_exit_2(run_dir, tiny_file, tmp_path, capsys):
+    assert "not in the model's vocabulary" in run_error(capsys, "score", run_dir, "x#y")
+    assert "not in the model's vocabulary" in run_error(capsys, "sample", run_dir, "--prefix", "Q!")
+    assert "no such run directory" in run_error(capsys, "sample", tmp_path / "nope")
+    assert "config.json: missing" in run_error(capsys, "eval", tmp_path)
+    assert "no such file" in run_error(capsys, "train", tmp_path / "missing.txt")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    assert "empty" in run_error(capsys, "train", empty, "--out", tmp_path / "e")
+    assert not (tmp_path / "e").exists()  # nothing written for bad input
+    assert "--block-size must be at least 1" in run_error(
+        capsys, "train", tiny_file, "--out", tmp_path / "b", "--block-size", "0")
+    assert "--lr must be positive" in run_error(capsys, "train", tiny_file, "--lr", "-1")
+    assert "--temperature" in run_error(capsys, "sample", run_dir, "--temperature", "-1")
+    assert "--top-p" in run_error(capsys, "sample", run_dir, "--top-p", "0")
+    assert "invalid int" in run_error(capsys, "train", "--steps", "many")
+    assert "already holds a run" in run_error(capsys, "train", tiny_file, "--out", run_dir)
+
+
+def test_resume_continues_to_more_steps(run_dir, capsys):
+    out = run_ok(capsys, "train", "--resume", "--out", run_dir, "--steps", "80", "--quiet",
+                 "--samples", "0")
+    assert "at step 80" in out
+    steps = [json.loads(x)["step"] for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert steps == sorted(steps) and steps[-1] == 80
+
+
+def test_module_and_console_script_entry_points(run_dir):
+    for cmd in ([sys.executable, "-m", "nnlm"], ["nnlm"]):
+        proc = subprocess.run([*cmd, "sample", str(run_dir), "-n", "2", "--plain", "--seed", "0"],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert len(proc.stdout.splitlines()) == 2

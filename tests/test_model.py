@@ -1,0 +1,65 @@
+import math
+
+import torch
+import torch.nn.functional as F
+
+from nnlm.model import MLP, ModelConfig
+
+
+def hand_forward(model, X):
+    """y = b + W x + U tanh(d + H x), written out with the raw tensors."""
+    C = model.C.weight
+    x = C[X].view(X.shape[0], -1)
+    h = torch.tanh(x @ model.hidden.weight.T + model.hidden.bias)
+    y = h @ model.out.weight.T + model.out.bias
+    if model.direct is not None:
+        y = y + x @ model.direct.weight.T
+    return y
+
+
+def test_forward_matches_hand_written():
+    torch.manual_seed(0)
+    for direct in (False, True):
+        model = MLP(ModelConfig(vocab_size=11, block_size=4, n_embd=3, n_hidden=7, direct=direct))
+        with torch.no_grad():
+            for p in model.parameters():
+                p.normal_()
+        X = torch.randint(0, 11, (5, 4))
+        Y = torch.randint(0, 11, (5,))
+        logits, loss = model(X, Y)
+        assert logits.shape == (5, 11)
+        assert torch.allclose(logits, hand_forward(model, X), atol=1e-5)
+        assert torch.allclose(loss, F.cross_entropy(hand_forward(model, X), Y), atol=1e-6)
+        assert model(X)[1] is None
+
+
+def test_parameter_count_matches_paper_formula():
+    # |V|(1 + n m + h) + h(1 + (n-1) m), with n - 1 = block_size
+    V, bs, m, h = 27, 3, 10, 200
+    with_direct = MLP(ModelConfig(V, bs, m, h, direct=True)).num_parameters()
+    assert with_direct == V * (1 + (bs + 1) * m + h) + h * (1 + bs * m)
+    assert MLP(ModelConfig(V, bs, m, h)).num_parameters() == 11897  # the lecture's number
+
+
+def test_scaled_init_starts_near_uniform_and_unsaturated():
+    torch.manual_seed(0)
+    model = MLP(ModelConfig(vocab_size=27, block_size=3, n_embd=10, n_hidden=200))
+    X = torch.randint(0, 27, (2000, 3))
+    Y = torch.randint(0, 27, (2000,))
+    _, loss = model(X, Y)
+    assert abs(loss.item() - math.log(27)) < 0.05
+    h = torch.tanh(model.hidden(model.C(X).flatten(1)))
+    assert (h.abs() > 0.99).float().mean() < 0.05  # few saturated units
+    torch.manual_seed(0)
+    lecture = MLP(ModelConfig(vocab_size=27, init="normal"))
+    assert lecture(X, Y)[1].item() > 10  # part 2's confidently-wrong start
+
+
+def test_weight_decay_groups_exclude_biases():
+    model = MLP(ModelConfig(vocab_size=5, direct=True))
+    decay, no_decay = model.decay_groups(0.1)
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert sorted(names[id(p)] for p in decay["params"]) == \
+        ["C.weight", "direct.weight", "hidden.weight", "out.weight"]
+    assert sorted(names[id(p)] for p in no_decay["params"]) == ["hidden.bias", "out.bias"]
+    assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
