@@ -67,9 +67,9 @@ MODEL_KEYS = ("block_size", "n_embd", "n_hidden", "direct", "init")
 
 PRESETS: dict[str, dict] = {
     # fast and good on a laptop CPU: see README "Performance"
-    "default": dict(block_size=4, n_embd=16, n_hidden=256, batch_size=512, steps=3000,
+    "default": dict(block_size=6, n_embd=16, n_hidden=384, batch_size=1024, steps=1500,
                     lr=1e-2, optimizer="adamw", lr_schedule="cosine", warmup_steps=0,
-                    min_lr=0.02, weight_decay=0.0, eval_interval=250, log_interval=50),
+                    min_lr=0.02, weight_decay=0.0, eval_interval=100, log_interval=50),
     # Karpathy's makemore part 2, exactly: plain N(0,1) init, SGD, lr 0.1 then 0.01
     "lecture": dict(block_size=3, n_embd=10, n_hidden=200, init="normal", batch_size=32,
                     steps=200_000, lr=0.1, optimizer="sgd", lr_schedule="step",
