@@ -8,7 +8,9 @@ from nnlm.sample import filter_logits, generate
 
 def test_top_k_and_top_p_filters():
     logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
-    kept = lambda out: torch.isfinite(out)[0].tolist()  # noqa: E731
+    def kept(out):
+        return torch.isfinite(out)[0].tolist()
+
     assert kept(filter_logits(logits, 2, None)) == [True, True, False, False]
     assert kept(filter_logits(logits, None, 0.5)) == [True, False, False, False]
     assert kept(filter_logits(logits, None, 0.81)) == [True, True, True, False]
@@ -35,8 +37,9 @@ def test_prefix_and_lengths_respected(model):
 
 
 def test_same_seed_same_samples(model):
-    draw = lambda seed: generate(model, 50, [], max_len=10,  # noqa: E731
-                                 generator=torch.Generator().manual_seed(seed))
+    def draw(seed):
+        return generate(model, 50, [], max_len=10, generator=torch.Generator().manual_seed(seed))
+
     assert draw(5) == draw(5)
     assert draw(5) != draw(6)
 
@@ -60,3 +63,21 @@ def test_greedy_is_deterministic_and_batched_equals_single(model):
 def test_bad_controls(model, kwargs):
     with pytest.raises(NnlmError):
         generate(model, 1, [], **{"max_len": 10, **kwargs})
+
+
+def test_draws_follow_the_model_distribution():
+    """First-token frequencies over many draws match softmax(logits)."""
+    model = MLP(ModelConfig(vocab_size=4, block_size=1, n_embd=2, n_hidden=3))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.out.bias.copy_(torch.log(torch.tensor([0.1, 0.2, 0.3, 0.4])))
+    g = torch.Generator().manual_seed(0)
+    first = [s[0] if s else 0 for s in generate(model, 40_000, [], max_len=1, generator=g)]
+    freq = torch.bincount(torch.tensor(first), minlength=4).float() / len(first)
+    assert torch.allclose(freq, torch.tensor([0.1, 0.2, 0.3, 0.4]), atol=0.01)
+    # top-k 2 keeps 0.3 and 0.4, renormalised
+    g = torch.Generator().manual_seed(0)
+    first = [s[0] for s in generate(model, 20_000, [], max_len=1, top_k=2, generator=g)]
+    freq = torch.bincount(torch.tensor(first), minlength=4).float() / len(first)
+    assert torch.allclose(freq, torch.tensor([0.0, 0.0, 3 / 7, 4 / 7]), atol=0.015)

@@ -7,12 +7,11 @@ import pytest
 import torch
 
 import nnlm
+from conftest import TINY_SETTINGS
 from nnlm import checkpoint as ckpt
 from nnlm.config import TrainConfig
 from nnlm.errors import NnlmError
 from nnlm.train import Trainer, learning_rate
-
-from conftest import TINY_SETTINGS
 
 
 def test_training_learns_and_writes_a_complete_run_dir(tiny_file, tmp_path):
@@ -69,8 +68,10 @@ def test_interrupt_then_resume_equals_uninterrupted(tiny_file, tmp_path, monkeyp
         assert step_a == step_b == 50
         assert all(torch.equal(a[k], b[k]) for k in a)  # bit-identical on CPU
     # the same metrics line for line, apart from wall-clock seconds
-    strip = lambda p: [{k: v for k, v in json.loads(x).items() if k != "seconds"}  # noqa: E731
-                       for x in (p / "metrics.jsonl").read_text().splitlines()]
+    def strip(run):
+        return [{k: v for k, v in json.loads(x).items() if k != "seconds"}
+                for x in (run / "metrics.jsonl").read_text().splitlines()]
+
     assert strip(split) == strip(whole)
 
 

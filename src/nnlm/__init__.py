@@ -2,8 +2,8 @@
 
 __version__ = "0.1.0"
 
-from .errors import NnlmError  # noqa: E402
-from .lm import LanguageModel, load  # noqa: E402
-from .train import TrainResult, train  # noqa: E402
+from .errors import NnlmError
+from .lm import LanguageModel, load
+from .train import TrainResult, train
 
 __all__ = ["LanguageModel", "NnlmError", "TrainResult", "__version__", "load", "train"]

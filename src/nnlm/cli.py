@@ -24,7 +24,8 @@ def fraction_list(text: str) -> tuple:
     try:
         values = tuple(float(x) for x in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected three numbers like 0.8,0.1,0.1, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected three numbers like 0.8,0.1,0.1, got {text!r}") from None
     if len(values) != 3:
         raise argparse.ArgumentTypeError(f"expected three numbers like 0.8,0.1,0.1, got {text!r}")
     return values

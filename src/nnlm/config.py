@@ -70,6 +70,10 @@ PRESETS: dict[str, dict] = {
     "default": dict(block_size=6, n_embd=16, n_hidden=384, batch_size=1024, steps=1500,
                     lr=1e-2, optimizer="adamw", lr_schedule="cosine", warmup_steps=0,
                     min_lr=0.02, weight_decay=0.0, eval_interval=100, log_interval=50),
+    # the quickest route to the lecture's loss: ~2.15 in well under a second on 2 cores
+    "fast": dict(block_size=4, n_embd=10, n_hidden=96, batch_size=512, steps=500, lr=3e-2,
+                 optimizer="adamw", lr_schedule="cosine", warmup_steps=0, min_lr=0.02,
+                 weight_decay=0.0, eval_interval=50, log_interval=50),
     # Karpathy's makemore part 2, exactly: plain N(0,1) init, SGD, lr 0.1 then 0.01
     "lecture": dict(block_size=3, n_embd=10, n_hidden=200, init="normal", batch_size=32,
                     steps=200_000, lr=0.1, optimizer="sgd", lr_schedule="step",

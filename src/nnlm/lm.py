@@ -114,7 +114,7 @@ class LanguageModel:
             ids = self.vocab.encode(item) + [BOUNDARY_ID]
             lps = logprobs[at:at + len(ids)]
             at += len(ids)
-            tokens = [(self.vocab.token_str(i), lp) for i, lp in zip(ids, lps)]
+            tokens = [(self.vocab.token_str(i), lp) for i, lp in zip(ids, lps, strict=True)]
             scores.append(Score(item, sum(lps), tokens))
         return scores
 

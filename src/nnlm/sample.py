@@ -45,32 +45,36 @@ def generate(model, num: int, prefix: list[int], *, temperature: float = 1.0,
     check_controls(temperature, top_k, top_p, min_len, max_len)
     model.eval()
     device = next(model.parameters()).device
-    block_size = model.config.block_size
     prefix = prefix[:max_len]
+    out = torch.full((num, max_len), BOUNDARY_ID, dtype=torch.long, device=device)
+    out[:, :len(prefix)] = torch.tensor(prefix, dtype=torch.long)
     lengths = torch.full((num,), max_len, dtype=torch.long, device=device)
-    # each row is block_size boundary tokens, then the sequence; the context window
-    # for position pos is ctx[:, pos:pos + block_size]
-    ctx = torch.full((num, block_size + max_len), BOUNDARY_ID, dtype=torch.long, device=device)
-    ctx[:, block_size:block_size + len(prefix)] = torch.tensor(prefix, dtype=torch.long)
-    rows = torch.arange(num, device=device)  # rows still being written
+    # only rows still being written are carried: their ids and context windows
+    rows = torch.arange(num, device=device)  # (R,)
+    window = ([BOUNDARY_ID] * model.config.block_size + prefix)[-model.config.block_size:]
+    ctx = torch.tensor([window], dtype=torch.long, device=device).expand(num, -1)  # (R, block)
     for pos in range(len(prefix), max_len):
-        if rows.numel() == 0:
-            break
-        logits, _ = model(ctx[rows, pos:pos + block_size])  # (R, V)
+        logits, _ = model(ctx)  # (R, V)
         if pos < min_len:
             logits[:, BOUNDARY_ID] = float("-inf")
         token = _choose(logits.float(), temperature, top_k, top_p, generator)  # (R,)
-        ended = token == BOUNDARY_ID
-        lengths[rows[ended]] = pos
-        ctx[rows, block_size + pos] = token
-        rows = rows[~ended]
-    tokens = ctx[:, block_size:].cpu().tolist()
-    return [seq[:n] for seq, n in zip(tokens, lengths.cpu().tolist())]
+        out[rows, pos] = token
+        going = token != BOUNDARY_ID
+        lengths[rows[~going]] = pos
+        rows = rows[going]
+        if rows.numel() == 0:
+            break
+        ctx = torch.cat([ctx[going, 1:], token[going].unsqueeze(1)], dim=1)
+    tokens = out.cpu().tolist()
+    return [seq[:n] for seq, n in zip(tokens, lengths.cpu().tolist(), strict=True)]
 
 
 def _choose(logits, temperature, top_k, top_p, generator) -> torch.Tensor:
+    """One token per row: greedy at temperature 0, else drawn from the filtered softmax
+    by inverse CDF (one uniform per row; cheaper than torch.multinomial)."""
     if temperature == 0:
         return logits.argmax(dim=-1)
     logits = filter_logits(logits / temperature, top_k, top_p)
-    probs = torch.softmax(logits, dim=-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+    cdf = torch.softmax(logits, dim=-1).cumsum_(dim=-1)  # (R, V)
+    u = torch.rand(cdf.shape[0], 1, device=cdf.device, generator=generator) * cdf[:, -1:]
+    return torch.searchsorted(cdf, u, right=True).squeeze(1).clamp_(max=cdf.shape[1] - 1)

@@ -15,14 +15,15 @@ import torch
 from tqdm import tqdm
 
 from . import checkpoint as ckpt
-from .config import TrainConfig
+from . import fused
+from .config import DataConfig, TrainConfig
 from .data import Windows
+from .errors import NnlmError
 from .evaluate import evaluate
 from .model import MLP
-from .config import DataConfig
-from .errors import NnlmError
-from .runtime import resolve_device
+from .optim import FlatOptimizer, flatten_parameters
 from .rundir import RunSpec, load_spec, locked, new_run, write_spec
+from .runtime import resolve_device
 
 MATERIALIZE_LIMIT = 64 * 1024**2  # contexts held as one tensor up to this many token ids
 
@@ -31,7 +32,8 @@ MATERIALIZE_LIMIT = 64 * 1024**2  # contexts held as one tensor up to this many 
 class TrainResult:
     run_dir: Path
     step: int  # steps taken in total (including earlier sessions of a resumed run)
-    seconds: float  # training time in total
+    seconds: float  # time in the training loop, in total
+    setup_seconds: float  # reading data, building windows, model and optimizer (this session)
     best_step: int
     train_loss: float  # of the best-on-dev weights
     dev_loss: float
@@ -93,12 +95,13 @@ def learning_rate(cfg: TrainConfig, step: int, elapsed: float) -> float:
     return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def make_optimizer(model: MLP, cfg: TrainConfig) -> torch.optim.Optimizer:
-    groups = model.decay_groups(cfg.weight_decay)
-    if cfg.optimizer == "sgd":
-        # the paper's and lecture's plain SGD: decay added to the gradient (L2)
-        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, cfg.beta2), foreach=True)
+def make_optimizer(model: MLP, cfg: TrainConfig) -> FlatOptimizer:
+    """Flatten the model's parameters and build the optimizer over them."""
+    flat, grad = flatten_parameters(model)
+    decay_mask = torch.cat([torch.full((p.numel(),), 0.0 if name.endswith("bias") else 1.0)
+                            for name, p in model.named_parameters()])
+    return FlatOptimizer(flat, grad, decay_mask, cfg.optimizer, cfg.weight_decay,
+                         beta2=cfg.beta2, momentum=cfg.momentum)
 
 
 class StopSignals:
@@ -130,6 +133,7 @@ class Trainer:
         torch.manual_seed(self.cfg.seed)
         self.model = MLP(spec.model).to(device)
         self.optimizer = make_optimizer(self.model, self.cfg)
+        self.fused = fused.supports(self.model)
         self.train_windows = Windows(spec.split.train, spec.vocab, spec.model.block_size)
         self.dev_windows = Windows(spec.split.dev, spec.vocab, spec.model.block_size)
         self.batches = Batches(self.train_windows, self.cfg.batch_size, self.cfg.seed, device)
@@ -149,7 +153,7 @@ class Trainer:
         ckpt.check_state_dict(path, weights, self.model)
         self.model.load_state_dict(weights)
         try:
-            self.optimizer.load_state_dict(ckpt.optimizer_from_tensors(tensors, meta["optimizer"]))
+            self.optimizer.load_state(tensors, int(meta["optimizer_t"]))
             self.step, self.elapsed_before = int(meta["step"]), float(meta["elapsed"])
             self.best_loss, self.best_step = float(meta["best_loss"]), int(meta["best_step"])
             self.pending_loss, self.logged_step = float(meta["pending_loss"]), int(meta["logged_step"])
@@ -160,12 +164,11 @@ class Trainer:
         return True
 
     def save_checkpoint(self, elapsed: float) -> None:
-        opt_tensors, opt_meta = ckpt.optimizer_to_tensors(self.optimizer)
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
-        tensors.update(opt_tensors)
+        tensors.update(self.optimizer.state_tensors())
         tensors["rng.torch"] = torch.get_rng_state()
         meta = {"step": self.step, "elapsed": elapsed, "best_loss": self.best_loss,
-                "best_step": self.best_step, "optimizer": opt_meta,
+                "best_step": self.best_step, "optimizer_t": self.optimizer.t,
                 "pending_loss": self.loss_sum.item() if self.step else 0.0,
                 "logged_step": self.logged[0] if self.step else 0}
         ckpt.save_tensors(self.spec.run_dir / ckpt.CHECKPOINT, tensors, meta)
@@ -184,7 +187,7 @@ class Trainer:
         kept = [ln for ln in lines if _line_step(ln) is not None and _line_step(ln) <= self.step]
         if len(kept) != len(lines):
             ckpt.atomic_write(path, "".join(ln + "\n" for ln in kept).encode())
-        self.metrics = open(path, "a", encoding="utf-8")
+        self.metrics = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed at the end of run)
 
     def log(self, record: dict) -> None:
         self.metrics.write(json.dumps(record) + "\n")
@@ -214,10 +217,10 @@ class Trainer:
                 self.train_step()
                 if self.step % cfg.log_interval == 0 or self.step == cfg.steps:
                     self.log_train()
-                if self.step % cfg.eval_interval == 0 or self.step == cfg.steps:
-                    if self.evaluate_and_checkpoint() <= (self.target_loss or -math.inf):
-                        stopped = "target"
-                        break
+                at_eval = self.step % cfg.eval_interval == 0 or self.step == cfg.steps
+                if at_eval and self.evaluate_and_checkpoint() <= (self.target_loss or -math.inf):
+                    stopped = "target"
+                    break
             if stopped.startswith("interrupted"):
                 # checkpoint only: an evaluation here would not happen in an uninterrupted
                 # run, and could change which weights are best
@@ -230,13 +233,14 @@ class Trainer:
 
     def train_step(self) -> None:
         lr = learning_rate(self.cfg, self.step, self.elapsed())
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
         x, y = self.batches.get(self.step)  # (B, block_size), (B,)
-        _, loss = self.model(x, y)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+        if self.fused:
+            loss = fused.loss_and_grad(self.model, x, y)  # overwrites the gradients
+        else:
+            self.optimizer.zero_grad()
+            _, loss = self.model(x, y)
+            loss.backward()  # accumulates into the flat gradient buffer's views
+        self.optimizer.step(lr)
         self.loss_sum += loss.detach()  # summed on the device: no host sync per step
         self.step += 1
         self.lr = lr
@@ -291,6 +295,7 @@ def train(data: str | None = None, out: str | None = None, *, preset: str = "def
     model.ModelConfig (block_size=8, lr=3e-3, ...), over those of `preset`.
     With resume=True, continue the run in OUT from its last checkpoint.
     """
+    started = time.perf_counter()
     if resume:
         if out is None:
             raise NnlmError("--resume needs --out RUN_DIR, the run to continue")
@@ -308,13 +313,14 @@ def train(data: str | None = None, out: str | None = None, *, preset: str = "def
         if resume and trainer.resume_from_checkpoint() and trainer.step >= spec.train.steps:
             raise NnlmError(f"{spec.run_dir}: the run already finished its {trainer.step} steps; "
                             "pass a larger --steps to train longer")
+        setup_seconds = time.perf_counter() - started
         stopped = trainer.run()
-        return finish(trainer, stopped)
+        return finish(trainer, stopped, setup_seconds)
 
 
-def finish(trainer: Trainer, stopped: str) -> TrainResult:
+def finish(trainer: Trainer, stopped: str, setup_seconds: float) -> TrainResult:
     """Evaluate the best-on-dev weights on every split and write summary.json."""
-    spec = trainer.spec
+    spec, seconds = trainer.spec, trainer.elapsed()
     tensors, _ = ckpt.load_tensors(spec.run_dir / ckpt.MODEL)
     trainer.model.load_state_dict(tensors)
     losses = {}
@@ -322,7 +328,7 @@ def finish(trainer: Trainer, stopped: str) -> TrainResult:
         windows = trainer.dev_windows if name == "dev" else Windows(items, spec.vocab,
                                                                      spec.model.block_size)
         losses[name] = evaluate(trainer.model, windows, trainer.device).loss if items else None
-    result = TrainResult(spec.run_dir, trainer.step, trainer.elapsed(), trainer.best_step,
+    result = TrainResult(spec.run_dir, trainer.step, seconds, setup_seconds, trainer.best_step,
                          losses["train"], losses["dev"], losses["test"], stopped)
     ckpt.write_json(spec.run_dir / "summary.json", result.to_json())
     return result
