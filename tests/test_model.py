@@ -1,9 +1,12 @@
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 
-from nnlm.model import MLP, ModelConfig
+from nnlm import fused
+from nnlm.errors import NnlmError
+from nnlm.model import MLP, ModelConfig, build_model
 
 
 def hand_forward(model, X):
@@ -63,3 +66,46 @@ def test_weight_decay_groups_exclude_biases():
         ["C.weight", "direct.weight", "hidden.weight", "out.weight"]
     assert sorted(names[id(p)] for p in no_decay["params"]) == ["hidden.bias", "out.bias"]
     assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
+
+
+def test_hierarchical_matches_hand_written_pairwise_merge():
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(vocab_size=7, block_size=4, n_embd=3, n_hidden=5,
+                                    arch="hierarchical"))
+    X = torch.randint(0, 7, (6, 4))
+    e = model.C.weight[X]  # (B, 4, m)
+    m1, m2 = model.merges
+    left = torch.tanh(torch.cat([e[:, 0], e[:, 1]], 1) @ m1.weight.T + m1.bias)
+    right = torch.tanh(torch.cat([e[:, 2], e[:, 3]], 1) @ m1.weight.T + m1.bias)
+    top = torch.tanh(torch.cat([left, right], 1) @ m2.weight.T + m2.bias)
+    expected = top @ model.out.weight.T + model.out.bias
+    assert torch.allclose(model(X)[0], expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("options", [dict(n_layer=3), dict(norm="layer"), dict(norm="batch"),
+                                     dict(dropout=0.3), dict(arch="hierarchical", block_size=8,
+                                                             norm="batch", dropout=0.1)])
+def test_model_options_train_and_evaluate(options):
+    torch.manual_seed(0)
+    cfg = ModelConfig(**{**dict(vocab_size=9, block_size=4, n_embd=3, n_hidden=16), **options})
+    model = build_model(cfg)
+    assert not fused.supports(model)
+    X, Y = torch.randint(0, 9, (64, cfg.block_size)), torch.randint(0, 9, (64,))
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    first = model(X, Y)[1].item()
+    for _ in range(30):
+        opt.zero_grad()
+        model(X, Y)[1].backward()
+        opt.step()
+    model.eval()
+    assert model(X, Y)[1].item() < first - 0.3  # it can learn
+    assert torch.equal(model(X)[0], model(X)[0])  # no dropout noise in eval mode
+
+
+def test_bad_model_options():
+    with pytest.raises(NnlmError, match="power-of-two"):
+        build_model(ModelConfig(vocab_size=5, block_size=6, arch="hierarchical"))
+    with pytest.raises(NnlmError, match="--dropout"):
+        build_model(ModelConfig(vocab_size=5, dropout=1.0))
+    with pytest.raises(NnlmError, match="--norm"):
+        build_model(ModelConfig(vocab_size=5, norm="group"))

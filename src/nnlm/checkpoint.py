@@ -115,8 +115,8 @@ def check_state_dict(path: Path, tensors: dict[str, torch.Tensor], model: torch.
         if tuple(tensors[name].shape) != tuple(t.shape):
             raise NnlmError(f"{path}: {name} has shape {tuple(tensors[name].shape)}, "
                             f"config.json implies {tuple(t.shape)}")
-        if not tensors[name].is_floating_point():
-            raise NnlmError(f"{path}: {name} is {tensors[name].dtype}, expected floating point")
+        if tensors[name].dtype != t.dtype:
+            raise NnlmError(f"{path}: {name} is {tensors[name].dtype}, expected {t.dtype}")
 
 
 def check_run_config(run_dir: Path) -> dict:

@@ -45,6 +45,11 @@ def add_train(sub) -> None:
     g.add_argument("--direct", action=argparse.BooleanOptionalAction, default=None,
                    help="direct connections from the embeddings to the output (the paper's W)")
     g.add_argument("--init", choices=("scaled", "normal"), help="scaled (default) or N(0,1)")
+    g.add_argument("--n-layer", type=int, help="hidden tanh layers (default 1, the paper's)")
+    g.add_argument("--norm", choices=("none", "layer", "batch"), help="normalise before each tanh")
+    g.add_argument("--dropout", type=float, help="dropout on embeddings and hidden layers")
+    g.add_argument("--arch", choices=("flat", "hierarchical"),
+                   help="flat (the paper) or hierarchical (WaveNet-style, power-of-two context)")
     g = p.add_argument_group("training")
     g.add_argument("--steps", type=int)
     g.add_argument("--max-seconds", type=float, help="time budget; the lr schedule follows it")
@@ -104,6 +109,20 @@ def add_eval_and_score(sub) -> None:
     p.add_argument("--device", default="auto")
 
 
+def add_sweep(sub) -> None:
+    p = sub.add_parser("sweep", help="search settings on dev; write a results table")
+    p.add_argument("data", nargs="?", help="as for train (default: names.txt)")
+    p.add_argument("--out", required=True, help="sweep directory: one run per trial + results")
+    p.add_argument("--grid", nargs="+", default=[], metavar="KEY=V1,V2",
+                   help="values to try, e.g. n_hidden=256,512 dropout=0,0.2")
+    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="settings fixed for every trial, e.g. block_size=8")
+    p.add_argument("--preset", default="default", choices=sorted(PRESETS))
+    p.add_argument("--seconds", type=float, default=60.0, help="training budget per trial")
+    p.add_argument("--random", type=int, default=0, help="try N random grid points, not all")
+    p.add_argument("--seed", type=int, default=0, help="for --random")
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="nnlm", description="Neural probabilistic language models "
                     "(Bengio et al. 2003): train, sample, evaluate, score.")
@@ -112,10 +131,12 @@ def build_parser() -> Parser:
     add_train(sub)
     add_sample(sub)
     add_eval_and_score(sub)
+    add_sweep(sub)
     return parser
 
 
-TRAIN_SETTINGS = ("block_size", "n_embd", "n_hidden", "direct", "init", "steps", "max_seconds",
+TRAIN_SETTINGS = ("block_size", "n_embd", "n_hidden", "direct", "init", "n_layer", "norm",
+                  "dropout", "arch", "steps", "max_seconds",
                   "batch_size", "lr", "lr_schedule", "warmup_steps", "min_lr", "lr_drop_step",
                   "lr_drop", "optimizer", "weight_decay", "momentum", "eval_interval",
                   "log_interval", "seed", "device")
@@ -198,7 +219,19 @@ def cmd_score(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "score": cmd_score}
+def cmd_sweep(args) -> int:
+    from .sweep import parse_assignments, run_sweep
+
+    rows = run_sweep(args.data, args.out, parse_assignments(args.grid, multi=True),
+                     parse_assignments(args.set, multi=False), args.seconds,
+                     preset=args.preset, random_trials=args.random, seed=args.seed)
+    print(f"best: {rows[0]['trial']} dev {rows[0]['dev_loss']:.4f}; "
+          f"table in {args.out}/results.md")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "score": cmd_score,
+            "sweep": cmd_sweep}
 
 
 def main(argv=None) -> int:

@@ -63,7 +63,8 @@ class DataConfig:
     dedupe: bool = False
 
 
-MODEL_KEYS = ("block_size", "n_embd", "n_hidden", "direct", "init")
+MODEL_KEYS = ("block_size", "n_embd", "n_hidden", "direct", "init", "n_layer", "norm", "dropout",
+              "arch")
 
 PRESETS: dict[str, dict] = {
     # fast and good on a laptop CPU: see README "Performance"

@@ -13,7 +13,9 @@ from .model import MLP
 
 
 def supports(model) -> bool:
-    return type(model) is MLP
+    """The paper's model exactly: one tanh layer, no norm, no dropout."""
+    cfg = model.config
+    return type(model) is MLP and cfg.n_layer == 1 and cfg.norm == "none" and not cfg.dropout
 
 
 @torch.no_grad()

@@ -17,7 +17,7 @@ from . import checkpoint as ckpt
 from .data import BOUNDARY_ID, Windows, read_items
 from .errors import NnlmError
 from .evaluate import EvalResult, evaluate, token_logprobs
-from .model import MLP
+from .model import build_model
 from .rundir import RunSpec, load_spec
 from .runtime import resolve_device
 from .sample import check_controls, generate
@@ -43,7 +43,7 @@ class Score:
 
 
 class LanguageModel:
-    def __init__(self, model: MLP, spec: RunSpec, device: torch.device):
+    def __init__(self, model, spec: RunSpec, device: torch.device):
         self.model, self.spec, self.device = model.eval(), spec, device
         self.vocab = spec.vocab
         self._sources = {}
@@ -54,7 +54,7 @@ class LanguageModel:
     def load(cls, run_dir: str | Path, device: str = "auto", weights: str = "best") -> LanguageModel:
         """weights: "best" (best on dev, model.safetensors) or "last" (the checkpoint)."""
         spec = load_spec(run_dir)
-        model = MLP(spec.model)
+        model = build_model(spec.model)
         if weights == "best":
             path = spec.run_dir / ckpt.MODEL
             tensors, _ = ckpt.load_tensors(path)

@@ -1,7 +1,9 @@
 """Bengio et al. (2003) MLP language model: y = b + W x + U tanh(d + H x).
 
 x is the concatenation of the block_size previous tokens' rows of the embedding
-table C; W (direct connections) is optional. Nothing here knows about files or CLI.
+table C; W (direct connections) is optional. Options beyond the paper: several
+hidden layers, LayerNorm/BatchNorm before each tanh, dropout, and the WaveNet-style
+hierarchical variant of the lecture's part 5. Nothing here knows about files or CLI.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from torch import nn
 from .errors import NnlmError
 
 INITS = ("scaled", "normal")
+NORMS = ("none", "layer", "batch")
+ARCHS = ("flat", "hierarchical")
 
 
 @dataclass
@@ -26,13 +30,25 @@ class ModelConfig:
     n_hidden: int = 200  # h
     direct: bool = False  # the paper's W: embeddings straight to the output
     init: str = "scaled"  # "scaled" (lecture part 3) or "normal" (part 2's plain N(0, 1))
+    n_layer: int = 1  # hidden tanh layers (flat); hierarchical has log2(block_size)
+    norm: str = "none"  # normalise each hidden layer's pre-activation: none, layer, batch
+    dropout: float = 0.0  # on the embeddings and every hidden layer, in training only
+    arch: str = "flat"  # "flat" (the paper) or "hierarchical" (pairs merged level by level)
 
     def validate(self) -> None:
-        for name in ("vocab_size", "block_size", "n_embd", "n_hidden"):
+        for name in ("vocab_size", "block_size", "n_embd", "n_hidden", "n_layer"):
             if getattr(self, name) < 1:
                 raise NnlmError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if self.init not in INITS:
-            raise NnlmError(f"init must be one of {', '.join(INITS)}, got {self.init!r}")
+        choices = (("init", INITS), ("norm", NORMS), ("arch", ARCHS))
+        for name, allowed in choices:
+            if getattr(self, name) not in allowed:
+                raise NnlmError(f"--{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        if not 0 <= self.dropout < 1:
+            raise NnlmError(f"--dropout must be in [0, 1), got {self.dropout}")
+        if self.arch == "hierarchical" and self.block_size & (self.block_size - 1):
+            raise NnlmError(f"--arch hierarchical needs a power-of-two --block-size, got {self.block_size}")
+        if self.arch == "hierarchical" and (self.direct or self.init == "normal"):
+            raise NnlmError("--arch hierarchical has no --direct and no --init normal")
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -43,12 +59,57 @@ class ModelConfig:
         unknown = set(obj) - known
         if unknown:
             raise NnlmError(f"config.json: unknown model settings {sorted(unknown)}")
-        cfg = cls(**obj)
+        try:
+            cfg = cls(**obj)
+        except TypeError as e:
+            raise NnlmError(f"config.json: bad model settings ({e})") from None
         cfg.validate()
         return cfg
 
 
-class MLP(nn.Module):
+def build_model(config: ModelConfig) -> nn.Module:
+    config.validate()
+    return HierarchicalMLP(config) if config.arch == "hierarchical" else MLP(config)
+
+
+def make_norm(kind: str, size: int) -> nn.Module:
+    return {"layer": nn.LayerNorm, "batch": nn.BatchNorm1d}.get(kind, nn.Identity)(size)
+
+
+class LanguageModelBase(nn.Module):
+    """The contract every model keeps: forward(idx, targets=None) -> (logits, loss)."""
+
+    config: ModelConfig
+
+    def loss(self, logits: torch.Tensor, targets: torch.Tensor | None):
+        return None if targets is None else F.cross_entropy(logits, targets)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def decay_groups(self, weight_decay: float) -> list[dict]:
+        """Weight decay on weight matrices and C, none on biases and norm gains."""
+        decay = [p for p in self.parameters() if p.dim() >= 2]
+        no_decay = [p for p in self.parameters() if p.dim() < 2]
+        return [{"params": decay, "weight_decay": weight_decay},
+                {"params": no_decay, "weight_decay": 0.0}]
+
+    @torch.no_grad()
+    def init_linear(self, layer: nn.Linear, gain: float) -> None:
+        layer.weight.normal_(0.0, gain / math.sqrt(layer.in_features))
+        if layer.bias is not None:
+            layer.bias.normal_(0.0, 0.01)
+
+    @torch.no_grad()
+    def init_output(self) -> None:
+        # a near-uniform first prediction: the initial loss is ln|V|, not confidently wrong
+        self.out.weight.normal_(0.0, 0.01)
+        self.out.bias.zero_()
+
+
+class MLP(LanguageModelBase):
+    """The paper's model; n_layer > 1 stacks more tanh layers of n_hidden units."""
+
     def __init__(self, config: ModelConfig):
         super().__init__()
         config.validate()
@@ -56,6 +117,11 @@ class MLP(nn.Module):
         n_in = config.block_size * config.n_embd
         self.C = nn.Embedding(config.vocab_size, config.n_embd)  # the feature vectors
         self.hidden = nn.Linear(n_in, config.n_hidden)  # H and d
+        self.deeper = nn.ModuleList(nn.Linear(config.n_hidden, config.n_hidden)
+                                    for _ in range(config.n_layer - 1))
+        self.norms = nn.ModuleList(make_norm(config.norm, config.n_hidden)
+                                   for _ in range(config.n_layer)) if config.norm != "none" else None
+        self.drop = nn.Dropout(config.dropout) if config.dropout else None
         self.out = nn.Linear(config.n_hidden, config.vocab_size)  # U and b
         self.direct = nn.Linear(n_in, config.vocab_size, bias=False) if config.direct else None  # W
         self.reset_parameters()
@@ -70,34 +136,59 @@ class MLP(nn.Module):
                 self.direct.weight.zero_()
             return
         # lecture part 3: pre-activations of unit scale so few tanh units start saturated
-        # (gain 1, not Kaiming's 5/3, which counters squashing in deep stacks and here
-        # saturates ~13% of units), and a near-uniform first prediction so the initial
-        # loss is ln|V| rather than confidently wrong
-        fan_in = self.hidden.in_features
+        # (gain 1 on the N(0, 1) embeddings; Kaiming's 5/3 there saturates ~13% of units),
+        # 5/3 on deeper layers, whose tanh inputs are squashed
         self.C.weight.normal_()
-        self.hidden.weight.normal_(0.0, 1.0 / math.sqrt(fan_in))
-        self.hidden.bias.normal_(0.0, 0.01)
-        self.out.weight.normal_(0.0, 0.01)
-        self.out.bias.zero_()
+        self.init_linear(self.hidden, 1.0)
+        for layer in self.deeper:
+            self.init_linear(layer, 5 / 3)
+        self.init_output()
         if self.direct is not None:
             self.direct.weight.zero_()
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
         """idx (B, block_size) token ids -> logits (B, vocab_size), mean cross-entropy or None."""
         x = self.C(idx).flatten(1)  # (B, block_size * n_embd)
-        h = torch.tanh(self.hidden(x))  # (B, n_hidden)
+        if self.drop is not None:
+            x = self.drop(x)
+        h = x
+        for i, layer in enumerate([self.hidden, *self.deeper]):
+            pre = layer(h)  # (B, n_hidden)
+            h = torch.tanh(self.norms[i](pre) if self.norms is not None else pre)
+            if self.drop is not None:
+                h = self.drop(h)
         logits = self.out(h)  # (B, vocab_size)
         if self.direct is not None:
             logits = logits + self.direct(x)
-        loss = None if targets is None else F.cross_entropy(logits, targets)
-        return logits, loss
+        return logits, self.loss(logits, targets)
 
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
 
-    def decay_groups(self, weight_decay: float) -> list[dict]:
-        """Optimizer groups: weight decay on weight matrices and C, none on biases."""
-        decay = [p for name, p in self.named_parameters() if not name.endswith("bias")]
-        no_decay = [p for name, p in self.named_parameters() if name.endswith("bias")]
-        return [{"params": decay, "weight_decay": weight_decay},
-                {"params": no_decay, "weight_decay": 0.0}]
+class HierarchicalMLP(LanguageModelBase):
+    """Lecture part 5 (WaveNet-style): neighbouring positions are merged in pairs, level by
+    level, (B, T, m) -> (B, T/2, h) -> ... -> (B, 1, h), instead of all at once."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        config.validate()
+        self.config = config
+        levels = int(math.log2(config.block_size))
+        self.C = nn.Embedding(config.vocab_size, config.n_embd)
+        widths = [config.n_embd] + [config.n_hidden] * levels
+        self.merges = nn.ModuleList(nn.Linear(2 * w, config.n_hidden) for w in widths[:levels])
+        self.norms = nn.ModuleList(make_norm(config.norm, config.n_hidden) for _ in range(levels))
+        self.drop = nn.Dropout(config.dropout) if config.dropout else nn.Identity()
+        self.out = nn.Linear(widths[-1], config.vocab_size)
+        self.C.weight.data.normal_()
+        for i, layer in enumerate(self.merges):
+            self.init_linear(layer, 1.0 if i == 0 else 5 / 3)
+        self.init_output()
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+        h = self.drop(self.C(idx))  # (B, T, n_embd)
+        for merge, norm in zip(self.merges, self.norms, strict=True):
+            B, T, width = h.shape
+            pre = merge(h.reshape(B, T // 2, 2 * width))  # (B, T/2, n_hidden)
+            pre = norm(pre.flatten(0, 1)).view_as(pre)  # BatchNorm1d wants (N, features)
+            h = self.drop(torch.tanh(pre))
+        logits = self.out(h.flatten(1))  # (B, vocab_size); T is 1 here
+        return logits, self.loss(logits, targets)

@@ -20,7 +20,7 @@ from .config import DataConfig, TrainConfig
 from .data import Windows
 from .errors import NnlmError
 from .evaluate import evaluate
-from .model import MLP
+from .model import build_model
 from .optim import FlatOptimizer, flatten_parameters
 from .rundir import RunSpec, load_spec, locked, new_run, write_spec
 from .runtime import resolve_device
@@ -95,11 +95,13 @@ def learning_rate(cfg: TrainConfig, step: int, elapsed: float) -> float:
     return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def make_optimizer(model: MLP, cfg: TrainConfig) -> FlatOptimizer:
+def make_optimizer(model, cfg: TrainConfig) -> FlatOptimizer:
     """Flatten the model's parameters and build the optimizer over them."""
     flat, grad = flatten_parameters(model)
-    decay_mask = torch.cat([torch.full((p.numel(),), 0.0 if name.endswith("bias") else 1.0)
-                            for name, p in model.named_parameters()])
+    # decay where the model's decay_groups say: weight matrices and C, not biases or gains
+    decaying = {id(p) for p in model.decay_groups(cfg.weight_decay)[0]["params"]}
+    decay_mask = torch.cat([torch.full((p.numel(),), float(id(p) in decaying))
+                            for p in model.parameters()])
     return FlatOptimizer(flat, grad, decay_mask, cfg.optimizer, cfg.weight_decay,
                          beta2=cfg.beta2, momentum=cfg.momentum)
 
@@ -131,7 +133,7 @@ class Trainer:
         self.spec, self.cfg, self.device = spec, spec.train, device
         self.progress, self.target_loss = progress, target_loss
         torch.manual_seed(self.cfg.seed)
-        self.model = MLP(spec.model).to(device)
+        self.model = build_model(spec.model).to(device)
         self.optimizer = make_optimizer(self.model, self.cfg)
         self.fused = fused.supports(self.model)
         self.train_windows = Windows(spec.split.train, spec.vocab, spec.model.block_size)
