@@ -161,7 +161,7 @@ def cmd_train(args) -> int:
           f"dev {result.dev_loss:.4f}  test {test}")
     if result.stopped.startswith("interrupted"):
         print(f"checkpoint saved; continue with: nnlm train --resume --out {result.run_dir}")
-        return 130
+        return 143 if result.stopped.endswith("SIGTERM") else 130
     if args.samples > 0:
         print("samples:")
         print_samples(load(result.run_dir).sample(args.samples, seed=0), width=24)

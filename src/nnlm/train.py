@@ -189,7 +189,8 @@ class Trainer:
         kept = [ln for ln in lines if _line_step(ln) is not None and _line_step(ln) <= self.step]
         if len(kept) != len(lines):
             ckpt.atomic_write(path, "".join(ln + "\n" for ln in kept).encode())
-        self.metrics = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed at the end of run)
+        # line-buffered: a killed run's log shows how far it got past its last checkpoint
+        self.metrics = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
 
     def log(self, record: dict) -> None:
         self.metrics.write(json.dumps(record) + "\n")
