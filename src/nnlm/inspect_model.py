@@ -133,3 +133,25 @@ def ema(values: list[float], beta: float = 0.9) -> list[float]:
         avg = beta * avg + (1 - beta) * v
         out.append(avg / (1 - beta**t))
     return out
+
+
+TENSORBOARD_TAGS = {"train_loss": "loss/train", "dev_loss": "loss/dev", "lr": "lr"}
+
+
+def tensorboard_writer(run_dir: Path, step: int):
+    """A SummaryWriter on run_dir/tb when the tensorboard package is installed, else None.
+
+    purge_step: a resumed run's events past its checkpoint are hidden, as in metrics.jsonl.
+    """
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is optional: metrics.jsonl is always written
+        return None
+    return SummaryWriter(str(Path(run_dir) / "tb"), purge_step=step or None)
+
+
+def tensorboard_log(writer, record: dict) -> None:
+    """The scalars of one metrics.jsonl record."""
+    for key, tag in TENSORBOARD_TAGS.items():
+        if key in record:
+            writer.add_scalar(tag, record[key], record["step"])

@@ -18,6 +18,7 @@ from . import checkpoint as ckpt
 from .config import TrainConfig
 from .data import Windows
 from .evaluate import evaluate
+from .inspect_model import tensorboard_log, tensorboard_writer
 from .model import MLP
 from .config import DataConfig
 from .errors import NnlmError
@@ -185,9 +186,12 @@ class Trainer:
         if len(kept) != len(lines):
             ckpt.atomic_write(path, "".join(ln + "\n" for ln in kept).encode())
         self.metrics = open(path, "a", encoding="utf-8")
+        self.tensorboard = tensorboard_writer(self.spec.run_dir, self.step)  # None: not installed
 
     def log(self, record: dict) -> None:
         self.metrics.write(json.dumps(record) + "\n")
+        if self.tensorboard:
+            tensorboard_log(self.tensorboard, record)
 
     # -- the loop --------------------------------------------------------------------
     def run(self) -> str:
@@ -226,6 +230,8 @@ class Trainer:
                 self.evaluate_and_checkpoint()
         self.bar.close()
         self.metrics.close()
+        if self.tensorboard:
+            self.tensorboard.close()
         return stopped
 
     def train_step(self) -> None:
