@@ -6,16 +6,21 @@ import sys
 import pytest
 import torch
 
+from conftest import TINY_SETTINGS
 from nnlm import train
-from nnlm.cli import main
 from nnlm.data import Vocab
 from nnlm.errors import NnlmError
-from nnlm.inspect_model import (hidden_activations, most_frequent, nearest, project_2d,
-                                read_metrics, saturation, token_index)
+from nnlm.inspect_model import (
+    hidden_activations,
+    most_frequent,
+    nearest,
+    project_2d,
+    read_metrics,
+    saturation,
+    token_index,
+)
 from nnlm.lm import load
 from nnlm.lrfind import lr_find, running_median
-
-from conftest import TINY_SETTINGS
 from test_cli import run_error, run_ok
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 
 from .config import preset_settings, split_settings
-from .errors import NnlmError
 from .data import Vocab, Windows, bundled_names_path, read_items, split_items
+from .errors import NnlmError
 from .model import MLP, ModelConfig
 from .runtime import resolve_device
 from .train import Batches, make_optimizer

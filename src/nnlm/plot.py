@@ -128,8 +128,14 @@ def lr_sweep(result, out: Path) -> Path:
 def plot_run(run_dir, *, log_scale: bool = False, tsne: bool = False, top: int = 300,
              activations: bool = False) -> list[Path]:
     """Every picture of a run directory, written into it; returns their paths."""
-    from .inspect_model import (hidden_activations, most_frequent, project_2d, project_tsne,
-                                read_metrics, saturation)
+    from .inspect_model import (
+        hidden_activations,
+        most_frequent,
+        project_2d,
+        project_tsne,
+        read_metrics,
+        saturation,
+    )
     from .lm import load
 
     pyplot()  # fail on a missing matplotlib before any work
