@@ -77,12 +77,19 @@ def embedding_map(points: torch.Tensor, labels: dict[int, str], title: str, axis
         ax.scatter(*zip(*rest), s=4, color="0.7")
     named = [xy[i] for i in labels]
     ax.scatter(*zip(*named), s=420 if big else 6, color="tab:blue")
+    placed = []  # label positions so far, as fractions of the plot's extent
+    span = (points.max(0).values - points.min(0).values).clamp_min(1e-9)  # (2,)
     for i, text in labels.items():
-        if big:  # white text on its disc, as in the lecture
+        at = ((points[i] - points.min(0).values) / span).tolist()
+        crowded = any(abs(at[0] - u) < 0.04 and abs(at[1] - v) < 0.04 for u, v in placed)
+        placed.append(at)
+        if big and not crowded:  # white text on its disc, as in the lecture
             ax.text(*xy[i], text, ha="center", va="center", color="white", fontsize=11 if
                     len(text) < 3 else 8, fontweight="bold")
-        else:
-            ax.annotate(text, xy[i], xytext=(2, 2), textcoords="offset points", fontsize=7)
+        else:  # beside its point, so two points almost on top of each other stay readable
+            ax.annotate(text, xy[i], xytext=(14, 10) if big else (2, 2), textcoords="offset points",
+                        fontsize=11 if big else 7, fontweight="bold" if big else "normal",
+                        arrowprops={"arrowstyle": "-", "color": "0.4"} if big else None)
     ax.margins(0.08)
     ax.set_xlabel(f"{axis} 1")
     ax.set_ylabel(f"{axis} 2")
