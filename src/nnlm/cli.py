@@ -123,6 +123,34 @@ def add_sweep(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="for --random")
 
 
+def add_inspect(sub) -> None:
+    p = sub.add_parser("plot", help="PNGs of a run: loss curve, embedding map, activations")
+    p.add_argument("run_dir")
+    p.add_argument("--log-scale", action="store_true", help="loss axis in log scale")
+    p.add_argument("--tsne", action="store_true", help="embedding map by t-SNE (scikit-learn)")
+    p.add_argument("--top", type=int, default=300, help="label the N most frequent tokens")
+    p.add_argument("--activations", action="store_true",
+                   help="also a histogram of the hidden tanh activations")
+    p = sub.add_parser("neighbors", help="tokens nearest to TOKEN in the embedding table C")
+    p.add_argument("run_dir")
+    p.add_argument("token", help="a token of the vocabulary (<e> for the boundary)")
+    p.add_argument("-k", type=int, default=10, help="how many neighbours")
+    p = sub.add_parser("lr-find", help="sweep the learning rate on a short run; plot and suggest")
+    p.add_argument("data", nargs="?", help="UTF-8 text, one item per line (default: names.txt)")
+    p.add_argument("--out", default="lr_find.png", help="the PNG to write (default lr_find.png)")
+    p.add_argument("--preset", default="default", choices=sorted(PRESETS))
+    p.add_argument("--steps", type=int, default=300, help="sweep length (default 300)")
+    p.add_argument("--lr-min", type=float, default=1e-4)
+    p.add_argument("--lr-max", type=float, default=1.0)
+    for flag, kind in (("--block-size", int), ("--n-embd", int), ("--n-hidden", int),
+                       ("--batch-size", int), ("--seed", int), ("--weight-decay", float),
+                       ("--momentum", float)):
+        p.add_argument(flag, type=kind)
+    p.add_argument("--init", choices=("scaled", "normal"))
+    p.add_argument("--optimizer", choices=("adamw", "sgd"))
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="nnlm", description="Neural probabilistic language models "
                     "(Bengio et al. 2003): train, sample, evaluate, score.")
@@ -132,6 +160,7 @@ def build_parser() -> Parser:
     add_sample(sub)
     add_eval_and_score(sub)
     add_sweep(sub)
+    add_inspect(sub)
     return parser
 
 
@@ -227,11 +256,50 @@ def cmd_sweep(args) -> int:
                      preset=args.preset, random_trials=args.random, seed=args.seed)
     print(f"best: {rows[0]['trial']} dev {rows[0]['dev_loss']:.4f}; "
           f"table in {args.out}/results.md")
+
+
+def cmd_plot(args) -> int:
+    from .plot import plot_run
+
+    for path in plot_run(args.run_dir, log_scale=args.log_scale, tsne=args.tsne, top=args.top,
+                         activations=args.activations):
+        print(path)
+    return 0
+
+
+def cmd_neighbors(args) -> int:
+    from .inspect_model import nearest, token_index
+    from .lm import load
+
+    lm = load(args.run_dir, device="cpu")
+    if args.k < 1:
+        raise NnlmError(f"-k must be at least 1, got {args.k}")
+    for i, score in nearest(lm.model.C.weight.detach(), token_index(lm.vocab, args.token), args.k):
+        print(f"{lm.vocab.token_str(i)}\t{score:.4f}")
+    return 0
+
+
+LR_FIND_SETTINGS = ("block_size", "n_embd", "n_hidden", "batch_size", "seed", "weight_decay",
+                    "momentum", "init", "optimizer", "device")
+
+
+def cmd_lr_find(args) -> int:
+    from .lrfind import lr_find
+    from .plot import lr_sweep, pyplot
+
+    pyplot()  # fail on a missing matplotlib before the sweep, not after
+    settings = {k: getattr(args, k) for k in LR_FIND_SETTINGS}
+    result = lr_find(args.data, preset=args.preset, steps=args.steps, lr_min=args.lr_min,
+                     lr_max=args.lr_max, **settings)
+    print(lr_sweep(result, args.out))
+    print(f"suggested lr: {result.suggestion:.3g} (the bottom of the smoothed loss, "
+          f"{len(result.lrs)} steps from {args.lr_min:g} to {result.lrs[-1]:.3g})")
     return 0
 
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "score": cmd_score,
-            "sweep": cmd_sweep}
+            "sweep": cmd_sweep, "plot": cmd_plot, "neighbors": cmd_neighbors,
+            "lr-find": cmd_lr_find}
 
 
 def main(argv=None) -> int:

@@ -18,6 +18,7 @@ from . import checkpoint as ckpt
 from . import fused
 from .config import DataConfig, TrainConfig
 from .data import Windows
+from .inspect_model import tensorboard_log, tensorboard_writer
 from .errors import NnlmError
 from .evaluate import evaluate
 from .model import build_model
@@ -191,9 +192,12 @@ class Trainer:
             ckpt.atomic_write(path, "".join(ln + "\n" for ln in kept).encode())
         # line-buffered: a killed run's log shows how far it got past its last checkpoint
         self.metrics = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        self.tensorboard = tensorboard_writer(self.spec.run_dir, self.step)  # None: not installed
 
     def log(self, record: dict) -> None:
         self.metrics.write(json.dumps(record) + "\n")
+        if self.tensorboard:
+            tensorboard_log(self.tensorboard, record)
 
     # -- the loop --------------------------------------------------------------------
     def run(self) -> str:
@@ -232,6 +236,8 @@ class Trainer:
                 self.evaluate_and_checkpoint()
         self.bar.close()
         self.metrics.close()
+        if self.tensorboard:
+            self.tensorboard.close()
         return stopped
 
     def train_step(self) -> None:

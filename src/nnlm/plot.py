@@ -1,0 +1,177 @@
+"""PNG pictures of a run: loss curve, embedding map, tanh activations, lr sweep.
+
+matplotlib is an optional extra (pip install 'nnlm[plot]'), imported only here and
+only when a picture is asked for. The Agg backend draws without a display.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .errors import NnlmError
+from .inspect_model import SATURATED, ema
+
+DPI = 120
+BIG_LABELS = 60  # up to this many labelled tokens: the lecture's labelled discs
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend, or a one-line NnlmError if not installed."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise NnlmError("plotting needs matplotlib: pip install 'nnlm[plot]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def save(fig, out: Path) -> Path:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=DPI, bbox_inches="tight")
+    pyplot().close(fig)
+    return out
+
+
+def loss_curve(train: list[dict], dev: list[dict], title: str, out: Path,
+               log_scale: bool = False) -> Path:
+    """Train loss (raw and EMA) and dev loss against step, examples seen along the top."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    if train:
+        steps = [r["step"] for r in train]
+        losses = [r["train_loss"] for r in train]
+        ax.plot(steps, losses, color="tab:blue", alpha=0.3, lw=1, label="train (per log interval)")
+        # each point already averages a log interval: smooth over ~5% of the run, not more,
+        # or a short run's curve trails far behind its points
+        beta = min(0.9, max(0.0, 1 - 20 / len(losses)))
+        ax.plot(steps, ema(losses, beta), color="tab:blue", lw=2, label="train (EMA)")
+        per_step = train[-1]["examples"] / max(train[-1]["step"], 1)  # the batch size
+        top = ax.secondary_xaxis("top", functions=(lambda s: s * per_step, lambda e: e / per_step))
+        top.set_xlabel("training examples seen")
+    if dev:
+        ax.plot([r["step"] for r in dev], [r["dev_loss"] for r in dev], "o-", color="tab:orange",
+                lw=2, ms=3, label="dev")
+    if log_scale:
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (nats/token)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return save(fig, out)
+
+
+def embedding_map(points: torch.Tensor, labels: dict[int, str], title: str, axis: str,
+                  out: Path) -> Path:
+    """points (V, 2); labels {row: token} for the rows to name (the rest are grey dots)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 8))
+    xy = points.tolist()
+    big = len(labels) <= BIG_LABELS
+    rest = [p for i, p in enumerate(xy) if i not in labels]
+    if rest:
+        ax.scatter(*zip(*rest, strict=False), s=4, color="0.7")
+    named = [xy[i] for i in labels]
+    ax.scatter(*zip(*named, strict=False), s=420 if big else 6, color="tab:blue")
+    placed = []  # label positions so far, as fractions of the plot's extent
+    span = (points.max(0).values - points.min(0).values).clamp_min(1e-9)  # (2,)
+    for i, text in labels.items():
+        at = ((points[i] - points.min(0).values) / span).tolist()
+        crowded = any(abs(at[0] - u) < 0.04 and abs(at[1] - v) < 0.04 for u, v in placed)
+        placed.append(at)
+        if big and not crowded:  # white text on its disc, as in the lecture
+            ax.text(*xy[i], text, ha="center", va="center", color="white", fontsize=11 if
+                    len(text) < 3 else 8, fontweight="bold")
+        else:  # beside its point, so two points almost on top of each other stay readable
+            ax.annotate(text, xy[i], xytext=(14, 10) if big else (2, 2), textcoords="offset points",
+                        fontsize=11 if big else 7, fontweight="bold" if big else "normal",
+                        arrowprops={"arrowstyle": "-", "color": "0.4"} if big else None)
+    ax.margins(0.08)
+    ax.set_xlabel(f"{axis} 1")
+    ax.set_ylabel(f"{axis} 2")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    return save(fig, out)
+
+
+def activation_histogram(h: torch.Tensor, title: str, out: Path) -> Path:
+    """Histogram of tanh outputs h (N, n_hidden): mass piled at +-1 means saturation."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    ax.hist(h.flatten().tolist(), bins=50, range=(-1, 1), color="tab:green")
+    for edge in (-SATURATED, SATURATED):
+        ax.axvline(edge, color="tab:red", ls="--", lw=1)
+    ax.set_xlabel("tanh activation h")
+    ax.set_ylabel("count")
+    ax.set_title(title)
+    return save(fig, out)
+
+
+def lr_sweep(result, out: Path) -> Path:
+    """Loss against lr (log x) from lrfind.LRFindResult, the suggestion marked."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    ax.plot(result.lrs, result.losses, color="tab:blue", alpha=0.3, lw=1, label="minibatch loss")
+    ax.plot(result.lrs, result.smoothed, color="tab:blue", lw=2, label="smoothed")
+    ax.axvline(result.suggestion, color="tab:red", ls="--",
+               label=f"suggested lr {result.suggestion:.2g}")
+    ax.set_xscale("log")
+    # the explosion at the end would squash the interesting part: cap the y range
+    low = min(result.smoothed)
+    ax.set_ylim(low - 0.1 * (result.smoothed[0] - low), result.smoothed[0] * 1.15)
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("loss (nats/token)")
+    ax.set_title(f"lr finder on {result.data}: {len(result.lrs)} steps, "
+                 f"suggested lr {result.suggestion:.2g}")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    return save(fig, out)
+
+
+def plot_run(run_dir, *, log_scale: bool = False, tsne: bool = False, top: int = 300,
+             activations: bool = False) -> list[Path]:
+    """Every picture of a run directory, written into it; returns their paths."""
+    from .inspect_model import (
+        hidden_activations,
+        most_frequent,
+        project_2d,
+        project_tsne,
+        read_metrics,
+        saturation,
+    )
+    from .lm import load
+
+    pyplot()  # fail on a missing matplotlib before any work
+    if top < 1:
+        raise NnlmError(f"--top must be at least 1, got {top}")
+    lm = load(run_dir, device="cpu")
+    run_dir, vocab, items = lm.spec.run_dir, lm.vocab, lm.spec.split.train
+    train, dev = read_metrics(run_dir)
+    title = run_title(run_dir, dev)
+    paths = [loss_curve(train, dev, title, run_dir / "loss_curve.png", log_scale)]
+    C = lm.model.C.weight.detach()  # (V, n_embd)
+    points, axis = (project_tsne(C), "t-SNE") if tsne else project_2d(C)
+    labels = {i: vocab.token_str(i) for i in most_frequent(items, vocab, top)}
+    shown = f"{len(labels)} most frequent of {len(vocab)} tokens" if len(labels) < len(vocab) \
+        else f"{len(vocab)} tokens"
+    paths.append(embedding_map(points, labels, f"{title}\nembeddings C, n_embd {C.shape[1]}, "
+                               f"{shown}", axis, run_dir / "embedding_map.png"))
+    if activations:
+        h = hidden_activations(lm.model, items, vocab)  # (N, n_hidden)
+        paths.append(activation_histogram(
+            h, f"{title}\nhidden tanh on {h.shape[0]} training examples: "
+            f"{saturation(h):.1%} have |h| > {SATURATED}", run_dir / "activations.png"))
+    return paths
+
+
+def run_title(run_dir: Path, dev: list[dict]) -> str:
+    """'<run name>: best dev loss x (final y)', the run name being its directory's."""
+    name = Path(run_dir).resolve().name
+    if not dev:
+        return name
+    best, final = min(r["dev_loss"] for r in dev), dev[-1]["dev_loss"]
+    return f"{name}: best dev loss {best:.4f} (final {final:.4f})"

@@ -1,0 +1,145 @@
+import builtins
+import math
+import struct
+import sys
+
+import pytest
+import torch
+
+from conftest import TINY_SETTINGS
+from nnlm import train
+from nnlm.data import Vocab
+from nnlm.errors import NnlmError
+from nnlm.inspect_model import (
+    hidden_activations,
+    most_frequent,
+    nearest,
+    project_2d,
+    read_metrics,
+    saturation,
+    token_index,
+)
+from nnlm.lm import load
+from nnlm.lrfind import lr_find, running_median
+from test_cli import run_error, run_ok
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(path) -> tuple[int, int]:
+    """(width, height) from the IHDR chunk, after checking the PNG signature."""
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE, f"{path} is not a PNG"
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+@pytest.fixture
+def run_dir(tiny_file, tmp_path):
+    out = tmp_path / "tiny-run"
+    train(str(tiny_file), str(out), progress=False, **TINY_SETTINGS)
+    return out
+
+
+def test_plot_writes_pngs(run_dir, capsys):
+    pytest.importorskip("matplotlib")
+    printed = run_ok(capsys, "plot", run_dir, "--activations", "--log-scale").split()
+    names = ["loss_curve.png", "embedding_map.png", "activations.png"]
+    assert printed == [str(run_dir / name) for name in names]
+    for name in names:
+        width, height = png_size(run_dir / name)
+        assert width >= 400 and height >= 400, (name, width, height)
+        assert (run_dir / name).stat().st_size < 200_000
+
+
+def test_plot_without_matplotlib_is_one_line(run_dir, capsys, monkeypatch):
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    assert "pip install 'nnlm[plot]'" in run_error(capsys, "plot", run_dir)
+
+
+def test_nearest_orders_by_cosine():
+    angles = torch.tensor([0.0, 10.0, 80.0, 45.0, 180.0, 30.0]) * math.pi / 180
+    C = torch.stack([torch.cos(angles), torch.sin(angles)], 1) * torch.arange(1, 7).unsqueeze(1)
+    found = nearest(C, 0, k=5)
+    assert [i for i, _ in found] == [1, 5, 3, 2, 4]  # 10, 30, 45, 80, 180 degrees away
+    assert [round(s, 6) for _, s in found] == [round(math.cos(math.radians(a)), 6)
+                                               for a in (10, 30, 45, 80, 180)]
+    assert [i for i, _ in nearest(C, 4, k=2)] == [2, 3]  # 100 and 135 degrees from 180
+    assert len(nearest(C, 0, k=50)) == 5  # never itself, never more than there are
+
+
+def test_neighbors_cli(run_dir, capsys):
+    lines = run_ok(capsys, "neighbors", run_dir, "a", "-k", "3").splitlines()
+    assert len(lines) == 3 and all(line.split("\t")[0] != "a" for line in lines)
+    scores = [float(line.split("\t")[1]) for line in lines]
+    assert scores == sorted(scores, reverse=True) and all(-1 <= s <= 1 for s in scores)
+    assert len(run_ok(capsys, "neighbors", run_dir, "<e>", "-k", "2").splitlines()) == 2
+    assert "'#' is not in the model's vocabulary" in run_error(capsys, "neighbors", run_dir, "#")
+
+
+def test_projection_frequency_and_saturation(run_dir):
+    lm = load(run_dir, device="cpu")
+    C = lm.model.C.weight.detach()  # (V, 4): PCA
+    points, axis = project_2d(C)
+    assert points.shape == (len(lm.vocab), 2) and axis == "PC"
+    assert torch.allclose(project_2d(C[:, :2])[0], C[:, :2].double())  # n_embd 2: as is
+    top = most_frequent(["aab", "ab", "a"], Vocab(["a", "b", "c"]), 2)
+    assert top == [1, 0]  # a (4 times), then the boundary (3), not b (2)
+    h = hidden_activations(lm.model, lm.spec.split.train, lm.vocab, num=100)
+    assert h.shape == (100, TINY_SETTINGS["n_hidden"]) and 0 <= saturation(h) <= 1
+    assert saturation(torch.tensor([0.995, -1.0, 0.5, 0.0])) == 0.5
+    assert token_index(lm.vocab, "<e>") == 0
+    with pytest.raises(NnlmError):
+        token_index(lm.vocab, "ab")
+
+
+def test_metrics_and_tensorboard(tiny_file, tmp_path, monkeypatch):
+    """metrics.jsonl always; the same scalars go to a SummaryWriter when one exists."""
+    written = []
+
+    class FakeWriter:
+        def add_scalar(self, tag, value, step):
+            written.append((tag, step))
+
+        def close(self):
+            written.append("closed")
+
+    trainer_module = sys.modules["nnlm.train"]  # nnlm.train the attribute is the function
+    monkeypatch.setattr(trainer_module, "tensorboard_writer", lambda run_dir, step: FakeWriter())
+    out = tmp_path / "run"
+    train(str(tiny_file), str(out), progress=False, **TINY_SETTINGS)
+    train_lines, dev_lines = read_metrics(out)
+    assert [r["step"] for r in dev_lines] == [0, 20, 40, 60]
+    assert [r["step"] for r in train_lines] == list(range(10, 61, 10))
+    assert ("loss/dev", 0) in written and ("loss/train", 60) in written and ("lr", 10) in written
+    assert written[-1] == "closed"
+
+
+def test_lr_find_cli_on_tiny_data(tiny_file, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "sweep.png"
+    printed = run_ok(capsys, "lr-find", tiny_file, "--out", out, "--steps", 60, "--block-size", 3,
+                     "--n-embd", 4, "--n-hidden", 16, "--batch-size", 32)
+    assert printed.splitlines()[0] == str(out) and "suggested lr:" in printed
+    width, height = png_size(out)
+    assert width >= 400 and height >= 300
+    assert "--lr-min" in run_error(capsys, "lr-find", tiny_file, "--lr-min", 2)
+
+
+def test_running_median_ignores_spikes():
+    assert running_median([1, 1, 100, 1, 1], half=1) == [1, 1, 1, 1, 1]
+
+
+@pytest.mark.slow
+def test_lr_find_suggests_near_the_default_lr():
+    """On names with the default preset (AdamW, tuned lr 1e-2), within a factor of 3."""
+    for seed in (1337, 1):
+        suggestion = lr_find(seed=seed).suggestion
+        assert 1e-2 / 3 <= suggestion <= 1e-2 * 3, (seed, suggestion)
