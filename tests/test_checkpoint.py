@@ -42,7 +42,7 @@ def test_optimizer_state_round_trip(tmp_path):
 def test_mismatched_weights_are_refused(tmp_path):
     small = MLP(ModelConfig(vocab_size=9, n_hidden=5))
     big = MLP(ModelConfig(vocab_size=9, n_hidden=6))
-    with pytest.raises(NnlmError, match="hidden.weight has shape"):
+    with pytest.raises(NnlmError, match="do not match config.json: hidden.weight has shape"):
         ckpt.check_state_dict(tmp_path, small.state_dict(), big)
     with pytest.raises(NnlmError, match="do not match"):
         ckpt.check_state_dict(tmp_path, {}, big)

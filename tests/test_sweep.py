@@ -37,3 +37,26 @@ def test_sweep_writes_sorted_tables_and_resumes(tiny_file, tmp_path, capsys):
     capsys.readouterr()
     assert main(argv) == 0  # finished trials are read back, not retrained
     assert json.loads((out / "results.json").read_text()) == before
+
+
+def test_interrupted_trial_stops_the_sweep(tiny_file, tmp_path, monkeypatch):
+    import os
+    import signal
+
+    from nnlm.sweep import run_sweep
+    from nnlm.train import Trainer
+
+    original_step = Trainer.train_step
+
+    def step_then_sigterm(self):
+        original_step(self)
+        if self.step == 5:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(Trainer, "train_step", step_then_sigterm)
+    grid = {"n_hidden": [4, 8]}
+    fixed = dict(block_size=3, n_embd=4, batch_size=32)
+    with pytest.raises(NnlmError, match="interrupted by SIGTERM"):
+        run_sweep(str(tiny_file), tmp_path / "s", grid, fixed, seconds=30, report=lambda _: None)
+    assert not list((tmp_path / "s").glob("*/summary.json"))  # the first trial did not count
+    assert len(list((tmp_path / "s").iterdir())) == 1  # and the second never started

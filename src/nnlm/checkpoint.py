@@ -113,8 +113,8 @@ def check_state_dict(path: Path, tensors: dict[str, torch.Tensor], model: torch.
                         f"(missing {missing[:3]}, unexpected {extra[:3]})")
     for name, t in expected.items():
         if tuple(tensors[name].shape) != tuple(t.shape):
-            raise NnlmError(f"{path}: {name} has shape {tuple(tensors[name].shape)}, "
-                            f"config.json implies {tuple(t.shape)}")
+            raise NnlmError(f"{path}: weights do not match config.json: {name} has shape "
+                            f"{tuple(tensors[name].shape)}, the config implies {tuple(t.shape)}")
         if tensors[name].dtype != t.dtype:
             raise NnlmError(f"{path}: {name} is {tensors[name].dtype}, expected {t.dtype}")
 

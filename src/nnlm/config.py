@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 
 from .errors import NnlmError
 
@@ -103,3 +103,23 @@ def split_settings(settings: dict) -> tuple[dict, TrainConfig]:
 
 def to_json(cfg) -> dict:
     return asdict(cfg)
+
+
+def check_types(cfg, source: str) -> None:
+    """Every field of a settings dataclass read from a file has its default's type."""
+    for f in fields(cfg):
+        value, default = getattr(cfg, f.name), f.default
+        if default is MISSING:
+            expected = (int,)
+        elif isinstance(default, bool):
+            expected = (bool,)
+        elif isinstance(default, float):
+            expected = (int, float)
+        else:
+            expected = (type(default),)
+        if isinstance(default, tuple):
+            expected = (tuple, list)
+        ok = isinstance(value, expected) and not (isinstance(value, bool) and bool not in expected)
+        if not ok:
+            raise NnlmError(f"{source}: {f.name} = {value!r} is not a valid "
+                            f"{expected[0].__name__}")

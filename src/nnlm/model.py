@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import check_types
 from .errors import NnlmError
 
 INITS = ("scaled", "normal")
@@ -63,6 +64,7 @@ class ModelConfig:
             cfg = cls(**obj)
         except TypeError as e:
             raise NnlmError(f"config.json: bad model settings ({e})") from None
+        check_types(cfg, "config.json model")
         cfg.validate()
         return cfg
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from . import __version__
 from . import checkpoint as ckpt
-from .config import DataConfig, TrainConfig, preset_settings, split_settings, to_json
+from .config import (DataConfig, TrainConfig, check_types, preset_settings, split_settings,
+                     to_json)
 from .data import Split, Vocab, bundled_names_path, read_items, split_items
 from .errors import NnlmError
 from .model import ModelConfig
@@ -104,6 +105,8 @@ def load_spec(run_dir: str | Path, overrides: dict | None = None) -> RunSpec:
         data_cfg = DataConfig(**_known(DataConfig, config["data"]))
     except (TypeError, ValueError) as e:
         raise NnlmError(f"{run_dir / ckpt.CONFIG}: bad settings ({e})") from None
+    check_types(train_cfg, f"{run_dir / ckpt.CONFIG} train")
+    check_types(data_cfg, f"{run_dir / ckpt.CONFIG} data")
     if model_cfg.vocab_size != len(vocab):
         raise NnlmError(f"{run_dir}: config.json has vocab_size {model_cfg.vocab_size} but "
                         f"vocab.json has {len(vocab)} tokens")

@@ -72,8 +72,12 @@ def run_sweep(data: str | None, out: str | Path, grid: dict, fixed: dict, second
         if not (run_dir / "summary.json").exists():
             settings = {**fixed, **params, "max_seconds": seconds}
             settings.setdefault("steps", 10**9)  # the clock decides
-            train(data, str(run_dir), preset=preset, overwrite=True, progress=progress,
-                  **settings)
+            result = train(data, str(run_dir), preset=preset, overwrite=True,
+                           progress=progress, **settings)
+            if result.stopped.startswith("interrupted"):
+                # the sweep stops too; this trial reruns when the sweep is run again
+                (run_dir / "summary.json").unlink(missing_ok=True)
+                raise NnlmError(f"sweep {result.stopped}; run the same command to resume")
         rows.append(read_trial(run_dir, params))
         report(f"{rows[-1]['trial']}: dev {rows[-1]['dev_loss']:.4f}")
         write_results(out, rows, seconds)
