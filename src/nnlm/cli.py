@@ -256,6 +256,7 @@ def cmd_sweep(args) -> int:
                      preset=args.preset, random_trials=args.random, seed=args.seed)
     print(f"best: {rows[0]['trial']} dev {rows[0]['dev_loss']:.4f}; "
           f"table in {args.out}/results.md")
+    return 0
 
 
 def cmd_plot(args) -> int:
