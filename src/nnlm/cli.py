@@ -182,6 +182,8 @@ def cmd_train(args) -> int:
                    overwrite=args.overwrite, split_seed=args.split_seed, split=args.split,
                    dedupe=args.dedupe, progress=not args.quiet, target_loss=args.target_loss,
                    **settings)
+    if result.rank != 0:  # under torchrun, rank 0 reports for all
+        return 0
     test = "-" if result.test_loss is None else f"{result.test_loss:.4f}"
     print(f"run directory: {result.run_dir}")
     print(f"stopped: {result.stopped} at step {result.step} after {result.seconds:.1f} s; "

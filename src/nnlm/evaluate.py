@@ -32,21 +32,28 @@ class EvalResult:
 
 
 @torch.no_grad()
-def token_logprobs(model, windows: Windows, device) -> torch.Tensor:
-    """log p(token | context) for every example of `windows`, (N,) on the CPU."""
+def token_logprobs(model, windows: Windows, device, index: torch.Tensor | None = None):
+    """log p(token | context) for the examples `index` (default all) of `windows`, on the CPU."""
     was_training = model.training
     model.eval()
+    index = torch.arange(len(windows)) if index is None else index
     out = []
-    for i in range(0, len(windows), CHUNK):
-        index = torch.arange(i, min(i + CHUNK, len(windows)))
-        x, y = windows.contexts(index).to(device), windows.targets(index).to(device)
+    for i in range(0, len(index), CHUNK):
+        chunk = index[i:i + CHUNK]
+        x, y = windows.contexts(chunk).to(device), windows.targets(chunk).to(device)
         logits, _ = model(x)
         out.append(-F.cross_entropy(logits.float(), y, reduction="none").cpu())
     model.train(was_training)
     return torch.cat(out) if out else torch.zeros(0)
 
 
-def evaluate(model, windows: Windows, device) -> EvalResult:
-    logprobs = token_logprobs(model, windows, device)
-    n = logprobs.numel()
-    return EvalResult(loss=float(-logprobs.double().sum() / max(n, 1)), tokens=n)
+def evaluate(model, windows: Windows, device, group=None) -> EvalResult:
+    """Mean NLL over all of `windows`. With a process group, each rank scores every
+    world-th example and the sums (not the means of unequal shards) are all-reduced."""
+    rank, world = (group.rank, group.world) if group is not None else (0, 1)
+    logprobs = token_logprobs(model, windows, device, torch.arange(rank, len(windows), world))
+    totals = torch.tensor([-logprobs.double().sum().item(), logprobs.numel()], dtype=torch.float64)
+    if group is not None:
+        group.all_reduce_sum(totals)
+    n = int(totals[1])
+    return EvalResult(loss=float(totals[0] / max(n, 1)), tokens=n)

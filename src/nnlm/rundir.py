@@ -52,8 +52,8 @@ def default_run_dir(data_path: Path) -> Path:
 
 
 def new_run(data: str | None, out: str | None, preset: str, settings: dict,
-            data_config: DataConfig, overwrite: bool = False) -> RunSpec:
-    """Read and split the data, build the configs, and claim an empty run directory."""
+            data_config: DataConfig, overwrite: bool = False, claim: bool = True) -> RunSpec:
+    """Read and split the data, build the configs, and (if `claim`) an empty run directory."""
     merged = {**preset_settings(preset), **{k: v for k, v in settings.items() if v is not None}}
     model_settings, train_cfg = split_settings(merged)
     data_path = Path(data) if data else bundled_names_path()
@@ -62,8 +62,11 @@ def new_run(data: str | None, out: str | None, preset: str, settings: dict,
     vocab = Vocab.from_items(split.train)
     model_cfg = ModelConfig(vocab_size=len(vocab), **model_settings)
     model_cfg.validate()
+    if not out and not claim:
+        raise NnlmError("several processes need an explicit --out run directory")
     run_dir = Path(out) if out else default_run_dir(data_path)
-    prepare_empty_dir(run_dir, overwrite)
+    if claim:
+        prepare_empty_dir(run_dir, overwrite)
     data_cfg = replace(data_config, path=str(data_path.resolve()) if data else "")
     return RunSpec(run_dir, model_cfg, train_cfg, data_cfg, vocab, split, preset)
 

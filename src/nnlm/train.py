@@ -3,6 +3,7 @@ checkpoints for resume, a time budget, and clean stops on SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import signal
@@ -23,6 +24,7 @@ from .errors import NnlmError
 from .evaluate import evaluate
 from .model import build_model
 from .optim import FlatOptimizer, flatten_parameters
+from .distributed import Group, setup, teardown
 from .rundir import RunSpec, load_spec, locked, new_run, write_spec
 from .runtime import resolve_device
 
@@ -40,6 +42,7 @@ class TrainResult:
     dev_loss: float
     test_loss: float | None
     stopped: str  # "steps", "time", "target" or "interrupted by SIGINT"/"SIGTERM"
+    rank: int = 0  # this process's rank under torchrun (only rank 0 reports)
 
     def to_json(self) -> dict:
         d = dict(self.__dict__)
@@ -50,14 +53,17 @@ class TrainResult:
 class Batches:
     """Minibatch `step` of an epoch-wise shuffle that depends only on (seed, step).
 
-    So a resumed run sees exactly the batches the uninterrupted run would have.
+    So a resumed run sees exactly the batches the uninterrupted run would have. Under
+    data parallelism the global batch is world * batch_size examples and rank r takes
+    the r-th slice: together the ranks see what one process with the global batch would.
     """
 
-    def __init__(self, windows: Windows, batch_size: int, seed: int, device):
+    def __init__(self, windows: Windows, batch_size: int, seed: int, device,
+                 rank: int = 0, world: int = 1):
         self.windows, self.seed, self.device = windows, seed, device
-        self.n = len(windows)
-        self.batch_size = min(batch_size, self.n)
-        self.per_epoch = self.n // self.batch_size
+        self.n, self.rank, self.world = len(windows), rank, world
+        self.batch_size = max(1, min(batch_size, self.n // world))
+        self.per_epoch = max(1, self.n // (self.batch_size * world))
         self.epoch, self.perm = -1, None
         self.x = self.y = None
         if self.n * windows.block_size <= MATERIALIZE_LIMIT:
@@ -72,7 +78,8 @@ class Batches:
             if self.x is not None:
                 self.perm = self.perm.to(self.device)
             self.epoch = epoch
-        idx = self.perm[k * self.batch_size:(k + 1) * self.batch_size]
+        start = (k * self.world + self.rank) * self.batch_size
+        idx = self.perm[start:start + self.batch_size]
         if self.x is not None:
             return self.x[idx], self.y[idx]
         return (self.windows.contexts(idx).to(self.device, non_blocking=True),
@@ -130,21 +137,25 @@ class StopSignals:
 
 class Trainer:
     def __init__(self, spec: RunSpec, device: torch.device, progress: bool = True,
-                 target_loss: float | None = None):
+                 target_loss: float | None = None, group: Group | None = None):
         self.spec, self.cfg, self.device = spec, spec.train, device
-        self.progress, self.target_loss = progress, target_loss
+        self.group = group or Group()
+        self.progress, self.target_loss = progress and self.group.is_main, target_loss
         torch.manual_seed(self.cfg.seed)
         self.model = build_model(spec.model).to(device)
         self.optimizer = make_optimizer(self.model, self.cfg)
+        self.group.broadcast(self.optimizer.flat)  # every rank starts from rank 0's weights
         self.fused = fused.supports(self.model)
         self.train_windows = Windows(spec.split.train, spec.vocab, spec.model.block_size)
         self.dev_windows = Windows(spec.split.dev, spec.vocab, spec.model.block_size)
-        self.batches = Batches(self.train_windows, self.cfg.batch_size, self.cfg.seed, device)
+        self.batches = Batches(self.train_windows, self.cfg.batch_size, self.cfg.seed, device,
+                               self.group.rank, self.group.world)
         self.step, self.elapsed_before = 0, 0.0
         self.best_loss, self.best_step = math.inf, 0
         self.last_dev, self.last_eval_step = math.nan, -1
         self.pending_loss, self.logged_step = 0.0, 0  # train loss summed since the last log line
-        self.metrics = None
+        self.metrics = self.tensorboard = None
+        self.agreed_elapsed = 0.0  # the clock all ranks use for a time-based schedule
 
     # -- state on disk -------------------------------------------------------------
     def resume_from_checkpoint(self) -> bool:
@@ -167,6 +178,8 @@ class Trainer:
         return True
 
     def save_checkpoint(self, elapsed: float) -> None:
+        if not self.group.is_main:  # every rank holds the same weights; one writes
+            return
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         tensors.update(self.optimizer.state_tensors())
         tensors["rng.torch"] = torch.get_rng_state()
@@ -180,11 +193,14 @@ class Trainer:
 
     def save_best(self, dev_loss: float) -> None:
         self.best_loss, self.best_step = dev_loss, self.step
-        ckpt.save_tensors(self.spec.run_dir / ckpt.MODEL, self.model.state_dict(),
-                          {"step": self.step, "dev_loss": dev_loss})
+        if self.group.is_main:
+            ckpt.save_tensors(self.spec.run_dir / ckpt.MODEL, self.model.state_dict(),
+                              {"step": self.step, "dev_loss": dev_loss})
 
     def open_metrics(self):
         """Append to metrics.jsonl, first dropping lines past the checkpoint's step."""
+        if not self.group.is_main:
+            return
         path = self.spec.run_dir / ckpt.METRICS
         lines = path.read_text().splitlines() if path.exists() else []
         kept = [ln for ln in lines if _line_step(ln) is not None and _line_step(ln) <= self.step]
@@ -195,6 +211,8 @@ class Trainer:
         self.tensorboard = tensorboard_writer(self.spec.run_dir, self.step)  # None: not installed
 
     def log(self, record: dict) -> None:
+        if self.metrics is None:  # not rank 0
+            return
         self.metrics.write(json.dumps(record) + "\n")
         if self.tensorboard:
             tensorboard_log(self.tensorboard, record)
@@ -215,11 +233,9 @@ class Trainer:
         stopped = "steps"
         with StopSignals() as signals:
             while self.step < cfg.steps:
-                if signals.received:
-                    stopped = f"interrupted by {signals.received}"
-                    break
-                if cfg.max_seconds and self.elapsed() >= cfg.max_seconds:
-                    stopped = "time"
+                reason = self.stop_reason(signals)
+                if reason:
+                    stopped = reason
                     break
                 self.train_step()
                 if self.step % cfg.log_interval == 0 or self.step == cfg.steps:
@@ -235,13 +251,32 @@ class Trainer:
             elif self.last_eval_step != self.step:  # stopped by the clock between evaluations
                 self.evaluate_and_checkpoint()
         self.bar.close()
-        self.metrics.close()
+        if self.metrics:
+            self.metrics.close()
         if self.tensorboard:
             self.tensorboard.close()
         return stopped
 
+    STOPS = ("time", "interrupted by SIGINT", "interrupted by SIGTERM")
+
+    def stop_reason(self, signals: StopSignals) -> str | None:
+        """Why to stop before this step, if at all. Ranks must stop at the same step, so
+        with several processes they decide together, at log steps only."""
+        reason = f"interrupted by {signals.received}" if signals.received else None
+        if not reason and self.cfg.max_seconds and self.elapsed() >= self.cfg.max_seconds:
+            reason = "time"
+        if self.group.world == 1:
+            self.agreed_elapsed = self.elapsed()
+            return reason
+        if self.step % self.cfg.log_interval:
+            return None
+        code = self.STOPS.index(reason) + 1 if reason else 0
+        agreed = self.group.all_reduce_max(torch.tensor([code, self.elapsed()], dtype=torch.float64))
+        self.agreed_elapsed = float(agreed[1])
+        return self.STOPS[int(agreed[0]) - 1] if agreed[0] else None
+
     def train_step(self) -> None:
-        lr = learning_rate(self.cfg, self.step, self.elapsed())
+        lr = learning_rate(self.cfg, self.step, self.agreed_elapsed)
         x, y = self.batches.get(self.step)  # (B, block_size), (B,)
         if self.fused:
             loss = fused.loss_and_grad(self.model, x, y)  # overwrites the gradients
@@ -249,6 +284,8 @@ class Trainer:
             self.optimizer.zero_grad()
             _, loss = self.model(x, y)
             loss.backward()  # accumulates into the flat gradient buffer's views
+        if self.group.world > 1:  # average the ranks' gradients: one all-reduce, one bucket
+            self.group.all_reduce_sum(self.optimizer.grad).mul_(1.0 / self.group.world)
         self.optimizer.step(lr)
         self.loss_sum += loss.detach()  # summed on the device: no host sync per step
         self.step += 1
@@ -257,14 +294,15 @@ class Trainer:
     def log_train(self) -> None:
         last_step, last_time = self.logged
         steps = self.step - last_step
-        loss = self.loss_sum.item() / max(steps, 1)
+        world = self.group.world
+        loss = self.group.all_reduce_sum(self.loss_sum.clone()).item() / max(steps * world, 1)
         if not math.isfinite(loss):
             raise NnlmError(
                 f"training diverged: the loss is {loss} at step {self.step}; {self.spec.run_dir} "
                 f"keeps the last good checkpoint (best step {self.best_step}); try a lower --lr")
         now = time.perf_counter()
-        rate = steps * self.batches.batch_size / max(now - last_time, 1e-9)
-        self.log({"step": self.step, "examples": self.step * self.batches.batch_size,
+        rate = steps * self.batches.batch_size * world / max(now - last_time, 1e-9)
+        self.log({"step": self.step, "examples": self.step * self.batches.batch_size * world,
                   "train_loss": round(loss, 5), "lr": self.lr, "seconds": round(self.elapsed(), 3)})
         self.bar.set_postfix_str(f"loss {loss:.4f} dev {self.last_dev:.4f} {rate:,.0f} ex/s",
                                  refresh=False)
@@ -273,8 +311,8 @@ class Trainer:
         self.logged = (self.step, now)
 
     def evaluate_and_checkpoint(self) -> float:
-        dev = evaluate(self.model, self.dev_windows, self.device).loss if len(self.dev_windows) \
-            else math.nan
+        dev = evaluate(self.model, self.dev_windows, self.device, self.group).loss \
+            if len(self.dev_windows) else math.nan
         self.last_dev, self.last_eval_step = dev, self.step
         if math.isinf(dev) or (math.isnan(dev) and len(self.dev_windows)):
             raise NnlmError(
@@ -311,33 +349,43 @@ def train(data: str | None = None, out: str | None = None, *, preset: str = "def
         if data is not None:
             raise NnlmError("--resume takes no DATA: the run directory holds its data split")
         spec = load_spec(out, overrides=settings)
-    else:
-        spec = new_run(data, out, preset, settings, DataConfig(split_seed=split_seed,
-                       split=tuple(split), dedupe=dedupe), overwrite)
-    device = resolve_device(spec.train.device)
-    with locked(spec.run_dir):
-        if not resume:
-            write_spec(spec)
-        trainer = Trainer(spec, device, progress=progress, target_loss=target_loss)
-        if resume and trainer.resume_from_checkpoint() and trainer.step >= spec.train.steps:
-            raise NnlmError(f"{spec.run_dir}: the run already finished its {trainer.step} steps; "
-                            "pass a larger --steps to train longer")
-        setup_seconds = time.perf_counter() - started
-        stopped = trainer.run()
-        return finish(trainer, stopped, setup_seconds)
+    group = setup(resolve_device(spec.train.device if resume else
+                                 settings.get("device") or "auto"))
+    try:
+        if not resume:  # every rank builds the same spec; rank 0 alone claims the directory
+            spec = new_run(data, out, preset, settings, DataConfig(
+                split_seed=split_seed, split=tuple(split), dedupe=dedupe), overwrite,
+                claim=group.is_main)
+        device = group.device if group.world > 1 else resolve_device(spec.train.device)
+        with locked(spec.run_dir) if group.is_main else contextlib.nullcontext():
+            if not resume and group.is_main:
+                write_spec(spec)
+            group.barrier()
+            trainer = Trainer(spec, device, progress, target_loss, group)
+            if resume and trainer.resume_from_checkpoint() and trainer.step >= spec.train.steps:
+                raise NnlmError(f"{spec.run_dir}: the run already finished its {trainer.step} "
+                                "steps; pass a larger --steps to train longer")
+            setup_seconds = time.perf_counter() - started
+            stopped = trainer.run()
+            return finish(trainer, stopped, setup_seconds)
+    finally:
+        teardown(group)
 
 
 def finish(trainer: Trainer, stopped: str, setup_seconds: float) -> TrainResult:
     """Evaluate the best-on-dev weights on every split and write summary.json."""
-    spec, seconds = trainer.spec, trainer.elapsed()
+    spec, seconds, group = trainer.spec, trainer.elapsed(), trainer.group
+    group.barrier()  # rank 0 has written the best weights
     tensors, _ = ckpt.load_tensors(spec.run_dir / ckpt.MODEL)
     trainer.model.load_state_dict(tensors)
     losses = {}
     for name, items in spec.split.to_json().items():
         windows = trainer.dev_windows if name == "dev" else Windows(items, spec.vocab,
                                                                      spec.model.block_size)
-        losses[name] = evaluate(trainer.model, windows, trainer.device).loss if items else None
+        losses[name] = evaluate(trainer.model, windows, trainer.device, group).loss \
+            if items else None
     result = TrainResult(spec.run_dir, trainer.step, seconds, setup_seconds, trainer.best_step,
-                         losses["train"], losses["dev"], losses["test"], stopped)
-    ckpt.write_json(spec.run_dir / "summary.json", result.to_json())
+                         losses["train"], losses["dev"], losses["test"], stopped, group.rank)
+    if group.is_main:
+        ckpt.write_json(spec.run_dir / "summary.json", result.to_json())
     return result
