@@ -73,6 +73,7 @@ def test_interrupt_then_resume_equals_uninterrupted(tiny_file, tmp_path, monkeyp
                 for x in (run / "metrics.jsonl").read_text().splitlines()]
 
     assert strip(split) == strip(whole)
+    assert strip(again) == strip(whole)
 
 
 def test_existing_run_is_not_overwritten(tiny_file, tmp_path):
