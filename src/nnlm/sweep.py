@@ -105,10 +105,12 @@ def write_results(out: Path, rows: list[dict], seconds: float) -> None:
     lines = [f"Sweep: {len(rows)} trials, {seconds:g} s each, sorted by dev loss (nats/token).",
              "", "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     for r in rows:
-        lines.append("| " + " | ".join(_cell(r.get(k, "")) for k in keys) + " |")
+        lines.append("| " + " | ".join(_cell(k, r.get(k, "")) for k in keys) + " |")
     ckpt.atomic_write(out / "results.md", ("\n".join(lines) + "\n").encode())
     ckpt.atomic_write(out / "results.json", json.dumps(rows, indent=1).encode())
 
 
-def _cell(value) -> str:
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
+def _cell(key: str, value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}" if key in ("dev_loss", "train_loss", "gap") else f"{value:g}"
+    return str(value)
