@@ -71,6 +71,12 @@ PRESETS: dict[str, dict] = {
     "default": dict(block_size=6, n_embd=16, n_hidden=384, batch_size=1024, steps=1500,
                     lr=1e-2, optimizer="adamw", lr_schedule="cosine", warmup_steps=0,
                     min_lr=0.02, weight_decay=0.0, eval_interval=100, log_interval=50),
+    # the best MLP we found for names within 5 minutes on 2 CPU cores, chosen on dev by
+    # benchmarks/results/sweep_best_stage*.md and a comparison at the full budget
+    "best": dict(block_size=8, n_embd=24, n_hidden=512, n_layer=2, norm="layer", dropout=0.15,
+                 weight_decay=0.1, batch_size=1024, steps=8000, lr=3e-3, optimizer="adamw",
+                 lr_schedule="cosine", warmup_steps=0, min_lr=0.02, eval_interval=500,
+                 log_interval=50),
     # the quickest route to the lecture's loss: ~2.15 in well under a second on 2 cores
     "fast": dict(block_size=4, n_embd=10, n_hidden=96, batch_size=512, steps=500, lr=3e-2,
                  optimizer="adamw", lr_schedule="cosine", warmup_steps=0, min_lr=0.02,

@@ -1,0 +1,25 @@
+"""The headline numbers on names.txt, measured (slow: run with `pytest -m slow`)."""
+
+import pytest
+
+import nnlm
+
+pytestmark = pytest.mark.slow
+
+
+def test_lecture_preset_reproduces_the_lecture(tmp_path):
+    result = nnlm.train(None, str(tmp_path / "lecture"), preset="lecture", progress=False)
+    assert result.step == 200_000
+    assert abs(result.dev_loss - 2.17) <= 0.01, result
+
+
+def test_default_preset_is_fast_and_good(tmp_path):
+    result = nnlm.train(None, str(tmp_path / "default"), progress=False)
+    assert result.dev_loss <= 2.15, result
+    assert result.setup_seconds + result.seconds < 60, result
+
+
+def test_best_preset_reaches_its_target_within_five_minutes(tmp_path):
+    result = nnlm.train(None, str(tmp_path / "best"), preset="best", progress=False)
+    assert result.test_loss <= 1.97, result
+    assert result.setup_seconds + result.seconds <= 300, result
