@@ -26,11 +26,14 @@ class ModelConfig:
     n_hidden: int = 200  # h
     direct: bool = False  # the paper's W: embeddings straight to the output
     init: str = "scaled"  # "scaled" (lecture part 3) or "normal" (part 2's plain N(0, 1))
+    sampled: int = 0  # train with a sampled softmax over this many candidates (0: full softmax)
 
     def validate(self) -> None:
         for name in ("vocab_size", "block_size", "n_embd", "n_hidden"):
             if getattr(self, name) < 1:
                 raise NnlmError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.sampled < 0:
+            raise NnlmError(f"--sampled-softmax must be >= 0, got {self.sampled}")
         if self.init not in INITS:
             raise NnlmError(f"init must be one of {', '.join(INITS)}, got {self.init!r}")
 
@@ -83,14 +86,40 @@ class MLP(nn.Module):
             self.direct.weight.zero_()
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
-        """idx (B, block_size) token ids -> logits (B, vocab_size), mean cross-entropy or None."""
+        """idx (B, block_size) token ids -> logits (B, vocab_size), mean cross-entropy or None.
+
+        With config.sampled, training (model.train() and targets given) returns (None, an
+        estimate of the loss from a sampled softmax); evaluation is always the exact softmax.
+        """
         x = self.C(idx).flatten(1)  # (B, block_size * n_embd)
         h = torch.tanh(self.hidden(x))  # (B, n_hidden)
+        if self.config.sampled and self.training and targets is not None:
+            return None, self.sampled_loss(x, h, targets)
         logits = self.out(h)  # (B, vocab_size)
         if self.direct is not None:
             logits = logits + self.direct(x)
         loss = None if targets is None else F.cross_entropy(logits, targets)
         return logits, loss
+
+    def sampled_loss(self, x: torch.Tensor, h: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy over the batch's targets plus `sampled` draws from a log-uniform
+        (Zipf) distribution over the ids, which word vocabularies order by frequency.
+
+        Output cost is B x candidates instead of B x |V|. Each candidate's logit is
+        corrected by the log of its chance of being drawn (Jean et al. 2015), so the
+        estimate follows the full softmax's gradient; the targets, being word tokens,
+        are themselves roughly Zipf-distributed, and count as draws.
+        """
+        V, K = self.config.vocab_size, self.config.sampled
+        draws = zipf_ids(K, V, x.device)
+        cand, where = torch.unique(torch.cat([targets, draws]), return_inverse=True)  # (C,)
+        logits = h @ self.out.weight[cand].T + self.out.bias[cand]  # (B, C)
+        if self.direct is not None:
+            logits = logits + x @ self.direct.weight[cand].T
+        q = zipf_prob(cand, V)  # (C,) chance of a single draw
+        chance = -torch.expm1((K + targets.numel()) * torch.log1p(-q))  # 1 - (1 - q)^(K + B)
+        logits = logits - torch.log(chance)
+        return F.cross_entropy(logits, where[:targets.numel()])
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -101,3 +130,15 @@ class MLP(nn.Module):
         no_decay = [p for name, p in self.named_parameters() if name.endswith("bias")]
         return [{"params": decay, "weight_decay": weight_decay},
                 {"params": no_decay, "weight_decay": 0.0}]
+
+
+def zipf_prob(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """Log-uniform probability of id r: log((r + 2) / (r + 1)) / log(V + 1)."""
+    r = ids.double()
+    return (torch.log1p(1.0 / (r + 1)) / math.log(vocab_size + 1)).float()
+
+
+def zipf_ids(k: int, vocab_size: int, device) -> torch.Tensor:
+    """k ids drawn log-uniformly: floor(exp(u log(V + 1))) - 1 for u ~ U[0, 1)."""
+    u = torch.rand(k, device=device, dtype=torch.float64)
+    return (torch.exp(u * math.log(vocab_size + 1)).floor().long() - 1).clamp_(0, vocab_size - 1)

@@ -16,7 +16,6 @@ from tqdm import tqdm
 
 from . import checkpoint as ckpt
 from .config import TrainConfig
-from .data import Windows
 from .evaluate import evaluate
 from .model import MLP
 from .config import DataConfig
@@ -50,7 +49,8 @@ class Batches:
     So a resumed run sees exactly the batches the uninterrupted run would have.
     """
 
-    def __init__(self, windows: Windows, batch_size: int, seed: int, device):
+    def __init__(self, windows, batch_size: int, seed: int, device):
+        """windows: data.Windows or words.StreamWindows (anything with contexts/targets)."""
         self.windows, self.seed, self.device = windows, seed, device
         self.n = len(windows)
         self.batch_size = min(batch_size, self.n)
@@ -81,6 +81,8 @@ def learning_rate(cfg: TrainConfig, step: int, elapsed: float) -> float:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     if cfg.lr_schedule == "constant":
         return cfg.lr
+    if cfg.lr_schedule == "inverse":  # the paper: eps_t = eps_0 / (1 + r t), t in examples
+        return cfg.lr / (1 + cfg.lr_decay * step * cfg.batch_size)
     if cfg.lr_schedule == "step":
         return cfg.lr * (cfg.lr_drop if cfg.lr_drop_step and step >= cfg.lr_drop_step else 1.0)
     progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
@@ -130,8 +132,8 @@ class Trainer:
         torch.manual_seed(self.cfg.seed)
         self.model = MLP(spec.model).to(device)
         self.optimizer = make_optimizer(self.model, self.cfg)
-        self.train_windows = Windows(spec.split.train, spec.vocab, spec.model.block_size)
-        self.dev_windows = Windows(spec.split.dev, spec.vocab, spec.model.block_size)
+        self.train_windows = spec.windows("train")
+        self.dev_windows = spec.windows("dev")
         self.batches = Batches(self.train_windows, self.cfg.batch_size, self.cfg.seed, device)
         self.step, self.elapsed_before = 0, 0.0
         self.best_loss, self.best_step = math.inf, 0
@@ -284,12 +286,15 @@ def _line_step(line: str) -> int | None:
 def train(data: str | None = None, out: str | None = None, *, preset: str = "default",
           resume: bool = False, overwrite: bool = False, split_seed: int = 42,
           split: tuple = (0.8, 0.1, 0.1), dedupe: bool = False, progress: bool = True,
-          target_loss: float | None = None, **settings) -> TrainResult:
+          target_loss: float | None = None, data_options: dict | None = None,
+          **settings) -> TrainResult:
     """Train a model on DATA (default: the bundled names) into the run directory OUT.
 
     `settings` are the model and training settings of config.TrainConfig and
     model.ModelConfig (block_size=8, lr=3e-3, ...), over those of `preset`.
     With resume=True, continue the run in OUT from its last checkpoint.
+    `data_options` are further config.DataConfig fields: level="word", word_mode, lowercase,
+    min_count, vocab_from, split_tokens.
     """
     if resume:
         if out is None:
@@ -298,8 +303,9 @@ def train(data: str | None = None, out: str | None = None, *, preset: str = "def
             raise NnlmError("--resume takes no DATA: the run directory holds its data split")
         spec = load_spec(out, overrides=settings)
     else:
-        spec = new_run(data, out, preset, settings, DataConfig(split_seed=split_seed,
-                       split=tuple(split), dedupe=dedupe), overwrite)
+        data_cfg = DataConfig(split_seed=split_seed, split=tuple(split), dedupe=dedupe,
+                              **(data_options or {}))
+        spec = new_run(data, out, preset, settings, data_cfg, overwrite)
     device = resolve_device(spec.train.device)
     with locked(spec.run_dir):
         if not resume:
@@ -318,10 +324,10 @@ def finish(trainer: Trainer, stopped: str) -> TrainResult:
     tensors, _ = ckpt.load_tensors(spec.run_dir / ckpt.MODEL)
     trainer.model.load_state_dict(tensors)
     losses = {}
-    for name, items in spec.split.to_json().items():
-        windows = trainer.dev_windows if name == "dev" else Windows(items, spec.vocab,
-                                                                     spec.model.block_size)
-        losses[name] = evaluate(trainer.model, windows, trainer.device).loss if items else None
+    built = {"train": trainer.train_windows, "dev": trainer.dev_windows}
+    for name in ("train", "dev", "test"):
+        windows = built[name] if name in built else spec.windows(name)
+        losses[name] = evaluate(trainer.model, windows, trainer.device).loss if len(windows) else None
     result = TrainResult(spec.run_dir, trainer.step, trainer.elapsed(), trainer.best_step,
                          losses["train"], losses["dev"], losses["test"], stopped)
     ckpt.write_json(spec.run_dir / "summary.json", result.to_json())
