@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from .data import Windows
 
 CHUNK = 65_536  # examples per forward pass: bounds memory on big evaluation sets
+CHUNK_LOGITS = 2**23  # and at most this many logits at once (big vocabularies: cache-sized)
 
 
 @dataclass
@@ -37,8 +38,9 @@ def token_logprobs(model, windows: Windows, device) -> torch.Tensor:
     was_training = model.training
     model.eval()
     out = []
-    for i in range(0, len(windows), CHUNK):
-        index = torch.arange(i, min(i + CHUNK, len(windows)))
+    chunk = max(1, min(CHUNK, CHUNK_LOGITS // model.config.vocab_size))
+    for i in range(0, len(windows), chunk):
+        index = torch.arange(i, min(i + chunk, len(windows)))
         x, y = windows.contexts(index).to(device), windows.targets(index).to(device)
         logits, _ = model(x)
         out.append(-F.cross_entropy(logits.float(), y, reduction="none").cpu())
