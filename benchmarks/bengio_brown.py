@@ -12,6 +12,7 @@ tokens of each split, no end-of-sentence tokens. The MLP trains under a time bud
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 import time
@@ -26,7 +27,8 @@ from nnlm.rundir import read_dataset
 FILE = re.compile(r"brown/c[a-r]\d\d$")
 EXPECTED_VOCAB = 17_905  # words kept plus <unk>, on NLTK's copy (REFERENCE.md)
 SPLIT = (800_000, 200_000)
-DATA = dict(level="word", word_mode="stream", min_count=3, vocab_from="all", split_tokens=SPLIT)
+DATA = {"level": "word", "word_mode": "stream", "min_count": 3, "vocab_from": "all",
+        "split_tokens": SPLIT}
 
 
 def brown_words(zip_path: Path) -> list[str]:
@@ -64,7 +66,7 @@ def mlp_row(stream: Path, work: Path, direct: bool, args) -> tuple[dict, object]
                         eval_interval=args.eval_interval, log_interval=50, seed=1337,
                         device="cpu")
     lm = nnlm.load(out, device="cpu")
-    ppl = {name: lm.evaluate(name).perplexity for name in ("dev", "test")}
+    ppl = {"dev": math.exp(result.dev_loss), "test": math.exp(result.test_loss)}  # best weights
     name = f"MLP n=5 h=100 m=30, {'direct connections' if direct else 'no direct connections'}"
     return ({"model": name, **ppl, "parameters": f"{lm.model.num_parameters():,}",
              "seconds": result.seconds}, lm)
@@ -96,7 +98,7 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=1024)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--eval-interval", type=int, default=400)
+    p.add_argument("--eval-interval", type=int, default=1000)
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
 

@@ -57,7 +57,7 @@ def test_kn_discounts_and_perplexity_are_sensible(names):
 def read_arpa(path):
     """A small reference ARPA reader: {tuple of words: (log10 p, log10 bow)}."""
     table, order = {}, 0
-    for line in open(path, encoding="utf-8").read().splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         if line.startswith("\\") and line.endswith("-grams:"):
             order = int(line[1:].split("-")[0])
         elif order and line.strip() and not line.startswith("\\"):
@@ -97,8 +97,7 @@ def test_arpa_backoff_lookup_reproduces_the_model(names, tmp_path, order):
 
 
 def test_arpa_spells_whitespace_tokens():
-    vocab = Vocab.from_items(["a b", "ab"])
-    model, _ = fitted(["a b", "ab"], 2, vocab)
+    model, _ = fitted(["a b", "ab"], 2, Vocab.from_items(["a b", "ab"]))
     sections = ngram.arpa_sections(model)
     assert len(sections) == 2
     assert ngram._arpa_name(" ") == "<U+0020>"
@@ -119,7 +118,7 @@ def test_count_bigram_is_the_lectures(names):
 
 
 def test_sampling_ends_at_the_boundary(names):
-    model, vocab = fitted(names[:2000], 4)
+    model, _ = fitted(names[:2000], 4)
     samples = ngram.sample(model, 20, 3, 30, np.random.default_rng(0))
     assert len(samples) == 20 and all(0 < len(s) <= 30 and 0 not in s for s in samples)
     streams = ngram.sample(model, 3, 3, 12, np.random.default_rng(0), stop_at_boundary=False)

@@ -60,7 +60,9 @@ def tune_weight(a: np.ndarray, b: np.ndarray, tol: float = 1e-4) -> float:
     -mean log(w p + (1 - w) q), is convex in w)."""
     lo, hi = 0.0, 1.0
     g = (math.sqrt(5) - 1) / 2
-    loss = lambda w: -float(mix_logprobs(a, b, w).mean())  # noqa: E731
+    def loss(w: float) -> float:
+        return -float(mix_logprobs(a, b, w).mean())
+
     x1, x2 = hi - g * (hi - lo), lo + g * (hi - lo)
     f1, f2 = loss(x1), loss(x2)
     while hi - lo > tol:

@@ -298,8 +298,7 @@ def write_arpa(model: KneserNey, path, names: list[str]) -> list[int]:
     sections = arpa_sections(model)
     with open(path, "w", encoding="utf-8") as f:
         f.write("\\data\\\n")
-        for k, (tokens, _, _) in enumerate(sections, 1):
-            f.write(f"ngram {k}={len(tokens)}\n")
+        f.writelines(f"ngram {k}={len(s[0])}\n" for k, s in enumerate(sections, 1))
         for k, (tokens, logp, bow) in enumerate(sections, 1):
             f.write(f"\n\\{k}-grams:\n")
             f.writelines(_arpa_lines(tokens, logp, bow, names))

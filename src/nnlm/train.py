@@ -24,6 +24,7 @@ from .runtime import resolve_device
 from .rundir import RunSpec, load_spec, locked, new_run, write_spec
 
 MATERIALIZE_LIMIT = 64 * 1024**2  # contexts held as one tensor up to this many token ids
+TRAIN_EVAL_LIMIT = 400_000  # summary's train loss: on at most this many examples, evenly spaced
 
 
 @dataclass
@@ -74,6 +75,22 @@ class Batches:
             return self.x[idx], self.y[idx]
         return (self.windows.contexts(idx).to(self.device, non_blocking=True),
                 self.windows.targets(idx).to(self.device, non_blocking=True))
+
+
+class Subset:
+    """Some examples of a windows object, with the same interface."""
+
+    def __init__(self, windows, index: torch.Tensor):
+        self.windows, self.index, self.block_size = windows, index, windows.block_size
+
+    def __len__(self) -> int:
+        return self.index.numel()
+
+    def contexts(self, index: torch.Tensor) -> torch.Tensor:
+        return self.windows.contexts(self.index[index])
+
+    def targets(self, index: torch.Tensor) -> torch.Tensor:
+        return self.windows.targets(self.index[index])
 
 
 def learning_rate(cfg: TrainConfig, step: int, elapsed: float) -> float:
@@ -327,6 +344,8 @@ def finish(trainer: Trainer, stopped: str) -> TrainResult:
     built = {"train": trainer.train_windows, "dev": trainer.dev_windows}
     for name in ("train", "dev", "test"):
         windows = built[name] if name in built else spec.windows(name)
+        if name == "train" and len(windows) > TRAIN_EVAL_LIMIT:  # a big corpus: a fixed sample
+            windows = Subset(windows, torch.linspace(0, len(windows) - 1, TRAIN_EVAL_LIMIT).long())
         losses[name] = evaluate(trainer.model, windows, trainer.device).loss if len(windows) else None
     result = TrainResult(spec.run_dir, trainer.step, trainer.elapsed(), trainer.best_step,
                          losses["train"], losses["dev"], losses["test"], stopped)
