@@ -6,7 +6,6 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from .data import Windows
 
@@ -43,7 +42,10 @@ def token_logprobs(model, windows: Windows, device) -> torch.Tensor:
         index = torch.arange(i, min(i + chunk, len(windows)))
         x, y = windows.contexts(index).to(device), windows.targets(index).to(device)
         logits, _ = model(x)
-        out.append(-F.cross_entropy(logits.float(), y, reduction="none").cpu())
+        # log_softmax + gather, not cross_entropy(reduction="none"): measured here, the latter's
+        # peak memory grew with every chunk (~70 KB per token at |V| = 18k)
+        lp = torch.log_softmax(logits.float(), dim=-1).gather(1, y.unsqueeze(1)).squeeze(1)
+        out.append(lp.cpu().clone())
     model.train(was_training)
     return torch.cat(out) if out else torch.zeros(0)
 
