@@ -31,6 +31,44 @@ def fraction_list(text: str) -> tuple:
     return values
 
 
+def token_counts(text: str) -> tuple:
+    try:
+        values = tuple(int(x.replace("_", "")) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected TRAIN,DEV token counts like 800000,200000, "
+                                         f"got {text!r}") from None
+    if len(values) != 2:
+        raise argparse.ArgumentTypeError(f"expected two counts like 800000,200000, got {text!r}")
+    return values
+
+
+def add_data_options(p) -> None:
+    """The data and split options `train` and `ngram` share."""
+    g = p.add_argument_group("data split")
+    g.add_argument("--split-seed", type=int, default=42)
+    g.add_argument("--split", type=fraction_list, default=(0.8, 0.1, 0.1),
+                   help="train,dev,test fractions (default 0.8,0.1,0.1)")
+    g.add_argument("--dedupe", action="store_true", help="drop repeated items before splitting")
+    g = p.add_argument_group("word level")
+    g.add_argument("--level", choices=("char", "word"), default="char",
+                   help="tokens: characters of each line (default) or whitespace-separated words")
+    g.add_argument("--word-mode", choices=("sentence", "stream"), default="sentence",
+                   help="one sentence per line between boundaries (default), or one token stream")
+    g.add_argument("--lowercase", action="store_true", help="lowercase the text first")
+    g.add_argument("--min-count", type=int, default=3,
+                   help="words seen at most this many times become <unk> (default 3, the paper's)")
+    g.add_argument("--vocab-from", choices=("train", "all"), default="train",
+                   help="count words in the train split (default) or in all the data")
+    g.add_argument("--split-tokens", type=token_counts, default=(),
+                   help="contiguous split: TRAIN,DEV token counts, the rest is test")
+
+
+def data_options(args) -> dict:
+    return {"level": args.level, "word_mode": args.word_mode, "lowercase": args.lowercase,
+            "min_count": args.min_count, "vocab_from": args.vocab_from,
+            "split_tokens": tuple(args.split_tokens)}
+
+
 def add_train(sub) -> None:
     p = sub.add_parser("train", help="train a model on a text file (default: bundled names)")
     p.add_argument("data", nargs="?", help="UTF-8 text, one item per line (default: names.txt)")
@@ -50,13 +88,18 @@ def add_train(sub) -> None:
     g.add_argument("--dropout", type=float, help="dropout on embeddings and hidden layers")
     g.add_argument("--arch", choices=("flat", "hierarchical"),
                    help="flat (the paper) or hierarchical (WaveNet-style, power-of-two context)")
+    g.add_argument("--sampled-softmax", dest="sampled", type=int, metavar="K",
+                   help="train with a sampled softmax over the batch's targets plus K Zipf "
+                   "draws (big word vocabularies); evaluation stays exact")
     g = p.add_argument_group("training")
     g.add_argument("--steps", type=int)
     g.add_argument("--max-seconds", type=float, help="time budget; the lr schedule follows it")
     g.add_argument("--target-loss", type=float, help="stop once the dev loss is at or below this")
     g.add_argument("--batch-size", type=int)
     g.add_argument("--lr", type=float, help="peak learning rate")
-    g.add_argument("--lr-schedule", choices=("cosine", "linear", "step", "constant"))
+    g.add_argument("--lr-schedule", choices=("cosine", "linear", "step", "constant", "inverse"),
+                   help="inverse: the paper's lr / (1 + r t), t in examples, r = --lr-decay")
+    g.add_argument("--lr-decay", type=float, help="r of the inverse schedule (default 1e-8)")
     g.add_argument("--warmup-steps", type=int)
     g.add_argument("--min-lr", type=float, help="final lr of cosine/linear decay, fraction of --lr")
     g.add_argument("--lr-drop-step", type=int, help="step schedule: multiply lr by --lr-drop here")
@@ -68,11 +111,7 @@ def add_train(sub) -> None:
     g.add_argument("--log-interval", type=int)
     g.add_argument("--seed", type=int)
     g.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
-    g = p.add_argument_group("data split")
-    g.add_argument("--split-seed", type=int, default=42)
-    g.add_argument("--split", type=fraction_list, default=(0.8, 0.1, 0.1),
-                   help="train,dev,test fractions (default 0.8,0.1,0.1)")
-    g.add_argument("--dedupe", action="store_true", help="drop repeated items before splitting")
+    add_data_options(p)
     p.add_argument("--samples", type=int, default=10, help="samples printed at the end")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -100,6 +139,10 @@ def add_eval_and_score(sub) -> None:
     p.add_argument("run_dir")
     p.add_argument("file", nargs="?", help="items to evaluate (default: --split of the run)")
     p.add_argument("--split", default="dev", choices=("train", "dev", "test"))
+    p.add_argument("--mix-order", type=int, help="also the MLP mixed with a Kneser-Ney model "
+                   "of this order fitted on the run's train split")
+    p.add_argument("--mix-weight", type=float, help="the MLP's weight in the mix "
+                   "(default: tuned on the dev split)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--device", default="auto")
     p = sub.add_parser("score", help="log-probability of each item, and of each character")
@@ -161,13 +204,30 @@ def build_parser() -> Parser:
     add_eval_and_score(sub)
     add_sweep(sub)
     add_inspect(sub)
+    add_ngram(sub)
     return parser
 
 
+def add_ngram(sub) -> None:
+    p = sub.add_parser("ngram", help="n-gram baseline (Kneser-Ney or count bigram): perplexity, "
+                       "samples, ARPA file")
+    p.add_argument("data", nargs="?", help="UTF-8 text (default: names.txt)")
+    p.add_argument("--order", type=int, default=5, help="n, 1..5 (default 5)")
+    p.add_argument("--method", choices=("kn", "bigram"), default="kn",
+                   help="interpolated modified Kneser-Ney (default) or the count bigram")
+    p.add_argument("--smoothing", type=float, default=1.0, help="bigram: add-k smoothing")
+    p.add_argument("--arpa", help="write the model to this ARPA file")
+    p.add_argument("--sample", type=int, default=0, metavar="N", help="print N samples")
+    p.add_argument("--max-len", type=int, help="longest sample, tokens")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    add_data_options(p)
+
+
 TRAIN_SETTINGS = ("block_size", "n_embd", "n_hidden", "direct", "init", "n_layer", "norm",
-                  "dropout", "arch", "steps", "max_seconds",
-                  "batch_size", "lr", "lr_schedule", "warmup_steps", "min_lr", "lr_drop_step",
-                  "lr_drop", "optimizer", "weight_decay", "momentum", "eval_interval",
+                  "dropout", "arch", "sampled", "steps", "max_seconds", "batch_size", "lr",
+                  "lr_schedule", "lr_decay", "warmup_steps", "min_lr", "lr_drop_step", "lr_drop",
+                  "optimizer", "weight_decay", "momentum", "eval_interval",
                   "log_interval", "seed", "device")
 
 
@@ -181,7 +241,7 @@ def cmd_train(args) -> int:
     result = train(args.data, args.out, preset=args.preset, resume=args.resume,
                    overwrite=args.overwrite, split_seed=args.split_seed, split=args.split,
                    dedupe=args.dedupe, progress=not args.quiet, target_loss=args.target_loss,
-                   **settings)
+                   data_options=None if args.resume else data_options(args), **settings)
     if result.rank != 0:  # under torchrun, rank 0 reports for all
         return 0
     test = "-" if result.test_loss is None else f"{result.test_loss:.4f}"
@@ -228,14 +288,90 @@ def cmd_sample(args) -> int:
 def cmd_eval(args) -> int:
     from .lm import load
 
-    result = load(args.run_dir, device=args.device).evaluate(args.split, path=args.file)
+    lm = load(args.run_dir, device=args.device)
+    result = lm.evaluate(args.split, path=args.file)
     what = args.file or f"{args.split} split"
+    mix = None
+    if args.mix_order is not None:
+        if args.file:
+            raise NnlmError("--mix-order evaluates the run's own splits, not a FILE")
+        from .mix import evaluate_mix
+        mix = evaluate_mix(lm, args.mix_order, args.mix_weight, splits=(args.split,))
     if args.json:
-        print(json.dumps({"data": what, **result.to_json()}))
-    else:
-        print(f"{what}: loss {result.loss:.4f} nats/token  perplexity {result.perplexity:.3f}  "
-              f"{result.bits:.4f} bits/char  ({result.tokens} tokens)")
+        extra = {"mix": mix.to_json()} if mix else {}
+        print(json.dumps({"data": what, **result.to_json(), **extra}))
+        return 0
+    print_eval(what, result)
+    if mix:
+        how = "tuned on dev" if mix.tuned else "given"
+        print_eval(f"{what}, mixed with Kneser-Ney n={args.mix_order} "
+                   f"(MLP weight {mix.weight:.3f}, {how})", mix.results[args.split])
     return 0
+
+
+def print_eval(what: str, result) -> None:
+    print(f"{what}: loss {result.loss:.4f} nats/token  perplexity {result.perplexity:.3f}  "
+          f"{result.bits:.4f} bits/token  ({result.tokens} tokens)")
+
+
+def cmd_ngram(args) -> int:
+    from . import ngram
+    from .config import DataConfig
+    from .mix import fit_ngram, ngram_eval
+    from .rundir import read_dataset
+
+    ngram.check_order(args.order)
+    ds = read_dataset(args.data, DataConfig(split_seed=args.split_seed, split=tuple(args.split),
+                                            dedupe=args.dedupe, **data_options(args)))
+    model, seconds = fit_ngram(ds, args.order, args.method, args.smoothing)
+    block = max(args.order - 1, 1)
+    report = {"method": args.method, "order": args.order, "vocab_size": len(ds.vocab),
+              "ngrams": model.num_ngrams(), "fit_seconds": round(seconds, 3)}
+    for name in ("dev", "test"):
+        windows = ds.windows(name, block)
+        if len(windows):
+            report[name] = ngram_eval(model, windows).to_json()
+    if args.arpa:
+        if args.method != "kn":
+            raise NnlmError("--arpa is for --method kn")
+        names = [ds.vocab.token_str(i) for i in range(len(ds.vocab))]
+        report["arpa"] = {"path": args.arpa, "entries": ngram.write_arpa(model, args.arpa, names)}
+    if args.sample:
+        report["samples"] = ngram_samples(model, ds, args, block)
+    print_ngram(report, args.json)
+    return 0
+
+
+def ngram_samples(model, ds, args, block) -> list[str]:
+    import numpy as np
+
+    from . import ngram
+
+    stream = args.level == "word" and args.word_mode == "stream"
+    max_len = args.max_len or (50 if args.level == "word" else 32)
+    if max_len < 1:
+        raise NnlmError(f"--max-len must be at least 1, got {max_len}")
+    seqs = ngram.sample(model, args.sample, block, max_len, np.random.default_rng(args.seed),
+                        stop_at_boundary=not stream)
+    return [ds.vocab.decode(s) for s in seqs]
+
+
+def print_ngram(report: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False))
+        return
+    name = "Kneser-Ney" if report["method"] == "kn" else "count bigram"
+    print(f"{name}, order {report['order']}: vocabulary {report['vocab_size']}, n-grams per order "
+          f"{report['ngrams']}, fitted in {report['fit_seconds']:.2f} s")
+    for split in ("dev", "test"):
+        if split in report:
+            r = report[split]
+            print(f"{split}: perplexity {r['perplexity']:.3f}  loss {r['loss']:.4f} nats/token  "
+                  f"{r['bits_per_token']:.4f} bits/token  ({r['tokens']} tokens)")
+    if "arpa" in report:
+        print(f"ARPA: {report['arpa']['path']} ({sum(report['arpa']['entries'])} entries)")
+    for text in report.get("samples", []):
+        print(f"  {text}")
 
 
 def cmd_score(args) -> int:
@@ -302,7 +438,7 @@ def cmd_lr_find(args) -> int:
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "score": cmd_score,
             "sweep": cmd_sweep, "plot": cmd_plot, "neighbors": cmd_neighbors,
-            "lr-find": cmd_lr_find}
+            "lr-find": cmd_lr_find, "ngram": cmd_ngram}
 
 
 def main(argv=None) -> int:

@@ -7,7 +7,7 @@ from dataclasses import MISSING, asdict, dataclass, fields
 from .errors import NnlmError
 
 OPTIMIZERS = ("adamw", "sgd")
-SCHEDULES = ("cosine", "linear", "step", "constant")
+SCHEDULES = ("cosine", "linear", "step", "constant", "inverse")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -25,6 +25,7 @@ class TrainConfig:
     min_lr: float = 0.0  # floor of cosine/linear decay, as a fraction of lr
     lr_drop_step: int = 0  # "step" schedule: lr * lr_drop from this step on
     lr_drop: float = 0.1
+    lr_decay: float = 1e-8  # "inverse" schedule: lr / (1 + lr_decay * examples seen)
     eval_interval: int = 500  # dev loss, best-weights and checkpoint every this many steps
     log_interval: int = 50  # train loss to metrics.jsonl and the progress bar
     max_seconds: float = 0.0  # time budget (0: none); the schedule then follows the clock
@@ -48,6 +49,7 @@ class TrainConfig:
             (self.warmup_steps >= 0, "--warmup-steps must be >= 0"),
             (0 <= self.min_lr <= 1, "--min-lr must be in [0, 1] (a fraction of --lr)"),
             (self.lr_drop > 0, "--lr-drop must be positive"),
+            (self.lr_decay >= 0, "--lr-decay must be >= 0"),
             (self.max_seconds >= 0, "--max-seconds must be >= 0"),
         ]
         for ok, message in checks:
@@ -61,10 +63,24 @@ class DataConfig:
     split_seed: int = 42
     split: tuple = (0.8, 0.1, 0.1)
     dedupe: bool = False
+    level: str = "char"  # "char": items of characters; "word": whitespace-separated words
+    # word level only (see words.py)
+    word_mode: str = "sentence"  # "sentence" per line with boundaries, or one "stream"
+    lowercase: bool = False
+    min_count: int = 3  # words seen at most this many times become <unk> (the paper: 3)
+    vocab_from: str = "train"  # count words in the "train" split or in "all" the data
+    split_tokens: tuple = ()  # (train, dev) token counts: a contiguous split; () = shuffled lines
+    sha256: str = ""  # of the data file's text, checked when a word-level run re-reads it
+
+    def validate(self) -> None:
+        if self.level not in ("char", "word"):
+            raise NnlmError(f"--level must be char or word, got {self.level!r}")
+        if self.level == "char" and (self.lowercase or self.split_tokens):
+            raise NnlmError("--lowercase and --split-tokens are for --level word")
 
 
 MODEL_KEYS = ("block_size", "n_embd", "n_hidden", "direct", "init", "n_layer", "norm", "dropout",
-              "arch")
+              "arch", "sampled")
 
 PRESETS: dict[str, dict] = {
     # fast and good on a laptop CPU: see README "Performance"

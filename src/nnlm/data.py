@@ -163,17 +163,28 @@ class Windows:
     """
 
     def __init__(self, items: list[str], vocab: Vocab, block_size: int, source: str = ""):
-        ids = []
-        for n, item in enumerate(items, 1):
-            ids.append(BOUNDARY_ID)
-            ids.extend(vocab.encode(item, f"{source} item {n}" if source else repr(item)))
-        ids.append(BOUNDARY_ID)
-        self.stream = torch.tensor(ids, dtype=torch.long)
+        encoded = [vocab.encode(item, f"{source} item {n}" if source else repr(item))
+                   for n, item in enumerate(items, 1)]
+        lengths = torch.tensor([len(ids) for ids in encoded], dtype=torch.long)
+        ids = torch.tensor([i for ids in encoded for i in ids], dtype=torch.int32)
+        self._build(ids, lengths, block_size)
+
+    @classmethod
+    def from_ids(cls, ids: torch.Tensor, lengths: torch.Tensor, block_size: int) -> Windows:
+        """Items already encoded: their ids concatenated (T,) and each item's length."""
+        windows = cls.__new__(cls)
+        windows._build(ids.to(torch.int32), lengths.to(torch.long), block_size)
+        return windows
+
+    def _build(self, ids: torch.Tensor, lengths: torch.Tensor, block_size: int) -> None:
         self.block_size = block_size
-        # item k occupies [start_k, start_k + len_k]: its leading 0, then its characters;
+        # item k occupies [start_k, start_k + len_k]: its leading 0, then its tokens;
         # its examples predict the len_k + 1 tokens after start_k (the last is the end 0)
-        lengths = torch.tensor([len(item) + 1 for item in items], dtype=torch.long)
+        lengths = lengths + 1
         starts = torch.cumsum(lengths, 0) - lengths
+        self.stream = torch.zeros(int(lengths.sum()) + 1, dtype=torch.int32)  # int32: big corpora
+        token_pos = torch.repeat_interleave(starts + 1, lengths - 1) + _ranks_within(lengths - 1)
+        self.stream[token_pos] = ids
         self.item_start = torch.repeat_interleave(starts, lengths)  # (N,) per example
         self.pos = self.item_start + _ranks_within(lengths) + 1  # (N,) target positions
         self._offsets = torch.arange(-block_size, 0, dtype=torch.long)
@@ -184,11 +195,11 @@ class Windows:
     def contexts(self, index: torch.Tensor) -> torch.Tensor:
         """Contexts of the examples `index`: (B, block_size) token ids."""
         idx = self.pos[index].unsqueeze(1) + self._offsets  # (B, block_size) stream positions
-        ctx = self.stream[idx.clamp_min(0)]
+        ctx = self.stream[idx.clamp_min(0)].long()
         return ctx.masked_fill_(idx < self.item_start[index].unsqueeze(1), BOUNDARY_ID)
 
     def targets(self, index: torch.Tensor) -> torch.Tensor:
-        return self.stream[self.pos[index]]
+        return self.stream[self.pos[index]].long()
 
     def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
         """All examples at once: X (N, block_size), Y (N,)."""

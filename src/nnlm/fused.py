@@ -13,9 +13,10 @@ from .model import MLP
 
 
 def supports(model) -> bool:
-    """The paper's model exactly: one tanh layer, no norm, no dropout."""
+    """The paper's model exactly: one tanh layer, no norm, no dropout, full softmax."""
     cfg = model.config
-    return type(model) is MLP and cfg.n_layer == 1 and cfg.norm == "none" and not cfg.dropout
+    return (type(model) is MLP and cfg.n_layer == 1 and cfg.norm == "none" and not cfg.dropout
+            and not cfg.sampled)
 
 
 @torch.no_grad()

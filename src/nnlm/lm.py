@@ -14,13 +14,14 @@ from pathlib import Path
 import torch
 
 from . import checkpoint as ckpt
-from .data import BOUNDARY_ID, Windows, read_items
+from .data import BOUNDARY_ID, Windows, read_items, read_text
 from .errors import NnlmError
 from .evaluate import EvalResult, evaluate, token_logprobs
 from .model import build_model
 from .rundir import RunSpec, load_spec
 from .runtime import resolve_device
 from .sample import check_controls, generate
+from .words import StreamWindows
 
 MAX_ROUNDS = 100  # sampling rounds for --unique/--new-only before giving up
 
@@ -28,7 +29,7 @@ MAX_ROUNDS = 100  # sampling rounds for --unique/--new-only before giving up
 @dataclass
 class Sample:
     text: str
-    source: str  # "new", or the split it appears in: "train", "dev" or "test"
+    source: str  # "new", or the split it appears in: "train", "dev" or "test"; word level: "-"
 
 
 @dataclass
@@ -46,8 +47,10 @@ class LanguageModel:
     def __init__(self, model, spec: RunSpec, device: torch.device):
         self.model, self.spec, self.device = model.eval(), spec, device
         self.vocab = spec.vocab
+        self.word_level = spec.word_level
+        self.stream = self.word_level and spec.data.word_mode == "stream"
         self._sources = {}
-        for name in ("test", "dev", "train"):  # train wins for an item in several splits
+        for name in ("test", "dev", "train") if spec.split else ():  # train wins over dev, test
             self._sources.update(dict.fromkeys(getattr(spec.split, name), name))
 
     @classmethod
@@ -70,9 +73,11 @@ class LanguageModel:
         return cls(model.to(device), spec, device)
 
     def source(self, text: str) -> str:
-        return self._sources.get(text, "new")
+        return "-" if self.word_level else self._sources.get(text, "new")
 
     def default_max_len(self) -> int:
+        if self.word_level:
+            return 50  # words
         return max(32, 2 * max(map(len, self.spec.split.train)))
 
     def sample(self, num: int = 10, *, temperature: float = 1.0, top_k: int | None = None,
@@ -83,6 +88,11 @@ class LanguageModel:
         if num < 1:
             raise NnlmError(f"--num must be at least 1, got {num}")
         max_len = max_len or self.default_max_len()
+        if self.word_level and new_only:
+            raise NnlmError("--new-only is for character-level runs (a word-level run keeps no "
+                            "list of training sentences)")
+        if self.stream:  # a stream has no end: every sample is max_len words
+            min_len = max_len
         check_controls(temperature, top_k, top_p, min_len, max_len)
         prefix_ids = self.vocab.encode(prefix, "the prefix")
         generator = torch.Generator(self.device)
@@ -105,13 +115,18 @@ class LanguageModel:
 
     def score(self, items: list[str]) -> list[Score]:
         """Log-probability of each whole item (end token included), and per token."""
-        for item in items:
-            self.vocab.encode(item, f"the item {item!r}")
-        windows = Windows(items, self.vocab, self.spec.model.block_size)
-        logprobs = token_logprobs(self.model, windows, self.device).tolist()
+        encoded = [self.vocab.encode(item, f"the item {item!r}") for item in items]
+        ends = [] if self.stream else [BOUNDARY_ID]  # a stream model never predicts an end
+        if self.stream:
+            logprobs = [lp for ids in encoded for lp in token_logprobs(
+                self.model, StreamWindows(torch.tensor(ids), self.spec.model.block_size),
+                self.device).tolist()]
+        else:
+            windows = Windows(items, self.vocab, self.spec.model.block_size)
+            logprobs = token_logprobs(self.model, windows, self.device).tolist()
         scores, at = [], 0
-        for item in items:
-            ids = self.vocab.encode(item) + [BOUNDARY_ID]
+        for item, ids in zip(items, encoded, strict=False):
+            ids = ids + ends
             lps = logprobs[at:at + len(ids)]
             at += len(ids)
             tokens = [(self.vocab.token_str(i), lp) for i, lp in zip(ids, lps, strict=True)]
@@ -120,16 +135,23 @@ class LanguageModel:
 
     def evaluate(self, split: str = "dev", path: str | Path | None = None) -> EvalResult:
         """Loss on a split of the run's data, or on the items of a file."""
-        if path is not None:
-            items, source = read_items(path), str(path)
+        windows = self.windows(split, path)
+        return evaluate(self.model, windows, self.device)
+
+    def windows(self, split: str = "dev", path: str | Path | None = None):
+        """The examples of a split of the run's data, or of a file, for this model."""
+        block = self.spec.model.block_size
+        if path is not None and self.stream:
+            windows, source = StreamWindows(torch.tensor(self.vocab.encode(read_text(path))), block), path
+        elif path is not None:
+            windows, source = Windows(read_items(path), self.vocab, block, source=str(path)), path
         elif split in ("train", "dev", "test"):
-            items, source = getattr(self.spec.split, split), f"the {split} split"
+            windows, source = self.spec.windows(split), f"the {split} split"
         else:
             raise NnlmError(f"--split must be train, dev or test, got {split!r}")
-        if not items:
+        if not len(windows):
             raise NnlmError(f"{source} has no items to evaluate")
-        windows = Windows(items, self.vocab, self.spec.model.block_size, source=source)
-        return evaluate(self.model, windows, self.device)
+        return windows
 
 
 def load(run_dir: str | Path, device: str = "auto", weights: str = "best") -> LanguageModel:

@@ -35,6 +35,7 @@ class ModelConfig:
     norm: str = "none"  # normalise each hidden layer's pre-activation: none, layer, batch
     dropout: float = 0.0  # on the embeddings and every hidden layer, in training only
     arch: str = "flat"  # "flat" (the paper) or "hierarchical" (pairs merged level by level)
+    sampled: int = 0  # train with a sampled softmax over this many candidates (0: full softmax)
 
     def validate(self) -> None:
         for name in ("vocab_size", "block_size", "n_embd", "n_hidden", "n_layer"):
@@ -48,8 +49,10 @@ class ModelConfig:
             raise NnlmError(f"--dropout must be in [0, 1), got {self.dropout}")
         if self.arch == "hierarchical" and self.block_size & (self.block_size - 1):
             raise NnlmError(f"--arch hierarchical needs a power-of-two --block-size, got {self.block_size}")
-        if self.arch == "hierarchical" and (self.direct or self.init == "normal"):
-            raise NnlmError("--arch hierarchical has no --direct and no --init normal")
+        if self.arch == "hierarchical" and (self.direct or self.init == "normal" or self.sampled):
+            raise NnlmError("--arch hierarchical has no --direct, --init normal or --sampled-softmax")
+        if self.sampled < 0:
+            raise NnlmError(f"--sampled-softmax must be >= 0, got {self.sampled}")
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -149,7 +152,11 @@ class MLP(LanguageModelBase):
             self.direct.weight.zero_()
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
-        """idx (B, block_size) token ids -> logits (B, vocab_size), mean cross-entropy or None."""
+        """idx (B, block_size) token ids -> logits (B, vocab_size), mean cross-entropy or None.
+
+        With config.sampled, training (model.train() and targets given) returns (None, an
+        estimate of the loss from a sampled softmax); evaluation is always the exact softmax.
+        """
         x = self.C(idx).flatten(1)  # (B, block_size * n_embd)
         if self.drop is not None:
             x = self.drop(x)
@@ -159,10 +166,32 @@ class MLP(LanguageModelBase):
             h = torch.tanh(self.norms[i](pre) if self.norms is not None else pre)
             if self.drop is not None:
                 h = self.drop(h)
+        if self.config.sampled and self.training and targets is not None:
+            return None, self.sampled_loss(x, h, targets)  # training only: no full logits
         logits = self.out(h)  # (B, vocab_size)
         if self.direct is not None:
             logits = logits + self.direct(x)
         return logits, self.loss(logits, targets)
+
+    def sampled_loss(self, x: torch.Tensor, h: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy over the batch's targets plus `sampled` draws from a log-uniform
+        (Zipf) distribution over the ids, which word vocabularies order by frequency.
+
+        Output cost is B x candidates instead of B x |V|. Each candidate's logit is
+        corrected by the log of its chance of being drawn (Jean et al. 2015), so the
+        estimate follows the full softmax's gradient; the targets, being word tokens,
+        are themselves roughly Zipf-distributed, and count as draws.
+        """
+        V, K = self.config.vocab_size, self.config.sampled
+        draws = zipf_ids(K, V, x.device)
+        cand, where = torch.unique(torch.cat([targets, draws]), return_inverse=True)  # (C,)
+        logits = h @ self.out.weight[cand].T + self.out.bias[cand]  # (B, C)
+        if self.direct is not None:
+            logits = logits + x @ self.direct.weight[cand].T
+        q = zipf_prob(cand, V)  # (C,) chance of a single draw
+        chance = -torch.expm1((K + targets.numel()) * torch.log1p(-q))  # 1 - (1 - q)^(K + B)
+        logits = logits - torch.log(chance)
+        return F.cross_entropy(logits, where[:targets.numel()])
 
 
 class HierarchicalMLP(LanguageModelBase):
@@ -194,3 +223,15 @@ class HierarchicalMLP(LanguageModelBase):
             h = self.drop(torch.tanh(pre))
         logits = self.out(h.flatten(1))  # (B, vocab_size); T is 1 here
         return logits, self.loss(logits, targets)
+
+
+def zipf_prob(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """Log-uniform probability of id r: log((r + 2) / (r + 1)) / log(V + 1)."""
+    r = ids.double()
+    return (torch.log1p(1.0 / (r + 1)) / math.log(vocab_size + 1)).float()
+
+
+def zipf_ids(k: int, vocab_size: int, device) -> torch.Tensor:
+    """k ids drawn log-uniformly: floor(exp(u log(V + 1))) - 1 for u ~ U[0, 1)."""
+    u = torch.rand(k, device=device, dtype=torch.float64)
+    return (torch.exp(u * math.log(vocab_size + 1)).floor().long() - 1).clamp_(0, vocab_size - 1)

@@ -18,7 +18,6 @@ from tqdm import tqdm
 from . import checkpoint as ckpt
 from . import fused
 from .config import DataConfig, TrainConfig
-from .data import Windows
 from .inspect_model import tensorboard_log, tensorboard_writer
 from .errors import NnlmError
 from .evaluate import evaluate
@@ -29,6 +28,7 @@ from .rundir import RunSpec, load_spec, locked, new_run, write_spec
 from .runtime import resolve_device
 
 MATERIALIZE_LIMIT = 64 * 1024**2  # contexts held as one tensor up to this many token ids
+TRAIN_EVAL_LIMIT = 400_000  # summary's train loss: on at most this many examples, evenly spaced
 
 
 @dataclass
@@ -58,8 +58,9 @@ class Batches:
     the r-th slice: together the ranks see what one process with the global batch would.
     """
 
-    def __init__(self, windows: Windows, batch_size: int, seed: int, device,
+    def __init__(self, windows, batch_size: int, seed: int, device,
                  rank: int = 0, world: int = 1):
+        """windows: data.Windows or words.StreamWindows (anything with contexts/targets)."""
         self.windows, self.seed, self.device = windows, seed, device
         self.n, self.rank, self.world = len(windows), rank, world
         self.batch_size = max(1, min(batch_size, self.n // world))
@@ -86,11 +87,29 @@ class Batches:
                 self.windows.targets(idx).to(self.device, non_blocking=True))
 
 
+class Subset:
+    """Some examples of a windows object, with the same interface."""
+
+    def __init__(self, windows, index: torch.Tensor):
+        self.windows, self.index, self.block_size = windows, index, windows.block_size
+
+    def __len__(self) -> int:
+        return self.index.numel()
+
+    def contexts(self, index: torch.Tensor) -> torch.Tensor:
+        return self.windows.contexts(self.index[index])
+
+    def targets(self, index: torch.Tensor) -> torch.Tensor:
+        return self.windows.targets(self.index[index])
+
+
 def learning_rate(cfg: TrainConfig, step: int, elapsed: float) -> float:
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     if cfg.lr_schedule == "constant":
         return cfg.lr
+    if cfg.lr_schedule == "inverse":  # the paper: eps_t = eps_0 / (1 + r t), t in examples
+        return cfg.lr / (1 + cfg.lr_decay * step * cfg.batch_size)
     if cfg.lr_schedule == "step":
         return cfg.lr * (cfg.lr_drop if cfg.lr_drop_step and step >= cfg.lr_drop_step else 1.0)
     progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
@@ -146,8 +165,8 @@ class Trainer:
         self.optimizer = make_optimizer(self.model, self.cfg)
         self.group.broadcast(self.optimizer.flat)  # every rank starts from rank 0's weights
         self.fused = fused.supports(self.model)
-        self.train_windows = Windows(spec.split.train, spec.vocab, spec.model.block_size)
-        self.dev_windows = Windows(spec.split.dev, spec.vocab, spec.model.block_size)
+        self.train_windows = spec.windows("train")
+        self.dev_windows = spec.windows("dev")
         self.batches = Batches(self.train_windows, self.cfg.batch_size, self.cfg.seed, device,
                                self.group.rank, self.group.world)
         self.step, self.elapsed_before = 0, 0.0
@@ -335,12 +354,15 @@ def _line_step(line: str) -> int | None:
 def train(data: str | None = None, out: str | None = None, *, preset: str = "default",
           resume: bool = False, overwrite: bool = False, split_seed: int = 42,
           split: tuple = (0.8, 0.1, 0.1), dedupe: bool = False, progress: bool = True,
-          target_loss: float | None = None, **settings) -> TrainResult:
+          target_loss: float | None = None, data_options: dict | None = None,
+          **settings) -> TrainResult:
     """Train a model on DATA (default: the bundled names) into the run directory OUT.
 
     `settings` are the model and training settings of config.TrainConfig and
     model.ModelConfig (block_size=8, lr=3e-3, ...), over those of `preset`.
     With resume=True, continue the run in OUT from its last checkpoint.
+    `data_options` are further config.DataConfig fields: level="word", word_mode, lowercase,
+    min_count, vocab_from, split_tokens.
     """
     started = time.perf_counter()
     if resume:
@@ -353,9 +375,9 @@ def train(data: str | None = None, out: str | None = None, *, preset: str = "def
                                  settings.get("device") or "auto"))
     try:
         if not resume:  # every rank builds the same spec; rank 0 alone claims the directory
-            spec = new_run(data, out, preset, settings, DataConfig(
-                split_seed=split_seed, split=tuple(split), dedupe=dedupe), overwrite,
-                claim=group.is_main)
+            data_cfg = DataConfig(split_seed=split_seed, split=tuple(split), dedupe=dedupe,
+                                  **(data_options or {}))
+            spec = new_run(data, out, preset, settings, data_cfg, overwrite, claim=group.is_main)
         device = group.device if group.world > 1 else resolve_device(spec.train.device)
         with locked(spec.run_dir) if group.is_main else contextlib.nullcontext():
             if not resume and group.is_main:
@@ -379,11 +401,13 @@ def finish(trainer: Trainer, stopped: str, setup_seconds: float) -> TrainResult:
     tensors, _ = ckpt.load_tensors(spec.run_dir / ckpt.MODEL)
     trainer.model.load_state_dict(tensors)
     losses = {}
-    for name, items in spec.split.to_json().items():
-        windows = trainer.dev_windows if name == "dev" else Windows(items, spec.vocab,
-                                                                     spec.model.block_size)
+    built = {"train": trainer.train_windows, "dev": trainer.dev_windows}
+    for name in ("train", "dev", "test"):
+        windows = built[name] if name in built else spec.windows(name)
+        if name == "train" and len(windows) > TRAIN_EVAL_LIMIT:  # a big corpus: a fixed sample
+            windows = Subset(windows, torch.linspace(0, len(windows) - 1, TRAIN_EVAL_LIMIT).long())
         losses[name] = evaluate(trainer.model, windows, trainer.device, group).loss \
-            if items else None
+            if len(windows) else None
     result = TrainResult(spec.run_dir, trainer.step, seconds, setup_seconds, trainer.best_step,
                          losses["train"], losses["dev"], losses["test"], stopped, group.rank)
     if group.is_main:

@@ -1,0 +1,319 @@
+"""Count-based baselines: interpolated modified Kneser-Ney (orders 1..5) and the count bigram.
+
+Both are fitted on exactly the examples the MLP sees: a context matrix X (N, order - 1),
+most recent token last, boundary-padded like `data.Windows`, and the targets Y (N,).
+So perplexities are over the same predicted tokens as the MLP's.
+
+Kneser-Ney here is Chen & Goodman's (1998) interpolated modified KN, as KenLM's lmplz:
+the highest order uses raw counts, lower orders continuation counts N1+(. h w), except
+n-grams that start with the boundary (the start of an item has no left context, so
+their raw count is their only count). Three discounts D1, D2, D3+ per order come from
+the count-of-counts; the unigram level interpolates with the uniform distribution.
+
+N-grams are stored as sorted int64 keys (context id * V + token). A context of length j
+gets its id from the id of its own suffix of length j - 1 and its leftmost token, so a
+lookup extends a context leftwards one `searchsorted` per order, all examples at once.
+Nothing here imports torch or the CLI: arrays in, arrays out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import NnlmError
+
+MAX_ORDER = 5
+START, END = "<s>", "</s>"  # how ARPA names the boundary token (id 0) before and after text
+DEFAULT_DISCOUNTS = (0.5, 1.0, 1.5)  # used only when the counts are too few to estimate them
+
+
+def check_order(order: int) -> None:
+    if not 1 <= order <= MAX_ORDER:
+        raise NnlmError(f"--order must be between 1 and {MAX_ORDER}, got {order}")
+
+
+@dataclass
+class Level:
+    """One order k of the model: n-grams (context of length k - 1, token) and their contexts."""
+
+    keys: np.ndarray  # (M,) int64, sorted: context id * V + token
+    discounted: np.ndarray  # (M,) float64: max(a - D(a), 0) / S(context)
+    gamma: np.ndarray  # (contexts,) float64: the weight of the lower order, per context
+    discounts: tuple  # D1, D2, D3+
+
+
+class KneserNey:
+    """Interpolated modified Kneser-Ney language model over integer tokens 0..V-1."""
+
+    def __init__(self, order: int, vocab_size: int):
+        check_order(order)
+        self.order, self.V = order, vocab_size
+        self.context_keys: list[np.ndarray] = []  # [j]: sorted keys of contexts of length j
+        self.levels: list[Level] = []  # [k - 1]: order k
+
+    # -- fitting ---------------------------------------------------------------------
+    def fit(self, X: np.ndarray, Y: np.ndarray) -> KneserNey:
+        """X (N, >= order - 1) contexts, most recent last; Y (N,) the tokens they predict."""
+        X, Y = self._check(X, Y)
+        if len(Y) == 0:
+            raise NnlmError("no training tokens for the n-gram model")
+        ids = [np.zeros(len(Y), dtype=np.int64)]  # ids[j]: each example's context of length j
+        parents = [np.zeros(0, dtype=np.int64)]  # parents[j][c]: id of c's suffix of length j-1
+        self.context_keys = [np.zeros(1, dtype=np.int64)]
+        for j in range(1, self.order):
+            keys = ids[-1] * self.V + X[:, -j]
+            unique, inverse = np.unique(keys, return_inverse=True)
+            self.context_keys.append(unique)
+            ids.append(inverse.reshape(-1))
+            parents.append(unique // self.V)
+        counts = self._adjusted_counts(ids, parents, Y)
+        self.levels = [self._level(keys, a, len(self.context_keys[k]))
+                       for k, (keys, a) in enumerate(counts)]
+        return self
+
+    def _adjusted_counts(self, ids, parents, Y) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per order (lowest first): sorted n-gram keys and their KN counts a."""
+        top_keys, top_counts = np.unique(ids[-1] * self.V + Y, return_counts=True)
+        out = [(top_keys, top_counts)]
+        for j in range(self.order - 2, -1, -1):  # context lengths below the top
+            above_keys = out[0][0]
+            suffix = parents[j + 1][above_keys // self.V] * self.V + above_keys % self.V
+            keys, continuation = np.unique(suffix, return_counts=True)
+            a = continuation
+            if j >= 1:  # n-grams that start at the boundary keep their raw counts
+                raw_keys, raw = np.unique(ids[j] * self.V + Y, return_counts=True)
+                assert np.array_equal(raw_keys, keys)
+                first = self.context_keys[j][keys // self.V] % self.V
+                a = np.where(first == 0, raw, continuation)
+            out.insert(0, (keys, a))
+        return out
+
+    def _level(self, keys: np.ndarray, a: np.ndarray, n_contexts: int) -> Level:
+        D = estimate_discounts(a)
+        ctx = keys // self.V
+        total = np.bincount(ctx, weights=a, minlength=n_contexts)  # S(context)
+        d_of = np.array([0.0, *D])[np.minimum(a, 3)]  # (M,) the discount of each n-gram
+        lower = np.bincount(ctx, weights=d_of, minlength=n_contexts)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gamma = np.where(total > 0, lower / total, 1.0)
+        discounted = np.maximum(a - d_of, 0.0) / total[ctx]
+        return Level(keys, discounted, gamma, D)
+
+    def _check(self, X, Y) -> tuple[np.ndarray, np.ndarray]:
+        Y = np.asarray(Y, dtype=np.int64)
+        X = _matrix(X, len(Y))
+        if X.shape[1] < self.order - 1:
+            raise NnlmError(f"order {self.order} needs contexts of {self.order - 1} tokens, "
+                            f"got {X.shape[1]}")
+        if len(Y) and (min(X.min(initial=0), Y.min()) < 0 or max(X.max(initial=0), Y.max()) >= self.V):
+            raise NnlmError(f"token ids must be in 0..{self.V - 1}")
+        return X, Y
+
+    # -- lookups ---------------------------------------------------------------------
+    def context_ids(self, X: np.ndarray) -> list[np.ndarray]:
+        """[j]: each row's context of length j as a context id, or -1 if never seen."""
+        X = np.asarray(X, dtype=np.int64)
+        ids = [np.zeros(len(X), dtype=np.int64)]
+        for j in range(1, min(self.order, X.shape[1] + 1)):
+            ids.append(_find(self.context_keys[j], ids[-1] * self.V + X[:, -j], ids[-1] >= 0))
+        return ids
+
+    def prob(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """p(Y | X) for each row: (N,) float64. Contexts may be shorter than order - 1."""
+        Y = np.asarray(Y, dtype=np.int64)
+        X = _matrix(X, len(Y))
+        p = np.full(len(Y), 1.0 / self.V)
+        for j, c in enumerate(self.context_ids(X)):
+            level, seen = self.levels[j], c >= 0
+            cs = np.where(seen, c, 0)
+            at = _find(level.keys, cs * self.V + Y, seen)
+            own = np.where(at >= 0, level.discounted[np.maximum(at, 0)], 0.0)
+            p = np.where(seen, own + level.gamma[cs] * p, p)
+        return p
+
+    def logprob(self, X, Y) -> np.ndarray:
+        """Natural log of p(Y | X): (N,)."""
+        return np.log(self.prob(X, Y))
+
+    def distribution(self, x: np.ndarray) -> np.ndarray:
+        """p(. | x) over the whole vocabulary for one context x: (V,)."""
+        p = np.full(self.V, 1.0 / self.V)
+        for j, c in enumerate(self.context_ids(np.asarray(x, dtype=np.int64).reshape(1, -1))):
+            c = int(c[0])
+            if c < 0:
+                break
+            level = self.levels[j]
+            lo, hi = np.searchsorted(level.keys, [c * self.V, (c + 1) * self.V])
+            p *= level.gamma[c]
+            p[level.keys[lo:hi] - c * self.V] += level.discounted[lo:hi]
+        return p
+
+    def num_ngrams(self) -> list[int]:
+        return [len(level.keys) for level in self.levels]
+
+
+def _matrix(X, n: int) -> np.ndarray:
+    """X as an (n, width) int64 matrix; width may be 0."""
+    X = np.asarray(X, dtype=np.int64)
+    return X if X.ndim == 2 else X.reshape(n, -1)
+
+
+def _find(sorted_keys: np.ndarray, keys: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Index of each key in sorted_keys, or -1 where absent or not `valid`."""
+    at = np.searchsorted(sorted_keys, keys)
+    inside = at < len(sorted_keys)
+    hit = valid & inside
+    hit[inside] &= sorted_keys[at[inside]] == keys[inside]
+    return np.where(hit, at, -1)
+
+
+def estimate_discounts(a: np.ndarray) -> tuple[float, float, float]:
+    """Chen & Goodman's D1, D2, D3+ from the count-of-counts n1..n4 of the counts a."""
+    n1, n2, n3, n4 = (int(np.count_nonzero(a == i)) for i in (1, 2, 3, 4))
+    if min(n1, n2, n3, n4) == 0:  # too little data for the estimate
+        return DEFAULT_DISCOUNTS
+    y = n1 / (n1 + 2 * n2)
+    D = (1 - 2 * y * n2 / n1, 2 - 3 * y * n3 / n2, 3 - 4 * y * n4 / n3)
+    return tuple(float(min(max(d, 0.0), i + 1)) for i, d in enumerate(D))
+
+
+class CountBigram:
+    """The lecture's part 1: p(w | prev) = (c(prev, w) + k) / (c(prev) + k V)."""
+
+    order = 2
+
+    def __init__(self, vocab_size: int, smoothing: float = 1.0):
+        if smoothing < 0:
+            raise NnlmError(f"--smoothing must be >= 0, got {smoothing}")
+        self.V, self.k = vocab_size, smoothing
+
+    def fit(self, X, Y) -> CountBigram:
+        prev = _matrix(X, len(Y))[:, -1]
+        self.keys, self.counts = np.unique(prev * self.V + np.asarray(Y, np.int64), return_counts=True)
+        self.context_total = np.bincount(prev, minlength=self.V)
+        return self
+
+    def prob(self, X, Y) -> np.ndarray:
+        Y = np.asarray(Y, dtype=np.int64)
+        prev = _matrix(X, len(Y))[:, -1]
+        at = _find(self.keys, prev * self.V + Y, np.ones(len(Y), dtype=bool))
+        c = np.where(at >= 0, self.counts[np.maximum(at, 0)], 0)
+        total = self.context_total[prev] + self.k * self.V
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(total > 0, (c + self.k) / total, 1.0 / self.V)
+
+    def logprob(self, X, Y) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            return np.log(self.prob(X, Y))
+
+    def distribution(self, x) -> np.ndarray:
+        prev = int(np.asarray(x).reshape(-1)[-1])
+        return self.prob(np.full((self.V, 1), prev), np.arange(self.V))
+
+    def num_ngrams(self) -> list[int]:
+        return [len(self.keys)]
+
+
+def sample(model, num: int, block: int, max_len: int, rng: np.random.Generator,
+           stop_at_boundary: bool = True) -> list[list[int]]:
+    """`num` token sequences from boundary-padded starts, each ending before the boundary
+    token or at max_len tokens (with stop_at_boundary=False, the boundary is never drawn)."""
+    out = []
+    for _ in range(num):
+        ctx, seq = [0] * block, []
+        while len(seq) < max_len:
+            p = model.distribution(np.array(ctx[len(ctx) - block:] if block else [0]))
+            if not stop_at_boundary:
+                p[0] = 0.0
+            token = int(rng.choice(len(p), p=p / p.sum()))
+            if token == 0:
+                break
+            seq.append(token)
+            ctx.append(token)
+        out.append(seq)
+    return out
+
+
+def perplexity(logprobs: np.ndarray) -> tuple[float, float]:
+    """(loss in nats per token, perplexity) of natural-log probabilities."""
+    loss = float(-np.sum(logprobs) / max(len(logprobs), 1))
+    return loss, math.exp(loss) if loss < 700 else math.inf
+
+
+# -- ARPA ------------------------------------------------------------------------------
+
+def context_tokens(model: KneserNey) -> list[np.ndarray]:
+    """[j]: the tokens of every context of length j, (contexts, j), in context-id order."""
+    out = [np.zeros((1, 0), dtype=np.int64)]
+    for j in range(1, model.order):
+        keys = model.context_keys[j]
+        out.append(np.hstack([(keys % model.V)[:, None], out[-1][keys // model.V]]))
+    return out
+
+
+def arpa_sections(model: KneserNey) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per order k: tokens (M, k), log10 p, log10 backoff (nan: none), in the backoff form.
+
+    p of a seen n-gram is its interpolated probability; the backoff weight of a context
+    is its interpolation weight gamma, so the ARPA lookup p(w | h) = bow(h) p(w | h')
+    for unseen (h, w) reproduces the interpolation exactly. Contexts that are never
+    n-grams themselves (the all-boundary starts, KenLM's `<s>`) get log10 p = -99.
+    """
+    ctx = context_tokens(model)
+    out = []
+    for k in range(1, model.order + 1):
+        if k == 1:  # every token of the vocabulary, seen or not
+            tokens = np.arange(model.V, dtype=np.int64)[:, None]
+        else:
+            keys = model.levels[k - 1].keys
+            tokens = np.hstack([ctx[k - 1][keys // model.V], (keys % model.V)[:, None]])
+        logp = np.log10(model.prob(tokens[:, :-1], tokens[:, -1]))
+        bow = np.full(len(tokens), np.nan)
+        if k < model.order:
+            as_context = model.context_ids(tokens)[k]
+            has = (as_context >= 0) & (tokens[:, -1] != 0)  # an end token is never a context
+            bow[has] = np.log10(model.levels[k].gamma[as_context[has]])
+            starts = _context_only(len(ctx[k]), has, as_context)
+            tokens = np.vstack([tokens, ctx[k][starts]])
+            logp = np.concatenate([logp, np.full(len(starts), -99.0)])
+            bow = np.concatenate([bow, np.log10(model.levels[k].gamma[starts])])
+        out.append((tokens, logp, bow))
+    return out
+
+
+def _context_only(n_contexts: int, has, as_context) -> np.ndarray:
+    """Ids of contexts of this length that are not already n-gram entries."""
+    covered = np.zeros(n_contexts, dtype=bool)
+    covered[as_context[has]] = True
+    return np.flatnonzero(~covered)
+
+
+def write_arpa(model: KneserNey, path, names: list[str]) -> list[int]:
+    """Write the model as an ARPA file; `names[i]` names token i (0 is `<s>`/`</s>`).
+    Returns the number of entries per order."""
+    names = [_arpa_name(n) for n in names]
+    sections = arpa_sections(model)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\\data\\\n")
+        f.writelines(f"ngram {k}={len(s[0])}\n" for k, s in enumerate(sections, 1))
+        for k, (tokens, logp, bow) in enumerate(sections, 1):
+            f.write(f"\n\\{k}-grams:\n")
+            f.writelines(_arpa_lines(tokens, logp, bow, names))
+        f.write("\n\\end\\\n")
+    return [len(s[0]) for s in sections]
+
+
+def _arpa_lines(tokens, logp, bow, names):
+    for row, lp, b in zip(tokens.tolist(), logp.tolist(), bow.tolist(), strict=False):
+        words = [START if t == 0 else names[t] for t in row[:-1]]
+        words.append((START if lp == -99.0 else END) if row[-1] == 0 else names[row[-1]])
+        line = f"{lp:.7f}\t{' '.join(words)}"
+        yield line + (f"\t{b:.7f}\n" if not math.isnan(b) else "\n")
+
+
+def _arpa_name(name: str) -> str:
+    """ARPA separates words by whitespace: spell whitespace characters as <U+XXXX>."""
+    return "".join(f"<U+{ord(c):04X}>" if c.isspace() else c for c in name) or "<U+>"
