@@ -62,7 +62,7 @@ def mlp_row(stream: Path, work: Path, direct: bool, args) -> tuple[dict, object]
                         data_options=DATA, block_size=4, n_embd=30, n_hidden=100, direct=direct,
                         sampled=args.sampled, batch_size=args.batch_size, lr=args.lr,
                         optimizer="adamw", lr_schedule="cosine", min_lr=0.05,
-                        weight_decay=args.weight_decay, steps=10**9, max_seconds=args.mlp_seconds,
+                        weight_decay=args.weight_decay, dropout=args.dropout, steps=10**9, max_seconds=args.mlp_seconds,
                         eval_interval=args.eval_interval, log_interval=50, seed=1337,
                         device="cpu")
     lm = nnlm.load(out, device="cpu")
@@ -98,6 +98,7 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=1024)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--dropout", type=float, default=0.0, help="on embeddings and hidden units")
     p.add_argument("--eval-interval", type=int, default=1000)
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)

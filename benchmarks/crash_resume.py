@@ -43,13 +43,14 @@ def launch(run: Path, resume: bool) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-def wait_for_training(proc: subprocess.Popen, run: Path, timeout: float = 60) -> bool:
-    """Until the run has logged a step (so the kill lands mid-training), or it exited."""
+def wait_for_training(proc: subprocess.Popen, run: Path, past: int, timeout: float = 60) -> bool:
+    """Until the run logs a step beyond `past` (the furthest any earlier process got), so
+    the kill lands mid-training of this process; False if it exited first."""
     start = time.time()
     while time.time() - start < timeout:
         if proc.poll() is not None:
             return False
-        if (run / ckpt.METRICS).exists() and last_logged_step(run) > 0:
+        if (run / ckpt.METRICS).exists() and last_logged_step(run) > past:
             return True
         time.sleep(0.05)
     return False
@@ -63,11 +64,11 @@ def main() -> None:
     rng = random.Random(args.seed)
     tmp = Path(tempfile.mkdtemp())
     run = tmp / "run"
-    resumed_ok, lost, steps_before = 0, [], 0
+    resumed_ok, lost, steps_before, furthest = 0, [], 0, 0
     try:
         for k in range(args.kills):
             proc = launch(run, resume=k > 0)
-            if not wait_for_training(proc, run):
+            if not wait_for_training(proc, run, furthest):
                 print(f"kill {k + 1}: training did not start: {proc.communicate()[1].strip()}")
                 proc.kill()
                 continue
@@ -78,6 +79,7 @@ def main() -> None:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             logged = max(logged, last_logged_step(run))
+            furthest = logged
             nnlm.load(run, device="cpu")  # the best weights load
             nnlm.load(run, device="cpu", weights="last")  # so does the checkpoint
             step = checkpoint_step(run)
@@ -86,7 +88,7 @@ def main() -> None:
                   f"lost {logged - step}")
             steps_before = step
         final = launch(run, resume=True)
-        started = wait_for_training(final, run)
+        started = wait_for_training(final, run, furthest)
         final.send_signal(signal.SIGINT)  # a clean stop this time
         code = final.wait()
         if started and code == 130:
