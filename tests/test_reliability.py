@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -122,6 +123,18 @@ def test_broken_run_directories(run_dir, tmp_path, capsys):
     (run_dir / "config.json").write_text(json.dumps({**config, "model": {**config["model"],
                                                                          "n_hidden": 17}}))
     assert_user_error(capsys, "do not match config.json", "eval", run_dir)
+    (run_dir / "config.json").write_text(json.dumps(config))
+    splits = json.loads((run_dir / "splits.json").read_text())
+    (run_dir / "splits.json").write_text(json.dumps({**splits, "dev": [1, 2]}))
+    assert_user_error(capsys, "lists of strings", "eval", run_dir)
+
+
+def test_crafted_generator_state_is_refused(run_dir, capsys):
+    tensors, meta = ckpt.load_tensors(run_dir / "checkpoint.safetensors")
+    tensors["rng.torch"] = torch.zeros(3, dtype=torch.float32)
+    ckpt.save_tensors(run_dir / "checkpoint.safetensors", tensors, meta)
+    assert_user_error(capsys, "rng.torch is not a random-generator state", "train", "--resume",
+                      "--out", run_dir, "--steps", "80")
 
 
 def test_crafted_pickle_never_runs(run_dir, tmp_path, capsys):

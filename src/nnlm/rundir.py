@@ -189,8 +189,9 @@ def load_spec(run_dir: str | Path, overrides: dict | None = None) -> RunSpec:
 
 def load_split(run_dir: Path) -> Split:
     splits = ckpt.read_json(run_dir / ckpt.SPLITS)
-    if not all(isinstance(splits.get(k), list) for k in ("train", "dev", "test")):
-        raise NnlmError(f"{run_dir / ckpt.SPLITS}: expected train, dev and test lists")
+    if not all(isinstance(splits.get(k), list) and all(isinstance(x, str) for x in splits[k])
+               for k in ("train", "dev", "test")):
+        raise NnlmError(f"{run_dir / ckpt.SPLITS}: expected train, dev and test lists of strings")
     return Split(splits["train"], splits["dev"], splits["test"])
 
 

@@ -192,8 +192,12 @@ class Trainer:
             self.pending_loss, self.logged_step = float(meta["pending_loss"]), int(meta["logged_step"])
         except (KeyError, ValueError, TypeError) as e:
             raise NnlmError(f"{path}: bad training state ({e})") from None
-        if "rng.torch" in tensors:
-            torch.set_rng_state(tensors["rng.torch"])
+        rng = tensors.get("rng.torch")
+        if rng is not None:
+            expected = torch.get_rng_state()
+            if rng.dtype != expected.dtype or rng.shape != expected.shape:
+                raise NnlmError(f"{path}: rng.torch is not a random-generator state")
+            torch.set_rng_state(rng)
         return True
 
     def save_checkpoint(self, elapsed: float) -> None:
