@@ -62,7 +62,8 @@ def mlp_row(stream: Path, work: Path, direct: bool, args) -> tuple[dict, object]
                         data_options=DATA, block_size=4, n_embd=30, n_hidden=100, direct=direct,
                         sampled=args.sampled, batch_size=args.batch_size, lr=args.lr,
                         optimizer="adamw", lr_schedule="cosine", min_lr=0.05,
-                        weight_decay=args.weight_decay, dropout=args.dropout, steps=10**9, max_seconds=args.mlp_seconds,
+                        weight_decay=args.weight_decay, dropout=args.dropout, steps=10**9,
+                        max_seconds=args.mlp_seconds,
                         eval_interval=args.eval_interval, log_interval=50, seed=1337,
                         device="cpu")
     lm = nnlm.load(out, device="cpu")
