@@ -1,7 +1,7 @@
 """Bengio et al. (2003), Table 1 on the Brown corpus: Kneser-Ney baselines, the MLP
 without and with direct connections, and the MLP mixed with a trigram.
 
-    PYTHONPATH=src python benchmarks/bengio_brown.py --brown ../shared/data/brown.zip [--ngram-only]
+    python benchmarks/bengio_brown.py --brown PATH/brown.zip [--ngram-only]
 
 The paper's setup (see docs/REFERENCE.md): NLTK's brown.words() order as one token stream,
 case and punctuation kept; first 800,000 tokens train, next 200,000 validation, the rest
