@@ -143,3 +143,14 @@ def test_lr_find_suggests_near_the_default_lr():
     for seed in (1337, 1):
         suggestion = lr_find(seed=seed).suggestion
         assert 1e-2 / 3 <= suggestion <= 1e-2 * 3, (seed, suggestion)
+
+
+def test_real_tensorboard_event_files_when_installed(tiny_file, tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    train(str(tiny_file), str(tmp_path / "run"), progress=False, **TINY_SETTINGS)
+    events = EventAccumulator(str(tmp_path / "run" / "tb"))
+    events.Reload()
+    assert {"loss/train", "loss/dev", "lr"} <= set(events.Tags()["scalars"])
+    assert [e.step for e in events.Scalars("loss/dev")] == [0, 20, 40, 60]
