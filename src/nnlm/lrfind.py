@@ -12,10 +12,11 @@ from pathlib import Path
 
 import torch
 
-from .config import preset_settings, split_settings
-from .data import Vocab, Windows, bundled_names_path, read_items, split_items
+from .config import DataConfig
+from .data import bundled_names_path
 from .errors import NnlmError
-from .model import ModelConfig, build_model
+from .model import build_model
+from .rundir import build_configs
 from .runtime import resolve_device
 from .train import Batches, make_optimizer
 
@@ -49,17 +50,12 @@ def lr_find(data: str | None = None, *, preset: str = "default", steps: int = 30
         raise NnlmError(f"--steps must be at least 10 for a sweep, got {steps}")
     if not 0 < lr_min < lr_max:
         raise NnlmError(f"need 0 < --lr-min < --lr-max, got {lr_min:g} and {lr_max:g}")
-    merged = {**preset_settings(preset), **{k: v for k, v in settings.items() if v is not None}}
-    model_settings, cfg = split_settings(merged)
-    path = Path(data) if data else bundled_names_path()
-    train_items = split_items(read_items(path), split_seed).train
-    vocab = Vocab.from_items(train_items)
+    model_cfg, cfg, ds = build_configs(data, preset, settings, DataConfig(split_seed=split_seed))
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
-    model = build_model(ModelConfig(vocab_size=len(vocab), **model_settings)).to(device)
+    model = build_model(model_cfg).to(device)
     optimizer = make_optimizer(model, cfg)
-    batches = Batches(Windows(train_items, vocab, model.config.block_size), cfg.batch_size,
-                      cfg.seed, device)
+    batches = Batches(ds.windows("train", model_cfg.block_size), cfg.batch_size, cfg.seed, device)
     lrs, losses = [], []
     for step, lr in enumerate(lr_schedule(lr_min, lr_max, steps)):
         loss = sweep_step(model, optimizer, batches.get(step), lr)
@@ -68,7 +64,8 @@ def lr_find(data: str | None = None, *, preset: str = "default", steps: int = 30
         if not math.isfinite(loss) or loss > DIVERGED * min(losses):
             break  # diverged: larger lrs only say the same thing louder
     smoothed = running_median(losses)
-    return LRFindResult(lrs, losses, smoothed, suggest(lrs, smoothed), path.name)
+    name = Path(data).name if data else bundled_names_path().name
+    return LRFindResult(lrs, losses, smoothed, suggest(lrs, smoothed), name)
 
 
 def sweep_step(model, optimizer, batch, lr: float) -> float:

@@ -120,14 +120,22 @@ def default_run_dir(data_path: Path) -> Path:
     return candidate
 
 
-def new_run(data: str | None, out: str | None, preset: str, settings: dict,
-            data_config: DataConfig, overwrite: bool = False, claim: bool = True) -> RunSpec:
-    """Read and split the data, build the configs, and (if `claim`) an empty run directory."""
+def build_configs(data: str | None, preset: str, settings: dict,
+                  data_config: DataConfig) -> tuple[ModelConfig, TrainConfig, DataSet]:
+    """The preset overridden by `settings` (None: keep the preset's), and the data read
+    and split; the model's vocabulary size comes from the data."""
     merged = {**preset_settings(preset), **{k: v for k, v in settings.items() if v is not None}}
     model_settings, train_cfg = split_settings(merged)
     ds = read_dataset(data, data_config)
     model_cfg = ModelConfig(vocab_size=len(ds.vocab), **model_settings)
     model_cfg.validate()
+    return model_cfg, train_cfg, ds
+
+
+def new_run(data: str | None, out: str | None, preset: str, settings: dict,
+            data_config: DataConfig, overwrite: bool = False, claim: bool = True) -> RunSpec:
+    """Read and split the data, build the configs, and (if `claim`) an empty run directory."""
+    model_cfg, train_cfg, ds = build_configs(data, preset, settings, data_config)
     if not out and not claim:
         raise NnlmError("several processes need an explicit --out run directory")
     run_dir = Path(out) if out else default_run_dir(Path(data) if data else bundled_names_path())
