@@ -125,7 +125,7 @@ class LanguageModel:
             windows = Windows(items, self.vocab, self.spec.model.block_size)
             logprobs = token_logprobs(self.model, windows, self.device).tolist()
         scores, at = [], 0
-        for item, ids in zip(items, encoded, strict=False):
+        for item, ids in zip(items, encoded, strict=True):
             ids = ids + ends
             lps = logprobs[at:at + len(ids)]
             at += len(ids)

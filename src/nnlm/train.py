@@ -211,8 +211,6 @@ class Trainer:
                 "pending_loss": self.loss_sum.item() if self.step else 0.0,
                 "logged_step": self.logged[0] if self.step else 0}
         ckpt.save_tensors(self.spec.run_dir / ckpt.CHECKPOINT, tensors, meta)
-        if self.metrics:
-            self.metrics.flush()
 
     def save_best(self, dev_loss: float) -> None:
         self.best_loss, self.best_step = dev_loss, self.step
