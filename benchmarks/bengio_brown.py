@@ -1,7 +1,9 @@
-"""Bengio et al. (2003), Table 1 on the Brown corpus: Kneser-Ney baselines, the MLP
-without and with direct connections, and the MLP mixed with a trigram.
+"""Bengio et al. (2003), Table 1 on the Brown corpus: Kneser-Ney baselines, the paper's MLP
+without and with direct connections, that MLP mixed with a trigram (the paper's mix), and
+nnlm's own: a wider MLP with tied embeddings, mixed with a 5-gram (weights tuned on
+validation by EM), then every model mixed.
 
-    python benchmarks/bengio_brown.py --brown PATH/brown.zip [--ngram-only]
+    python benchmarks/bengio_brown.py --brown PATH/brown.zip [--ngram-only] [--models ...]
 
 The paper's setup (see docs/REFERENCE.md): NLTK's brown.words() order as one token stream,
 case and punctuation kept; first 800,000 tokens train, next 200,000 validation, the rest
@@ -12,6 +14,7 @@ tokens of each split, no end-of-sentence tokens. The MLP trains under a time bud
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import re
 import sys
@@ -56,28 +59,86 @@ def ngram_rows(ds) -> list[dict]:
     return rows
 
 
-def mlp_row(stream: Path, work: Path, direct: bool, args) -> tuple[dict, object]:
-    out = work / ("mlp-direct" if direct else "mlp")
-    result = nnlm.train(str(stream), str(out), overwrite=True, progress=not args.quiet,
-                        data_options=DATA, block_size=4, n_embd=30, n_hidden=100, direct=direct,
-                        sampled=args.sampled, batch_size=args.batch_size, lr=args.lr,
-                        optimizer="adamw", lr_schedule="cosine", min_lr=0.05,
-                        weight_decay=args.weight_decay, dropout=args.dropout, steps=10**9,
-                        max_seconds=args.mlp_seconds,
-                        eval_interval=args.eval_interval, log_interval=50, seed=1337,
-                        device="cpu")
+# name -> (the row's label, model settings); the first two are the paper's MLP9 and MLP1-like rows
+MODELS = {
+    "mlp": ("MLP n=5 h=100 m=30, no direct connections",
+            dict(block_size=4, n_embd=30, n_hidden=100)),
+    "mlp-direct": ("MLP n=5 h=100 m=30, direct connections",
+                   dict(block_size=4, n_embd=30, n_hidden=100, direct=True)),
+    # nnlm's own: wider, and the output layer's word vectors tied to C through a projection
+    "mlp-tied": ("MLP n=5 h=400 m=100, tied embeddings (nnlm)",
+                 dict(block_size=4, n_embd=100, n_hidden=400, tie=True)),
+}
+SHORT = {"mlp": "MLP", "mlp-direct": "MLP (direct)", "mlp-tied": "tied MLP"}
+
+
+def mlp_row(stream: Path, work: Path, name: str, seconds: float, args) -> tuple[dict, object]:
+    label, settings = MODELS[name]
+    out = work / name
+    settings = dict(settings, sampled=args.sampled, batch_size=args.batch_size, lr=args.lr,
+                    optimizer="adamw", lr_schedule="cosine", min_lr=0.05,
+                    weight_decay=args.weight_decay, dropout=args.dropout, steps=10**9,
+                    max_seconds=seconds, eval_interval=args.eval_interval, log_interval=50,
+                    seed=args.seed, device="cpu")
+    summary = finished_run(out, settings) if args.reuse else None
+    if summary is None:
+        result = nnlm.train(str(stream), str(out), overwrite=True, progress=not args.quiet,
+                            data_options=DATA, **settings)
+        summary = result.to_json()
     lm = nnlm.load(out, device="cpu")
-    ppl = {"dev": math.exp(result.dev_loss), "test": math.exp(result.test_loss)}  # best weights
-    name = f"MLP n=5 h=100 m=30, {'direct connections' if direct else 'no direct connections'}"
-    return ({"model": name, **ppl, "parameters": f"{lm.model.num_parameters():,}",
-             "seconds": result.seconds}, lm)
+    ppl = {"dev": math.exp(summary["dev_loss"]), "test": math.exp(summary["test_loss"])}  # best
+    return ({"model": label, **ppl, "parameters": f"{lm.model.num_parameters():,}",
+             "seconds": summary["seconds"]}, lm)
 
 
-def mix_row(lm, name: str) -> dict:
-    mix = evaluate_mix(lm, order=3, weight=None)
-    return {"model": f"mix: {name} + Kneser-Ney n=3, MLP weight {mix.weight:.2f} (tuned on valid)",
+def finished_run(out: Path, settings: dict) -> dict | None:
+    """The summary of a finished run in `out` trained with exactly these settings, else None."""
+    try:
+        config = json.loads((out / "config.json").read_text())
+        summary = json.loads((out / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+    saved = {**config["model"], **config["train"]}
+    same = all(saved.get(k) == v for k, v in settings.items())
+    if same:
+        print(f"(reusing {out}: trained with the same settings)", file=sys.stderr)
+    return summary if same and summary.get("test_loss") is not None else None
+
+
+def mix_row(lms: list, names: list[str], order: int) -> dict:
+    """The runs mixed with a Kneser-Ney model of `order`, all weights tuned on valid."""
+    mix = evaluate_mix(lms, order=order)
+    parts = " + ".join(f"{name} ({w:.2f})" for name, w in zip([*names, f"Kneser-Ney n={order}"],
+                                                               mix.weights, strict=True))
+    return {"model": f"mix: {parts}, weights tuned on valid",
             "dev": mix.results["dev"].perplexity, "test": mix.results["test"].perplexity,
             "parameters": "", "seconds": None}
+
+
+def mlp_and_mix_rows(stream: Path, args) -> list[dict]:
+    """Each MLP alone; the paper's mix (its better MLP with a trigram); the tied MLP with a
+    5-gram; nnlm's best (the paper's MLP and the tied one with a 5-gram: 25 minutes of
+    training with the default budgets); and every model at once."""
+    rows, trained = [], {}  # name -> (row, lm)
+    def add(row: dict) -> None:
+        rows.append(row)
+        print(table([row]).splitlines()[-1], flush=True)
+
+    for name in args.models:
+        seconds = args.tied_seconds if name == "mlp-tied" else args.mlp_seconds
+        trained[name] = mlp_row(stream, args.work, name, seconds, args)
+        add(trained[name][0])
+    paper = [n for n in ("mlp", "mlp-direct") if n in trained]
+    if paper:
+        best = min(paper, key=lambda n: trained[n][0]["dev"])
+        add(mix_row([trained[best][1]], [SHORT[best]], order=3))
+    if "mlp-tied" in trained:
+        add(mix_row([trained["mlp-tied"][1]], [SHORT["mlp-tied"]], order=5))
+        if "mlp" in trained and len(trained) > 2:  # nnlm's best within 30 minutes of training
+            add(mix_row([trained["mlp"][1], trained["mlp-tied"][1]], ["MLP", SHORT["mlp-tied"]], order=5))
+    if len(trained) > 1:
+        add(mix_row([lm for _, lm in trained.values()], [SHORT[n] for n in trained], order=5))
+    return rows
 
 
 def table(rows: list[dict]) -> str:
@@ -93,14 +154,21 @@ def main(argv=None) -> int:
     p.add_argument("--brown", required=True, type=Path, help="NLTK's brown.zip")
     p.add_argument("--work", type=Path, default=Path("runs/brown"), help="stream file, run dirs")
     p.add_argument("--ngram-only", action="store_true", help="only the Kneser-Ney rows")
-    p.add_argument("--mlp-seconds", type=float, default=1500, help="time budget per MLP")
-    p.add_argument("--no-direct-only", action="store_true", help="skip the direct-connection MLP")
+    p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS),
+                   help="the MLPs to train (default: all)")
+    p.add_argument("--mlp-seconds", type=float, default=900,
+                   help="time budget of each of the paper's MLPs")
+    p.add_argument("--tied-seconds", type=float, default=600,
+                   help="time budget of nnlm's tied MLP (longer overfits at these settings)")
     p.add_argument("--sampled", type=int, default=4096, help="sampled-softmax candidates")
     p.add_argument("--batch-size", type=int, default=1024)
     p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--dropout", type=float, default=0.0, help="on embeddings and hidden units")
-    p.add_argument("--eval-interval", type=int, default=1000)
+    p.add_argument("--weight-decay", type=float, default=0.1)
+    p.add_argument("--dropout", type=float, default=0.3, help="on embeddings and hidden units")
+    p.add_argument("--eval-interval", type=int, default=2000, help="steps between valid evaluations")
+    p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--reuse", action="store_true",
+                   help="take an MLP already trained in --work with the same settings as it is")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
 
@@ -116,15 +184,7 @@ def main(argv=None) -> int:
     rows = ngram_rows(ds)
     print(table(rows), flush=True)
     if not args.ngram_only:
-        best = None
-        for direct in ((False,) if args.no_direct_only else (False, True)):
-            row, lm = mlp_row(stream, args.work, direct, args)
-            rows.append(row)
-            print(table(rows[-1:]).splitlines()[-1], flush=True)
-            if best is None or row["dev"] < best[0]["dev"]:
-                best = (row, lm)
-        rows.append(mix_row(best[1], best[0]["model"].split(",")[0] + (
-            " (direct)" if best[0]["model"].split(", ")[-1] == "direct connections" else "")))
+        rows += mlp_and_mix_rows(stream, args)
         print("\nfull table:\n" + table(rows))
     return 0 if words_v == EXPECTED_VOCAB else 1
 

@@ -36,6 +36,27 @@ def test_forward_matches_hand_written():
         assert model(X)[1] is None
 
 
+def test_tied_output_uses_c_and_trains_through_both_ends():
+    torch.manual_seed(0)
+    for n_hidden in (3, 7):  # equal to n_embd: no projection; otherwise a linear one
+        model = MLP(ModelConfig(vocab_size=11, block_size=4, n_embd=3, n_hidden=n_hidden, tie=True))
+        assert (model.proj is None) == (n_hidden == 3)
+        assert "out.weight" not in model.state_dict()  # C is saved once
+        with torch.no_grad():
+            for p in model.parameters():
+                p.normal_()
+        X, Y = torch.randint(0, 5, (5, 4)), torch.randint(0, 11, (5,))  # ids 5.. only as outputs
+        C = model.C.weight
+        h = torch.tanh(C[X].view(5, -1) @ model.hidden.weight.T + model.hidden.bias)
+        if model.proj is not None:
+            h = h @ model.proj.weight.T
+        logits, loss = model(X, Y)
+        assert torch.allclose(logits, h @ C.T + model.out.bias, atol=1e-5)
+        loss.backward()
+        assert (C.grad[5:].abs().sum(1) > 0).all()  # rows reached only as output vectors
+    assert MLP(ModelConfig(11, 4, 3, 7, tie=True)).num_parameters() == 11 * 3 + 7 * 13 + 7 * 3 + 11
+
+
 def test_parameter_count_matches_paper_formula():
     # |V|(1 + n m + h) + h(1 + (n-1) m), with n - 1 = block_size
     V, bs, m, h = 27, 3, 10, 200
@@ -83,8 +104,8 @@ def test_hierarchical_matches_hand_written_pairwise_merge():
 
 
 @pytest.mark.parametrize("options", [dict(n_layer=3), dict(norm="layer"), dict(norm="batch"),
-                                     dict(dropout=0.3), dict(arch="hierarchical", block_size=8,
-                                                             norm="batch", dropout=0.1)])
+                                     dict(dropout=0.3), dict(tie=True),
+                                     dict(arch="hierarchical", block_size=8, norm="batch", dropout=0.1)])
 def test_model_options_train_and_evaluate(options):
     torch.manual_seed(0)
     cfg = ModelConfig(**{**dict(vocab_size=9, block_size=4, n_embd=3, n_hidden=16), **options})
@@ -107,5 +128,7 @@ def test_bad_model_options():
         build_model(ModelConfig(vocab_size=5, block_size=6, arch="hierarchical"))
     with pytest.raises(NnlmError, match="--dropout"):
         build_model(ModelConfig(vocab_size=5, dropout=1.0))
+    with pytest.raises(NnlmError, match="--tie is for --arch flat"):
+        build_model(ModelConfig(vocab_size=5, block_size=4, arch="hierarchical", tie=True))
     with pytest.raises(NnlmError, match="--norm"):
         build_model(ModelConfig(vocab_size=5, norm="group"))

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -156,6 +157,15 @@ def test_second_training_on_the_same_run_is_refused(run_dir, capsys):
     with locked(run_dir):
         assert_user_error(capsys, "another training (pid", "train", "--resume", "--out", run_dir,
                           "--steps", "80")
+
+
+def test_overwriting_a_run_in_training_is_refused_and_deletes_nothing(run_dir, tiny_file, capsys):
+    before = {p.name: p.read_bytes() for p in Path(run_dir).iterdir() if p.is_file()}
+    with locked(run_dir):
+        assert_user_error(capsys, "another training (pid", "train", tiny_file, "--out", run_dir,
+                          "--overwrite", "--steps", "5")
+    after = {p.name: p.read_bytes() for p in Path(run_dir).iterdir() if p.is_file()}
+    assert "config.json" in after and after == before
 
 
 def test_sigterm_saves_a_checkpoint_and_resume_continues(tiny_file, tmp_path):

@@ -40,8 +40,16 @@ def final_weights(out):
     return meta["step"], {k: v for k, v in tensors.items() if k.startswith("model.")}
 
 
-def test_interrupt_then_resume_equals_uninterrupted(tiny_file, tmp_path, monkeypatch):
-    settings = dict(TINY_SETTINGS, steps=50)
+WORD_LEVEL = dict(data_options={"level": "word", "word_mode": "stream", "min_count": 1,
+                                 "split_tokens": (200, 50)},
+                  sampled=40, dropout=0.2, direct=True, tie=True, n_embd=8, optimizer="adamw",
+                  weight_decay=0.1)
+
+
+@pytest.mark.parametrize("level", ["char", "word"])
+def test_interrupt_then_resume_equals_uninterrupted(level, tiny_file, tmp_path, monkeypatch):
+    # word level: a stream of names, with the sampled softmax's and dropout's random draws
+    settings = dict(TINY_SETTINGS, steps=50, **(WORD_LEVEL if level == "word" else {}))
     whole = tmp_path / "whole"
     nnlm.train(str(tiny_file), str(whole), progress=False, **settings)
     again = tmp_path / "again"

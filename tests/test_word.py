@@ -5,13 +5,17 @@ import random
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
+import nnlm
 from nnlm import ngram
 from nnlm.cli import main
 from nnlm.data import Windows
-from nnlm.mix import mix_logprobs, tune_weight
+from nnlm.evaluate import token_logprobs
+from nnlm.mix import mix_logprobs, mix_many, tune_weight, tune_weights
 from nnlm.model import MLP, ModelConfig
-from nnlm.words import UNK_ID, StreamWindows, WordVocab, read_corpus, split_corpus
+from nnlm.words import UNK_ID, StreamWindows, WordVocab, pieces, read_corpus, split_corpus
 
 
 @pytest.fixture
@@ -91,6 +95,14 @@ def test_windows_from_ids_match_windows_of_items(names):
     assert torch.equal(X1, X2) and torch.equal(Y1, Y2) and len(Y1) == 2 + 1 + 4 + 3
 
 
+@given(st.text(alphabet=st.sampled_from("ab \t\u00a0\u2028\x1c"), max_size=60),
+       st.integers(1, 8))
+def test_long_lines_are_read_in_pieces_that_keep_every_word(line, size):
+    parts = list(pieces(line, size))
+    assert "".join(parts) == line
+    assert [w for part in parts for w in part.split()] == line.split()
+
+
 def test_mixture_is_normalised_and_has_the_right_ends(names):
     V = 12
     rng = np.random.default_rng(0)
@@ -110,6 +122,53 @@ def test_mixture_is_normalised_and_has_the_right_ends(names):
     best = tune_weight(a, b)
     grid = min(np.linspace(0, 1, 1001), key=lambda w: -mix_logprobs(a, b, w).mean())
     assert abs(best - grid) < 2e-3
+
+
+def test_em_weights_of_three_components_match_a_grid_over_the_simplex():
+    rng = np.random.default_rng(1)
+    p = rng.dirichlet(np.ones(6), size=(3, 400))[..., 0]  # (3, 400) three models' probabilities
+    p[2] = p[0] * 0.9 + 0.05  # a near-twin of the first: EM must still find the optimum
+    lp = list(np.log(p))
+    w = tune_weights(lp)
+    assert math.isclose(w.sum(), 1.0) and (w >= 0).all()
+    steps = np.linspace(0, 1, 101)
+    grid = min(((a, b, 1 - a - b) for a in steps for b in steps if a + b <= 1 + 1e-12),
+               key=lambda g: -mix_many(lp, np.clip(g, 0, 1)).mean())
+    assert -mix_many(lp, w).mean() <= -mix_many(lp, np.clip(grid, 0, 1)).mean() + 1e-9
+    assert np.allclose(mix_many(lp, [0.2, 0.3, 0.5]),
+                       np.log(0.2 * p[0] + 0.3 * p[1] + 0.5 * p[2]))
+    assert np.allclose(mix_many(lp, [0, 1, 0]), lp[1])
+
+
+def test_mixing_runs_with_each_other_and_a_trigram(sentences, tmp_path, capsys):
+    a, b, other = tmp_path / "a", tmp_path / "b", tmp_path / "other"
+    run(capsys, "train", sentences, "--out", a, "--level", "word", *TRAIN)
+    run(capsys, "train", sentences, "--out", b, "--level", "word", *TRAIN, "--seed", 7, "--tie")
+    assert json.loads((b / "config.json").read_text())["model"]["tie"] is True
+    alone = [json.loads(run(capsys, "eval", r, "--json"))["loss"] for r in (a, b)]
+    both = json.loads(run(capsys, "eval", a, "--mix-with", b, "--json"))["mix"]
+    three = json.loads(run(capsys, "eval", a, "--mix-with", b, "--mix-order", 3, "--json"))["mix"]
+    assert [c["name"] for c in three["components"]] == [str(a), str(b), "kneser-ney n=3"]
+    assert math.isclose(sum(c["weight"] for c in three["components"]), 1.0)
+    assert both["dev"]["loss"] <= min(alone) + 1e-9  # tuned on dev
+    assert three["dev"]["loss"] <= both["dev"]["loss"] + 1e-9
+    half = json.loads(run(capsys, "eval", a, "--mix-with", b, "--mix-weight", .5, .5, "--json"))
+    la, lb = (token_logprobs_of(r) for r in (a, b))
+    assert math.isclose(half["mix"]["dev"]["loss"], -np.logaddexp(la, lb).mean() + math.log(2),
+                        rel_tol=1e-6)
+    different = tmp_path / "other.txt"
+    different.write_text("Different words entirely here .\n" * 30)
+    run(capsys, "train", different, "--out", other, "--level", "word", *TRAIN)
+    assert main(["eval", str(a), "--mix-with", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "not trained on the same data" in err and "Traceback" not in err
+    assert main(["eval", str(a), "--mix-with", str(b), "--mix-weight", "0.9"]) == 2
+    assert "one weight per run (2)" in capsys.readouterr().err
+
+
+def token_logprobs_of(run_dir) -> np.ndarray:
+    lm = nnlm.load(run_dir, device="cpu")
+    return token_logprobs(lm.model, lm.spec.windows("dev"), lm.device).double().numpy()
 
 
 def test_sampled_softmax_trains_and_evaluates_exactly():
@@ -153,7 +212,11 @@ def test_word_level_cli_sentence_mode(sentences, tmp_path, capsys):
     assert len(samples) == 5 and all(len(s["text"].split()) <= 12 for s in samples)
     mixed = json.loads(run(capsys, "eval", out, "--split", "test", "--mix-order", 3, "--json"))
     assert 0 <= mixed["mix"]["weight"] <= 1 and mixed["mix"]["test"]["tokens"] == ev["tokens"]
-    assert mixed["mix"]["test"]["loss"] <= max(ev["loss"], mixed["mix"]["test"]["loss"])
+    # tuned on dev: on dev the mixture is no worse than the MLP alone (weight 1 is a candidate)
+    dev = json.loads(run(capsys, "eval", out, "--mix-order", 3, "--json"))
+    assert dev["mix"]["dev"]["loss"] <= dev["loss"] + 1e-9
+    given = json.loads(run(capsys, "eval", out, "--mix-order", 3, "--mix-weight", 1, "--json"))
+    assert math.isclose(given["mix"]["dev"]["loss"], given["loss"], rel_tol=1e-6)
     sentences.write_text(sentences.read_text() + "One more .\n")
     assert main(["eval", str(out)]) == 2
     assert "changed since the run was trained" in capsys.readouterr().err

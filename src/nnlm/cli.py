@@ -82,6 +82,9 @@ def add_train(sub) -> None:
     g.add_argument("--n-hidden", type=int, help="hidden tanh units h")
     g.add_argument("--direct", action=argparse.BooleanOptionalAction, default=None,
                    help="direct connections from the embeddings to the output (the paper's W)")
+    g.add_argument("--tie", action=argparse.BooleanOptionalAction, default=None,
+                   help="the output layer uses C's word vectors (tied embeddings; through a linear "
+                   "projection to n_embd when n_hidden differs)")
     g.add_argument("--init", choices=("scaled", "normal"), help="scaled (default) or N(0,1)")
     g.add_argument("--n-layer", type=int, help="hidden tanh layers (default 1, the paper's)")
     g.add_argument("--norm", choices=("none", "layer", "batch"), help="normalise before each tanh")
@@ -141,8 +144,10 @@ def add_eval_and_score(sub) -> None:
     p.add_argument("--split", default="dev", choices=("train", "dev", "test"))
     p.add_argument("--mix-order", type=int, help="also the MLP mixed with a Kneser-Ney model "
                    "of this order fitted on the run's train split")
-    p.add_argument("--mix-weight", type=float, help="the MLP's weight in the mix "
-                   "(default: tuned on the dev split)")
+    p.add_argument("--mix-with", nargs="+", default=[], metavar="RUN_DIR",
+                   help="other runs on the same data to put in the mix")
+    p.add_argument("--mix-weight", type=float, nargs="+", help="each run's weight in the mix, "
+                   "the n-gram taking the rest of 1 (default: all tuned on the dev split by EM)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--device", default="auto")
     p = sub.add_parser("score", help="log-probability of each item, and of each character")
@@ -224,7 +229,7 @@ def add_ngram(sub) -> None:
     add_data_options(p)
 
 
-TRAIN_SETTINGS = ("block_size", "n_embd", "n_hidden", "direct", "init", "n_layer", "norm",
+TRAIN_SETTINGS = ("block_size", "n_embd", "n_hidden", "direct", "tie", "init", "n_layer", "norm",
                   "dropout", "arch", "sampled", "steps", "max_seconds", "batch_size", "lr",
                   "lr_schedule", "lr_decay", "warmup_steps", "min_lr", "lr_drop_step", "lr_drop",
                   "optimizer", "weight_decay", "momentum", "eval_interval",
@@ -292,11 +297,14 @@ def cmd_eval(args) -> int:
     result = lm.evaluate(args.split, path=args.file)
     what = args.file or f"{args.split} split"
     mix = None
-    if args.mix_order is not None:
+    if args.mix_order is not None or args.mix_with:
         if args.file:
-            raise NnlmError("--mix-order evaluates the run's own splits, not a FILE")
+            raise NnlmError("--mix-order/--mix-with evaluate the run's own splits, not a FILE")
         from .mix import evaluate_mix
-        mix = evaluate_mix(lm, args.mix_order, args.mix_weight, splits=(args.split,))
+        lms = [lm] + [load(run, device=args.device) for run in args.mix_with]
+        mix = evaluate_mix(lms, args.mix_order, args.mix_weight, splits=(args.split,))
+    elif args.mix_weight is not None:
+        raise NnlmError("--mix-weight needs --mix-order or --mix-with")
     if args.json:
         extra = {"mix": mix.to_json()} if mix else {}
         print(json.dumps({"data": what, **result.to_json(), **extra}))
@@ -304,8 +312,8 @@ def cmd_eval(args) -> int:
     print_eval(what, result)
     if mix:
         how = "tuned on dev" if mix.tuned else "given"
-        print_eval(f"{what}, mixed with Kneser-Ney n={args.mix_order} "
-                   f"(MLP weight {mix.weight:.3f}, {how})", mix.results[args.split])
+        parts = ", ".join(f"{name} {w:.3f}" for name, w in zip(mix.names, mix.weights, strict=True))
+        print_eval(f"{what}, mixed (weights {how}: {parts})", mix.results[args.split])
     return 0
 
 

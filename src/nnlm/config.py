@@ -80,7 +80,7 @@ class DataConfig:
 
 
 MODEL_KEYS = ("block_size", "n_embd", "n_hidden", "direct", "init", "n_layer", "norm", "dropout",
-              "arch", "sampled")
+              "arch", "sampled", "tie")
 
 PRESETS: dict[str, dict] = {
     # fast and good on a laptop CPU: see README "Performance"

@@ -16,7 +16,7 @@ def supports(model) -> bool:
     """The paper's model exactly: one tanh layer, no norm, no dropout, full softmax."""
     cfg = model.config
     return (type(model) is MLP and cfg.n_layer == 1 and cfg.norm == "none" and not cfg.dropout
-            and not cfg.sampled)
+            and not cfg.sampled and not cfg.tie)
 
 
 @torch.no_grad()

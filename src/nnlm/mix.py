@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from . import ngram
 from .errors import NnlmError
@@ -50,60 +51,119 @@ def mix_logprobs(a: np.ndarray, b: np.ndarray, weight: float) -> np.ndarray:
     """log(w e^a + (1 - w) e^b), elementwise and stable."""
     if not 0 <= weight <= 1:
         raise NnlmError(f"--mix-weight must be in [0, 1], got {weight}")
-    if weight in (0.0, 1.0):
-        return np.array(a if weight == 1 else b, dtype=np.float64)
-    return np.logaddexp(math.log(weight) + a, math.log1p(-weight) + b)
+    return mix_many([a, b], [weight, 1.0 - weight])
 
 
-def tune_weight(a: np.ndarray, b: np.ndarray, tol: float = 1e-4) -> float:
-    """The w in [0, 1] minimising the mixture's loss: a golden-section search (the loss,
-    -mean log(w p + (1 - w) q), is convex in w)."""
-    lo, hi = 0.0, 1.0
-    g = (math.sqrt(5) - 1) / 2
-    def loss(w: float) -> float:
-        return -float(mix_logprobs(a, b, w).mean())
+def mix_many(logprobs: list[np.ndarray], weights) -> np.ndarray:
+    """log(sum_k w_k e^(a_k)), elementwise and stable; components of weight 0 drop out
+    (so a model that gives a token probability 0 costs nothing when unused)."""
+    weights = np.asarray(weights, dtype=np.float64)
+    used = [(math.log(w), np.asarray(a, dtype=np.float64)) for w, a in zip(weights, logprobs,
+                                                                             strict=True) if w > 0]
+    if len(used) == 1:
+        return np.array(used[0][1])
+    with np.errstate(divide="ignore"):
+        return np.logaddexp.reduce(np.stack([lw + a for lw, a in used]), axis=0)
 
-    x1, x2 = hi - g * (hi - lo), lo + g * (hi - lo)
-    f1, f2 = loss(x1), loss(x2)
-    while hi - lo > tol:
-        if f1 < f2:
-            hi, x2, f2 = x2, x1, f1
-            x1 = hi - g * (hi - lo)
-            f1 = loss(x1)
-        else:
-            lo, x1, f1 = x1, x2, f2
-            x2 = lo + g * (hi - lo)
-            f2 = loss(x2)
-    best = (lo + hi) / 2
-    return min((best, 0.0, 1.0), key=loss)
+
+def tune_weight(a: np.ndarray, b: np.ndarray) -> float:
+    """The w in [0, 1] minimising the loss of w p_a + (1 - w) p_b (see tune_weights)."""
+    return float(tune_weights([a, b])[0])
+
+
+def tune_weights(logprobs: list[np.ndarray], tol: float = 1e-9, max_iter: int = 5000) -> np.ndarray:
+    """The mixture weights (on the simplex) minimising -mean log sum_k w_k p_k: expectation-
+    maximisation, as SRILM's compute-best-mix. The loss is convex in w, so EM's fixed point
+    is the optimum; each step can only lower the loss, and it stops when a step gains < tol."""
+    lp = np.stack([np.asarray(a, dtype=np.float64) for a in logprobs])  # (K, N)
+    P = np.exp(lp - lp.max(axis=0))  # each token scaled by its best component: no underflow
+    w = np.full(len(P), 1.0 / len(P))
+    loss = math.inf
+    for _ in range(max_iter):
+        total = w @ P  # (N,) the mixture's probability of each token
+        new_loss = -float(np.log(total).mean())
+        if loss - new_loss < tol:
+            break
+        loss = new_loss
+        w = w * (P / total).mean(axis=1)  # mean posterior responsibility of each component
+    return w / w.sum()
 
 
 @dataclass
 class MixResult:
-    weight: float  # of the MLP
-    tuned: bool  # weight chosen on the dev split
+    weights: list[float]  # one per component, in `names` order; they sum to 1
+    names: list[str]  # the runs, then the n-gram model (if any)
+    tuned: bool  # weights chosen on the dev split
     results: dict  # split -> EvalResult of the mixture
+
+    @property
+    def weight(self) -> float:
+        """The first run's weight (the paper's two-way mix: the MLP's)."""
+        return self.weights[0]
 
     def to_json(self) -> dict:
         return {"weight": self.weight, "tuned": self.tuned,
+                "components": [{"name": n, "weight": w} for n, w in zip(self.names, self.weights,
+                                                                         strict=True)],
                 **{k: v.to_json() for k, v in self.results.items()}}
 
 
-def evaluate_mix(lm, order: int = 3, weight: float | None = None,
-                 splits=("dev", "test")) -> MixResult:
-    """The run's MLP mixed with a Kneser-Ney model of `order` fitted on the run's train
-    split; weight None tunes it on dev."""
-    model, _ = fit_ngram(lm.spec, order)
-    pairs = {}
-    for name in dict.fromkeys(("dev", *splits) if weight is None else splits):
-        mlp = token_logprobs(lm.model, lm.spec.windows(name), lm.device).double().numpy()
-        X, Y = examples(lm.spec.windows(name, max(order - 1, 1)))
-        pairs[name] = (mlp, model.logprob(X, Y))
-    tuned = weight is None
+def check_weights(weights, n_runs: int, with_ngram: bool) -> list[float]:
+    """Given weights: one per run; the n-gram model (if any) takes what is left of 1."""
+    weights = [float(w) for w in weights]
+    if len(weights) != n_runs:
+        raise NnlmError(f"--mix-weight needs one weight per run ({n_runs}), got {len(weights)}")
+    if any(not 0 <= w <= 1 for w in weights):
+        raise NnlmError(f"--mix-weight must be in [0, 1], got {weights}")
+    rest = 1.0 - sum(weights)
+    if rest < -1e-9 or (not with_ngram and abs(rest) > 1e-6):
+        raise NnlmError(f"--mix-weight: the runs' weights must sum to {'at most ' if with_ngram else ''}"
+                        f"1, got {sum(weights):g}")
+    return weights + [max(rest, 0.0)] if with_ngram else weights
+
+
+def targets(windows) -> torch.Tensor:
+    return windows.targets(torch.arange(len(windows)))
+
+
+def component_logprobs(lms: list, ngram_model, name: str) -> list[np.ndarray]:
+    """Each run's log-probabilities of the `name` split's tokens, then the n-gram's.
+    Runs must share the data: the same vocabulary, the same tokens in the same order."""
+    first = lms[0].spec
+    expected = targets(first.windows(name))
+    out = []
+    for lm in lms:
+        windows = lm.spec.windows(name)
+        if lm.spec.vocab != first.vocab or not torch.equal(targets(windows), expected):
+            raise NnlmError(f"{lm.spec.run_dir}: not trained on the same data and vocabulary as "
+                            f"{first.run_dir}, so their {name} splits cannot be mixed")
+        out.append(token_logprobs(lm.model, windows, lm.device).double().numpy())
+    if ngram_model is not None:
+        context = max(getattr(ngram_model, "order", 2) - 1, 1)
+        out.append(ngram_model.logprob(*examples(first.windows(name, context))))
+    return out
+
+
+def evaluate_mix(lms, order: int | None = 3, weights=None, splits=("dev", "test")) -> MixResult:
+    """Runs (an LM or a list of LMs on the same data) mixed with each other and, with an
+    order, a Kneser-Ney model fitted on their train split; weights None: tuned on dev.
+    A single float weight is the first run's (the paper's two-way mix)."""
+    lms = list(lms) if isinstance(lms, list | tuple) else [lms]
+    if order is None and len(lms) < 2:
+        raise NnlmError("a mix needs an n-gram order or a second run")
+    if isinstance(weights, int | float):
+        weights = [weights]
+    tuned = weights is None
+    if not tuned:
+        weights = check_weights(weights, len(lms), order is not None)
+    ngram_model = fit_ngram(lms[0].spec, order)[0] if order is not None else None
+    parts = {name: component_logprobs(lms, ngram_model, name)
+             for name in dict.fromkeys(("dev", *splits) if tuned else splits)}
     if tuned:
-        weight = tune_weight(*pairs["dev"])
+        weights = tune_weights(parts["dev"]).tolist()
     results = {}
     for name in splits:
-        lp = mix_logprobs(*pairs[name], weight)
+        lp = mix_many(parts[name], weights)
         results[name] = EvalResult(loss=float(-lp.mean()), tokens=len(lp))
-    return MixResult(weight, tuned, results)
+    names = [str(lm.spec.run_dir) for lm in lms] + ([f"kneser-ney n={order}"] if order is not None else [])
+    return MixResult(list(weights), names, tuned, results)

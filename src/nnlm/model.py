@@ -36,6 +36,7 @@ class ModelConfig:
     dropout: float = 0.0  # on the embeddings and every hidden layer, in training only
     arch: str = "flat"  # "flat" (the paper) or "hierarchical" (pairs merged level by level)
     sampled: int = 0  # train with a sampled softmax over this many candidates (0: full softmax)
+    tie: bool = False  # the output layer's word vectors are C's rows (Press & Wolf 2017)
 
     def validate(self) -> None:
         for name in ("vocab_size", "block_size", "n_embd", "n_hidden", "n_layer"):
@@ -53,6 +54,8 @@ class ModelConfig:
             raise NnlmError("--arch hierarchical has no --direct, --init normal or --sampled-softmax")
         if self.sampled < 0:
             raise NnlmError(f"--sampled-softmax must be >= 0, got {self.sampled}")
+        if self.tie and (self.arch != "flat" or self.init == "normal"):
+            raise NnlmError("--tie is for --arch flat with --init scaled")
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -127,7 +130,14 @@ class MLP(LanguageModelBase):
         self.norms = nn.ModuleList(make_norm(config.norm, config.n_hidden)
                                    for _ in range(config.n_layer)) if config.norm != "none" else None
         self.drop = nn.Dropout(config.dropout) if config.dropout else None
-        self.out = nn.Linear(config.n_hidden, config.vocab_size)  # U and b
+        # U and b; tied, U is C (the same word vectors in and out), reached through a
+        # linear projection of the hidden units to n_embd when the sizes differ
+        self.proj = (nn.Linear(config.n_hidden, config.n_embd, bias=False)
+                     if config.tie and config.n_hidden != config.n_embd else None)
+        n_out = config.n_embd if config.tie else config.n_hidden
+        self.out = nn.Linear(n_out, config.vocab_size)
+        if config.tie:
+            del self.out.weight  # one tensor, saved once, as C.weight
         self.direct = nn.Linear(n_in, config.vocab_size, bias=False) if config.direct else None  # W
         self.reset_parameters()
 
@@ -147,9 +157,20 @@ class MLP(LanguageModelBase):
         self.init_linear(self.hidden, 1.0)
         for layer in self.deeper:
             self.init_linear(layer, 5 / 3)
-        self.init_output()
+        if self.config.tie:
+            self.out.bias.zero_()
+            if self.proj is not None:
+                # small, as init_output: with C's N(0, 1) rows the first logits have a std
+                # of ~0.1 sqrt(n_embd) (B, vocab_size), so the loss starts near ln|V|
+                self.proj.weight.normal_(0.0, 0.1 / math.sqrt(self.config.n_hidden))
+        else:
+            self.init_output()
         if self.direct is not None:
             self.direct.weight.zero_()
+
+    def output_weight(self) -> torch.Tensor:
+        """(vocab_size, n_out): U, or C itself when tied."""
+        return self.C.weight if self.config.tie else self.out.weight
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
         """idx (B, block_size) token ids -> logits (B, vocab_size), mean cross-entropy or None.
@@ -166,9 +187,11 @@ class MLP(LanguageModelBase):
             h = torch.tanh(self.norms[i](pre) if self.norms is not None else pre)
             if self.drop is not None:
                 h = self.drop(h)
+        if self.proj is not None:
+            h = self.proj(h)  # (B, n_embd)
         if self.config.sampled and self.training and targets is not None:
             return None, self.sampled_loss(x, h, targets)  # training only: no full logits
-        logits = self.out(h)  # (B, vocab_size)
+        logits = F.linear(h, self.output_weight(), self.out.bias)  # (B, vocab_size)
         if self.direct is not None:
             logits = logits + self.direct(x)
         return logits, self.loss(logits, targets)
@@ -185,7 +208,7 @@ class MLP(LanguageModelBase):
         V, K = self.config.vocab_size, self.config.sampled
         draws = zipf_ids(K, V, x.device)
         cand, where = torch.unique(torch.cat([targets, draws]), return_inverse=True)  # (C,)
-        logits = h @ self.out.weight[cand].T + self.out.bias[cand]  # (B, C)
+        logits = h @ self.output_weight()[cand].T + self.out.bias[cand]  # (B, C)
         if self.direct is not None:
             logits = logits + x @ self.direct.weight[cand].T
         q = zipf_prob(cand, V)  # (C,) chance of a single draw

@@ -154,6 +154,8 @@ def prepare_empty_dir(run_dir: Path, overwrite: bool) -> None:
         if not overwrite:
             raise NnlmError(f"{run_dir}: already holds a run; pass --resume to continue it "
                             "or --overwrite to start over")
+        with locked(run_dir):  # never delete the files of a run another process is training
+            pass
         for name in RUN_FILES:
             (run_dir / name).unlink(missing_ok=True)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ UNK = "<unk>"
 UNK_ID = 1
 MODES = ("sentence", "stream")
 VOCAB_FROM = ("train", "all")
+WHITESPACE = re.compile(r"\s")
 
 
 class WordVocab:
@@ -109,14 +111,26 @@ def read_corpus(path: str | Path, lowercase: bool = False) -> Corpus:
     index: dict[str, int] = {}
     ids, starts = array("i"), array("q", [0])
     for line in text.split("\n"):
-        words = (line.lower() if lowercase else line).split()
-        if words:
-            ids.extend([index.setdefault(w, len(index)) for w in words])
+        for piece in pieces(line.lower() if lowercase else line):
+            ids.extend([index.setdefault(w, len(index)) for w in piece.split()])
+        if len(ids) > starts[-1]:
             starts.append(len(ids))
     if not ids:
         raise NnlmError(f"{path}: no words (the file has only whitespace)")
     return Corpus(np.frombuffer(ids, dtype=np.int32).copy(), np.frombuffer(starts, dtype=np.int64).copy(),
                   list(index), sha)
+
+
+def pieces(line: str, size: int = 1 << 20):
+    """A line in pieces of about `size` characters, cut only at whitespace: a corpus written
+    as one huge line is never split into one Python list of all its words at once."""
+    start = 0
+    while len(line) - start > size:
+        space = WHITESPACE.search(line, start + size)
+        cut = space.start() if space else len(line)
+        yield line[start:cut]
+        start = cut
+    yield line[start:]
 
 
 @dataclass
