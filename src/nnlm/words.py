@@ -1,9 +1,9 @@
 """Word level: whitespace-separated tokens, `<unk>` for rare words, token-count splits.
 
 The corpus is held as one int32 array of token ids (4 bytes per token) plus the start of
-each line, never as Python strings per token, so 100M tokens take about 1.2 GB here and
-contexts are gathered per batch (`StreamWindows`, or `data.Windows.from_ids` for
-sentences).
+each line, never as Python strings per token, so a 100M-token corpus peaks at 1.8 GiB
+(benchmarks/word_scale.py); contexts are gathered per batch (`StreamWindows`, or
+`data.Windows.from_ids` for sentences).
 
 Two modes:
   sentence  one sentence per line, each between boundary tokens like a character item:
