@@ -154,15 +154,15 @@ def prepare_empty_dir(run_dir: Path, overwrite: bool) -> None:
         if not overwrite:
             raise NnlmError(f"{run_dir}: already holds a run; pass --resume to continue it "
                             "or --overwrite to start over")
-        with locked(run_dir):  # never delete the files of a run another process is training
-            pass
-        for name in RUN_FILES:
-            (run_dir / name).unlink(missing_ok=True)
     run_dir.mkdir(parents=True, exist_ok=True)
 
 
 def write_spec(spec: RunSpec) -> None:
-    """Vocabulary and splits first, config.json last: a directory with a config is whole."""
+    """A new run's files, replacing an earlier run's (--overwrite): call it holding the run's
+    lock, so no other process's run is deleted. Vocabulary and splits first, config.json
+    last: a directory with a config is whole."""
+    for name in RUN_FILES:
+        (spec.run_dir / name).unlink(missing_ok=True)
     ckpt.write_json(spec.run_dir / ckpt.VOCAB, spec.vocab.to_json())
     if spec.split is not None:  # word level: config.json names the data file and its sha256
         ckpt.write_json(spec.run_dir / ckpt.SPLITS, spec.split.to_json())
