@@ -99,17 +99,18 @@ def finished_run(out: Path, settings: dict) -> dict | None:
     except (OSError, ValueError):
         return None
     saved = {**config["model"], **config["train"]}
-    same = all(saved.get(k) == v for k, v in settings.items())
-    if same:
-        print(f"(reusing {out}: trained with the same settings)", file=sys.stderr)
-    return summary if same and summary.get("test_loss") is not None else None
+    if summary.get("test_loss") is None or any(saved.get(k) != v for k, v in settings.items()):
+        return None
+    print(f"(reusing {out}: trained with the same settings)", file=sys.stderr)
+    return summary
 
 
-def mix_row(lms: list, names: list[str], order: int) -> dict:
-    """The runs mixed with a Kneser-Ney model of `order`, all weights tuned on valid."""
-    mix = evaluate_mix(lms, order=order)
-    parts = " + ".join(f"{name} ({w:.2f})" for name, w in zip([*names, f"Kneser-Ney n={order}"],
-                                                               mix.weights, strict=True))
+def mix_row(trained: dict, names: list[str], order: int) -> dict:
+    """The MLPs `names` (keys of `trained`: name -> (row, lm)) mixed with a Kneser-Ney
+    model of `order`, all weights tuned on valid."""
+    mix = evaluate_mix([trained[n][1] for n in names], order=order)
+    labels = [SHORT[n] for n in names] + [f"Kneser-Ney n={order}"]
+    parts = " + ".join(f"{label} ({w:.2f})" for label, w in zip(labels, mix.weights, strict=True))
     return {"model": f"mix: {parts}, weights tuned on valid",
             "dev": mix.results["dev"].perplexity, "test": mix.results["test"].perplexity,
             "parameters": "", "seconds": None}
@@ -120,6 +121,7 @@ def mlp_and_mix_rows(stream: Path, args) -> list[dict]:
     5-gram; nnlm's best (the paper's MLP and the tied one with a 5-gram: 25 minutes of
     training with the default budgets); and every model at once."""
     rows, trained = [], {}  # name -> (row, lm)
+
     def add(row: dict) -> None:
         rows.append(row)
         print(table([row]).splitlines()[-1], flush=True)
@@ -130,14 +132,15 @@ def mlp_and_mix_rows(stream: Path, args) -> list[dict]:
         add(trained[name][0])
     paper = [n for n in ("mlp", "mlp-direct") if n in trained]
     if paper:
-        best = min(paper, key=lambda n: trained[n][0]["dev"])
-        add(mix_row([trained[best][1]], [SHORT[best]], order=3))
+        add(mix_row(trained, [min(paper, key=lambda n: trained[n][0]["dev"])], order=3))
     if "mlp-tied" in trained:
-        add(mix_row([trained["mlp-tied"][1]], [SHORT["mlp-tied"]], order=5))
-        if "mlp" in trained and len(trained) > 2:  # nnlm's best within 30 minutes of training
-            add(mix_row([trained["mlp"][1], trained["mlp-tied"][1]], ["MLP", SHORT["mlp-tied"]], order=5))
+        add(mix_row(trained, ["mlp-tied"], order=5))
+        # nnlm's best within 30 minutes of training; with only these two MLPs trained it is
+        # the row of every model, below
+        if "mlp" in trained and len(trained) > 2:
+            add(mix_row(trained, ["mlp", "mlp-tied"], order=5))
     if len(trained) > 1:
-        add(mix_row([lm for _, lm in trained.values()], [SHORT[n] for n in trained], order=5))
+        add(mix_row(trained, list(trained), order=5))
     return rows
 
 
