@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from nnlm.data import bundled_names_path, read_items
@@ -18,3 +20,22 @@ def tiny_file(tmp_path, names):
 
 TINY_SETTINGS = dict(block_size=3, n_embd=4, n_hidden=16, batch_size=32, steps=60,
                      eval_interval=20, log_interval=10, lr=1e-2)
+
+
+def after_step(monkeypatch, step: int, action) -> None:
+    """Make training call action(trainer) right after it takes step `step`."""
+    from nnlm.train import Trainer
+
+    original = Trainer.train_step
+
+    def step_then_act(self):
+        original(self)
+        if self.step == step:
+            action(self)
+
+    monkeypatch.setattr(Trainer, "train_step", step_then_act)
+
+
+def send_signal(signum: int):
+    """An `after_step` action: this process receives `signum`, as from Ctrl-C or kill."""
+    return lambda trainer: os.kill(os.getpid(), signum)

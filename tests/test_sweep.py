@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from conftest import after_step, send_signal
 from nnlm.cli import main
 from nnlm.errors import NnlmError
 from nnlm.sweep import parse_assignments, trials
@@ -40,20 +41,11 @@ def test_sweep_writes_sorted_tables_and_resumes(tiny_file, tmp_path, capsys):
 
 
 def test_interrupted_trial_stops_the_sweep(tiny_file, tmp_path, monkeypatch):
-    import os
     import signal
 
     from nnlm.sweep import run_sweep
-    from nnlm.train import Trainer
 
-    original_step = Trainer.train_step
-
-    def step_then_sigterm(self):
-        original_step(self)
-        if self.step == 5:
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    monkeypatch.setattr(Trainer, "train_step", step_then_sigterm)
+    after_step(monkeypatch, 5, send_signal(signal.SIGTERM))
     grid = {"n_hidden": [4, 8]}
     fixed = dict(block_size=3, n_embd=4, batch_size=32)
     with pytest.raises(NnlmError, match="interrupted by SIGTERM"):

@@ -1,17 +1,16 @@
 import json
 import math
-import os
 import signal
 
 import pytest
 import torch
 
 import nnlm
-from conftest import TINY_SETTINGS
+from conftest import TINY_SETTINGS, after_step, send_signal
 from nnlm import checkpoint as ckpt
 from nnlm.config import TrainConfig
 from nnlm.errors import NnlmError
-from nnlm.train import Trainer, learning_rate
+from nnlm.train import learning_rate
 
 
 def test_training_learns_and_writes_a_complete_run_dir(tiny_file, tmp_path):
@@ -55,19 +54,12 @@ def test_interrupt_then_resume_equals_uninterrupted(level, tiny_file, tmp_path, 
     again = tmp_path / "again"
     nnlm.train(str(tiny_file), str(again), progress=False, **settings)
 
-    original_step = Trainer.train_step
-
-    def step_then_sigint(self):
-        original_step(self)
-        if self.step == 27:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    monkeypatch.setattr(Trainer, "train_step", step_then_sigint)
+    after_step(monkeypatch, 27, send_signal(signal.SIGINT))
     split = tmp_path / "split"
     first = nnlm.train(str(tiny_file), str(split), progress=False, **settings)
     assert first.stopped == "interrupted by SIGINT" and first.step == 27
     assert final_weights(split)[0] == 27
-    monkeypatch.setattr(Trainer, "train_step", original_step)
+    monkeypatch.undo()  # the resumed run trains without the signal
     second = nnlm.train(out=str(split), resume=True, progress=False)
     assert second.step == 50
     step_a, a = final_weights(whole)
@@ -108,15 +100,11 @@ def test_lecture_step_schedule_and_cosine():
 
 
 def test_divergence_stops_with_a_message(tiny_file, tmp_path, monkeypatch):
-    original_step = Trainer.train_step
+    def blow_up(trainer):
+        with torch.no_grad():
+            trainer.model.out.bias.fill_(float("nan"))
 
-    def step_then_blow_up(self):
-        original_step(self)
-        if self.step == 25:
-            with torch.no_grad():
-                self.model.out.bias.fill_(float("nan"))
-
-    monkeypatch.setattr(Trainer, "train_step", step_then_blow_up)
+    after_step(monkeypatch, 25, blow_up)
     with pytest.raises(NnlmError, match="diverged: the loss is nan at step 30"):
         nnlm.train(str(tiny_file), str(tmp_path / "r"), progress=False, **TINY_SETTINGS)
     # the run directory still loads, from the last good checkpoint (step 20)
