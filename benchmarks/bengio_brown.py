@@ -25,7 +25,7 @@ from pathlib import Path
 import nnlm
 from nnlm.config import DataConfig
 from nnlm.mix import evaluate_mix, fit_ngram, ngram_eval
-from nnlm.rundir import read_dataset
+from nnlm.sources import read_source
 
 FILE = re.compile(r"brown/c[a-r]\d\d$")
 EXPECTED_VOCAB = 17_905  # words kept plus <unk>, on NLTK's copy (REFERENCE.md)
@@ -177,9 +177,9 @@ def main(argv=None) -> int:
 
     words = brown_words(args.brown)
     stream = write_stream(words, args.work / "brown-words.txt")
-    ds = read_dataset(str(stream), DataConfig(**DATA))
+    ds = read_source(str(stream), DataConfig(**DATA))
     words_v = len(ds.vocab) - 1  # without the boundary token, never predicted in a stream
-    tokens = ds.words.tokens()
+    tokens = ds.tokens()
     print(f"Brown: {len(words):,} tokens; train/valid/test {tokens['train']:,} / {tokens['dev']:,}"
           f" / {tokens['test']:,}; |V| = {words_v:,} with <unk>"
           f" ({'matches' if words_v == EXPECTED_VOCAB else 'EXPECTED'} {EXPECTED_VOCAB:,})",

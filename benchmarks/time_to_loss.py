@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 
 import nnlm
-from nnlm.config import preset_settings
+from nnlm.models import FAMILIES
 from nnlm.data import bundled_names_path, read_items
-from nnlm.model import ModelConfig
+from nnlm.models.mlp import MLPConfig
 
 LECTURE_STEPS = 200_000
 
@@ -91,8 +91,8 @@ def lecture_loop(steps: int) -> tuple[float, float]:
 
 def training_flops_per_example(preset: str) -> float:
     """Multiply-adds of the matrix products, x2 for FLOPs, x3 for forward + backward."""
-    s = preset_settings(preset)
-    cfg = ModelConfig(vocab_size=27, **{k: s[k] for k in ("block_size", "n_embd", "n_hidden")})
+    s = FAMILIES["mlp"].presets[preset]
+    cfg = MLPConfig(vocab_size=27, **{k: s[k] for k in ("block_size", "n_embd", "n_hidden")})
     n_in = cfg.block_size * cfg.n_embd
     macs = n_in * cfg.n_hidden + cfg.n_hidden * cfg.vocab_size
     if cfg.direct:
@@ -123,7 +123,7 @@ def main() -> None:
                        eval_interval=args.eval_interval, progress=False)
     if r.stopped != "target":
         raise SystemExit(f"nnlm did not reach {args.target}: dev {r.dev_loss:.4f} ({r.stopped})")
-    batch = preset_settings(args.preset)["batch_size"]
+    batch = FAMILIES["mlp"].presets[args.preset]["batch_size"]
     examples = r.step * batch
     ours = r.setup_seconds + r.seconds
     gflops = training_flops_per_example(args.preset) * examples / r.seconds / 1e9

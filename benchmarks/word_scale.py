@@ -51,17 +51,17 @@ def measure(path: Path, tokens: int, steps: int) -> dict:
     import torch
 
     from nnlm.config import DataConfig
-    from nnlm.model import MLP, ModelConfig
-    from nnlm.rundir import read_dataset
+    from nnlm.models.mlp import MLP, MLPConfig
+    from nnlm.sources import read_source
 
     start = time.perf_counter()
     split = (int(tokens * 0.8), int(tokens * 0.1))
-    ds = read_dataset(str(path), DataConfig(level="word", word_mode="stream", min_count=3,
+    ds = read_source(str(path), DataConfig(level="word", word_mode="stream", min_count=3,
                                             split_tokens=split))
     read_seconds = time.perf_counter() - start
     after_read = peak_rss_gib()
     train = ds.windows("train", 4)
-    model = MLP(ModelConfig(vocab_size=len(ds.vocab), block_size=4, n_embd=30, n_hidden=100,
+    model = MLP(MLPConfig(vocab_size=len(ds.vocab), block_size=4, n_embd=30, n_hidden=100,
                             sampled=4096))
     g = torch.Generator().manual_seed(0)
     step_start = time.perf_counter()

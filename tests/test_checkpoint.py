@@ -3,20 +3,20 @@ import pickle
 import pytest
 import torch
 
-from nnlm import checkpoint as ckpt
+from nnlm import rundir
 from nnlm.config import TrainConfig
 from nnlm.errors import NnlmError
-from nnlm.model import MLP, ModelConfig
-from nnlm.train import make_optimizer
+from nnlm.models.mlp import MLP, MLPConfig
+from nnlm.optim import make_optimizer
 
 
 def test_weights_round_trip_and_metadata(tmp_path):
-    model = MLP(ModelConfig(vocab_size=9, block_size=2, n_embd=3, n_hidden=5, direct=True))
-    ckpt.save_tensors(tmp_path / "m.safetensors", model.state_dict(), {"step": 7, "dev_loss": 1.5})
-    tensors, meta = ckpt.load_tensors(tmp_path / "m.safetensors")
+    model = MLP(MLPConfig(vocab_size=9, block_size=2, n_embd=3, n_hidden=5, direct=True))
+    rundir.save_tensors(tmp_path / "m.safetensors", model.state_dict(), {"step": 7, "dev_loss": 1.5})
+    tensors, meta = rundir.load_tensors(tmp_path / "m.safetensors")
     assert meta == {"step": 7, "dev_loss": 1.5}
-    other = MLP(ModelConfig(vocab_size=9, block_size=2, n_embd=3, n_hidden=5, direct=True))
-    ckpt.check_state_dict(tmp_path, tensors, other)
+    other = MLP(MLPConfig(vocab_size=9, block_size=2, n_embd=3, n_hidden=5, direct=True))
+    rundir.check_state_dict(tmp_path, tensors, other)
     other.load_state_dict(tensors)
     for a, b in zip(model.parameters(), other.parameters(), strict=True):
         assert torch.equal(a, b)
@@ -24,15 +24,15 @@ def test_weights_round_trip_and_metadata(tmp_path):
 
 def test_optimizer_state_round_trip(tmp_path):
     torch.manual_seed(0)
-    model = MLP(ModelConfig(vocab_size=9, block_size=2, n_embd=3, n_hidden=5))
+    model = MLP(MLPConfig(vocab_size=9, block_size=2, n_embd=3, n_hidden=5))
     opt = make_optimizer(model, TrainConfig(lr=0.01, weight_decay=0.1))
     for _ in range(3):
         opt.zero_grad()
         model(torch.randint(0, 9, (4, 2)), torch.randint(0, 9, (4,)))[1].backward()
         opt.step(0.01)
-    ckpt.save_tensors(tmp_path / "o.safetensors", opt.state_tensors(), {"t": opt.t})
-    loaded, meta = ckpt.load_tensors(tmp_path / "o.safetensors")
-    opt2 = make_optimizer(MLP(ModelConfig(vocab_size=9, block_size=2, n_embd=3, n_hidden=5)),
+    rundir.save_tensors(tmp_path / "o.safetensors", opt.state_tensors(), {"t": opt.t})
+    loaded, meta = rundir.load_tensors(tmp_path / "o.safetensors")
+    opt2 = make_optimizer(MLP(MLPConfig(vocab_size=9, block_size=2, n_embd=3, n_hidden=5)),
                           TrainConfig(lr=0.5))
     opt2.load_state(loaded, meta["t"])
     assert opt2.t == 3 and torch.equal(opt.m, opt2.m) and torch.equal(opt.v, opt2.v)
@@ -40,12 +40,12 @@ def test_optimizer_state_round_trip(tmp_path):
 
 
 def test_mismatched_weights_are_refused(tmp_path):
-    small = MLP(ModelConfig(vocab_size=9, n_hidden=5))
-    big = MLP(ModelConfig(vocab_size=9, n_hidden=6))
+    small = MLP(MLPConfig(vocab_size=9, n_hidden=5))
+    big = MLP(MLPConfig(vocab_size=9, n_hidden=6))
     with pytest.raises(NnlmError, match="do not match config.json: hidden.weight has shape"):
-        ckpt.check_state_dict(tmp_path, small.state_dict(), big)
+        rundir.check_state_dict(tmp_path, small.state_dict(), big)
     with pytest.raises(NnlmError, match="do not match"):
-        ckpt.check_state_dict(tmp_path, {}, big)
+        rundir.check_state_dict(tmp_path, {}, big)
 
 
 def test_pickle_file_is_never_unpickled(tmp_path):
@@ -59,12 +59,12 @@ def test_pickle_file_is_never_unpickled(tmp_path):
     path = tmp_path / "model.safetensors"
     path.write_bytes(pickle.dumps({"C.weight": Evil()}))
     with pytest.raises(NnlmError, match="not a readable safetensors"):
-        ckpt.load_tensors(path)
+        rundir.load_tensors(path)
     assert not marker.exists()
 
 
 def test_atomic_write_leaves_no_temporary_files(tmp_path):
-    ckpt.atomic_write(tmp_path / "a.json", b"{}")
-    ckpt.atomic_write(tmp_path / "a.json", b"[1]")
+    rundir.atomic_write(tmp_path / "a.json", b"{}")
+    rundir.atomic_write(tmp_path / "a.json", b"[1]")
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
     assert (tmp_path / "a.json").read_bytes() == b"[1]"

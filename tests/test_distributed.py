@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from nnlm import checkpoint as ckpt
+from nnlm import rundir
 from nnlm.cli import main
 from nnlm.errors import NnlmError
 
@@ -26,7 +26,7 @@ def torchrun(*args, nproc=2, timeout=240):
 
 
 def weights(run):
-    tensors, meta = ckpt.load_tensors(run / "checkpoint.safetensors")
+    tensors, meta = rundir.load_tensors(run / "checkpoint.safetensors")
     return meta["step"], {k: v for k, v in tensors.items() if k.startswith("model.")}
 
 

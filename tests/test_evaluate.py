@@ -4,12 +4,12 @@ import torch
 
 from nnlm.data import Vocab, Windows
 from nnlm.evaluate import evaluate, token_logprobs
-from nnlm.model import MLP, ModelConfig
+from nnlm.models.mlp import MLP, MLPConfig
 
 
 def fixed_model():
     """Ignores its context: p(end) = 0.5, p(a) = p(b) = 0.25."""
-    model = MLP(ModelConfig(vocab_size=3, block_size=2, n_embd=2, n_hidden=4))
+    model = MLP(MLPConfig(vocab_size=3, block_size=2, n_embd=2, n_hidden=4))
     with torch.no_grad():
         for p in model.parameters():
             p.zero_()

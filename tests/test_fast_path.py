@@ -5,13 +5,13 @@ import torch
 
 from nnlm import fused
 from nnlm.config import TrainConfig
-from nnlm.model import MLP, ModelConfig
-from nnlm.train import make_optimizer
+from nnlm.models.mlp import MLP, MLPConfig
+from nnlm.optim import make_optimizer
 
 
 def random_model(direct):
     torch.manual_seed(0)
-    model = MLP(ModelConfig(vocab_size=13, block_size=4, n_embd=5, n_hidden=9, direct=direct))
+    model = MLP(MLPConfig(vocab_size=13, block_size=4, n_embd=5, n_hidden=9, direct=direct))
     with torch.no_grad():
         for p in model.parameters():
             p.normal_(0.0, 0.5)

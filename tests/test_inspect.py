@@ -8,17 +8,10 @@ import torch
 
 from conftest import TINY_SETTINGS
 from nnlm import train
-from nnlm.data import Vocab
 from nnlm.errors import NnlmError
-from nnlm.inspect_model import (
-    hidden_activations,
-    most_frequent,
-    nearest,
-    project_2d,
-    read_metrics,
-    saturation,
-    token_index,
-)
+from nnlm.inspect_model import hidden_activations, most_frequent, nearest, project_2d, saturation, token_index
+from nnlm.metrics import read_metrics
+from nnlm.sources import token_counts
 from nnlm.lm import load
 from nnlm.lrfind import lr_find, running_median
 from test_cli import run_error, run_ok
@@ -86,14 +79,20 @@ def test_neighbors_cli(run_dir, capsys):
 
 def test_projection_frequency_and_saturation(run_dir):
     lm = load(run_dir, device="cpu")
-    C = lm.model.C.weight.detach()  # (V, 4): PCA
+    C = lm.model.embeddings().detach()  # (V, 4): PCA
+    assert C is not None and torch.equal(C, lm.model.C.weight)
     points, axis = project_2d(C)
     assert points.shape == (len(lm.vocab), 2) and axis == "PC"
     assert torch.allclose(project_2d(C[:, :2])[0], C[:, :2].double())  # n_embd 2: as is
-    top = most_frequent(["aab", "ab", "a"], Vocab(["a", "b", "c"]), 2)
-    assert top == [1, 0]  # a (4 times), then the boundary (3), not b (2)
-    h = hidden_activations(lm.model, lm.spec.split.train, lm.vocab, num=100)
-    assert h.shape == (100, TINY_SETTINGS["n_hidden"]) and 0 <= saturation(h) <= 1
+    assert most_frequent(torch.tensor([3, 4, 2, 0]), 2) == [1, 0]
+    counts = token_counts(lm.source)  # every character of the training items, and one end each
+    train = lm.source.split.train
+    assert counts[0] == len(train) and counts.sum() == sum(len(s) + 1 for s in train)
+    assert counts[lm.vocab.stoi["a"]] == sum(s.count("a") for s in train)
+    layers = hidden_activations(lm.model, lm.spec.windows("train"), num=100)
+    (name, h), = layers.items()
+    assert name == "hidden 1 (tanh)" and h.shape == (100, TINY_SETTINGS["n_hidden"])
+    assert 0 <= saturation(h) <= 1
     assert saturation(torch.tensor([0.995, -1.0, 0.5, 0.0])) == 0.5
     assert token_index(lm.vocab, "<e>") == 0
     with pytest.raises(NnlmError):
@@ -111,8 +110,7 @@ def test_metrics_and_tensorboard(tiny_file, tmp_path, monkeypatch):
         def close(self):
             written.append("closed")
 
-    trainer_module = sys.modules["nnlm.train"]  # nnlm.train the attribute is the function
-    monkeypatch.setattr(trainer_module, "tensorboard_writer", lambda run_dir, step: FakeWriter())
+    monkeypatch.setattr(sys.modules["nnlm.metrics"], "tensorboard_writer", lambda run_dir, step: FakeWriter())
     out = tmp_path / "run"
     train(str(tiny_file), str(out), progress=False, **TINY_SETTINGS)
     train_lines, dev_lines = read_metrics(out)

@@ -6,7 +6,9 @@ import torch.nn.functional as F
 
 from nnlm import fused
 from nnlm.errors import NnlmError
-from nnlm.model import MLP, ModelConfig, build_model
+from nnlm.models import build_model
+from nnlm.models.hierarchical import HierarchicalConfig
+from nnlm.models.mlp import MLP, MLPConfig
 
 
 def hand_forward(model, X):
@@ -23,7 +25,7 @@ def hand_forward(model, X):
 def test_forward_matches_hand_written():
     torch.manual_seed(0)
     for direct in (False, True):
-        model = MLP(ModelConfig(vocab_size=11, block_size=4, n_embd=3, n_hidden=7, direct=direct))
+        model = MLP(MLPConfig(vocab_size=11, block_size=4, n_embd=3, n_hidden=7, direct=direct))
         with torch.no_grad():
             for p in model.parameters():
                 p.normal_()
@@ -39,7 +41,7 @@ def test_forward_matches_hand_written():
 def test_tied_output_uses_c_and_trains_through_both_ends():
     torch.manual_seed(0)
     for n_hidden in (3, 7):  # equal to n_embd: no projection; otherwise a linear one
-        model = MLP(ModelConfig(vocab_size=11, block_size=4, n_embd=3, n_hidden=n_hidden, tie=True))
+        model = MLP(MLPConfig(vocab_size=11, block_size=4, n_embd=3, n_hidden=n_hidden, tie=True))
         assert (model.proj is None) == (n_hidden == 3)
         assert "out.weight" not in model.state_dict()  # C is saved once
         with torch.no_grad():
@@ -54,20 +56,20 @@ def test_tied_output_uses_c_and_trains_through_both_ends():
         assert torch.allclose(logits, h @ C.T + model.out.bias, atol=1e-5)
         loss.backward()
         assert (C.grad[5:].abs().sum(1) > 0).all()  # rows reached only as output vectors
-    assert MLP(ModelConfig(11, 4, 3, 7, tie=True)).num_parameters() == 11 * 3 + 7 * 13 + 7 * 3 + 11
+    assert MLP(MLPConfig(11, 4, 3, 7, tie=True)).num_parameters() == 11 * 3 + 7 * 13 + 7 * 3 + 11
 
 
 def test_parameter_count_matches_paper_formula():
     # |V|(1 + n m + h) + h(1 + (n-1) m), with n - 1 = block_size
     V, bs, m, h = 27, 3, 10, 200
-    with_direct = MLP(ModelConfig(V, bs, m, h, direct=True)).num_parameters()
+    with_direct = MLP(MLPConfig(V, bs, m, h, direct=True)).num_parameters()
     assert with_direct == V * (1 + (bs + 1) * m + h) + h * (1 + bs * m)
-    assert MLP(ModelConfig(V, bs, m, h)).num_parameters() == 11897  # the lecture's number
+    assert MLP(MLPConfig(V, bs, m, h)).num_parameters() == 11897  # the lecture's number
 
 
 def test_scaled_init_starts_near_uniform_and_unsaturated():
     torch.manual_seed(0)
-    model = MLP(ModelConfig(vocab_size=27, block_size=3, n_embd=10, n_hidden=200))
+    model = MLP(MLPConfig(vocab_size=27, block_size=3, n_embd=10, n_hidden=200))
     X = torch.randint(0, 27, (2000, 3))
     Y = torch.randint(0, 27, (2000,))
     _, loss = model(X, Y)
@@ -75,12 +77,12 @@ def test_scaled_init_starts_near_uniform_and_unsaturated():
     h = torch.tanh(model.hidden(model.C(X).flatten(1)))
     assert (h.abs() > 0.99).float().mean() < 0.05  # few saturated units
     torch.manual_seed(0)
-    lecture = MLP(ModelConfig(vocab_size=27, init="normal"))
+    lecture = MLP(MLPConfig(vocab_size=27, init="normal"))
     assert lecture(X, Y)[1].item() > 10  # part 2's confidently-wrong start
 
 
 def test_weight_decay_groups_exclude_biases():
-    model = MLP(ModelConfig(vocab_size=5, direct=True))
+    model = MLP(MLPConfig(vocab_size=5, direct=True))
     decay, no_decay = model.decay_groups(0.1)
     names = {id(p): n for n, p in model.named_parameters()}
     assert sorted(names[id(p)] for p in decay["params"]) == \
@@ -91,8 +93,8 @@ def test_weight_decay_groups_exclude_biases():
 
 def test_hierarchical_matches_hand_written_pairwise_merge():
     torch.manual_seed(0)
-    model = build_model(ModelConfig(vocab_size=7, block_size=4, n_embd=3, n_hidden=5,
-                                    arch="hierarchical"))
+    model = build_model(HierarchicalConfig(vocab_size=7, block_size=4, n_embd=3, n_hidden=5,
+                                           norm="none"))
     X = torch.randint(0, 7, (6, 4))
     e = model.C.weight[X]  # (B, 4, m)
     m1, m2 = model.merges
@@ -105,10 +107,12 @@ def test_hierarchical_matches_hand_written_pairwise_merge():
 
 @pytest.mark.parametrize("options", [dict(n_layer=3), dict(norm="layer"), dict(norm="batch"),
                                      dict(dropout=0.3), dict(tie=True),
-                                     dict(arch="hierarchical", block_size=8, norm="batch", dropout=0.1)])
+                                     dict(family="hierarchical", block_size=8, norm="batch", dropout=0.1)])
 def test_model_options_train_and_evaluate(options):
     torch.manual_seed(0)
-    cfg = ModelConfig(**{**dict(vocab_size=9, block_size=4, n_embd=3, n_hidden=16), **options})
+    options = dict(options)
+    config = HierarchicalConfig if options.pop("family", "mlp") == "hierarchical" else MLPConfig
+    cfg = config(**{**dict(vocab_size=9, block_size=4, n_embd=3, n_hidden=16), **options})
     model = build_model(cfg)
     assert not fused.supports(model)
     X, Y = torch.randint(0, 9, (64, cfg.block_size)), torch.randint(0, 9, (64,))
@@ -125,10 +129,10 @@ def test_model_options_train_and_evaluate(options):
 
 def test_bad_model_options():
     with pytest.raises(NnlmError, match="power-of-two"):
-        build_model(ModelConfig(vocab_size=5, block_size=6, arch="hierarchical"))
+        build_model(HierarchicalConfig(vocab_size=5, block_size=6))
     with pytest.raises(NnlmError, match="--dropout"):
-        build_model(ModelConfig(vocab_size=5, dropout=1.0))
-    with pytest.raises(NnlmError, match="--tie is for --arch flat"):
-        build_model(ModelConfig(vocab_size=5, block_size=4, arch="hierarchical", tie=True))
+        build_model(MLPConfig(vocab_size=5, dropout=1.0))
+    with pytest.raises(NnlmError, match="--tie is for --init scaled"):
+        build_model(MLPConfig(vocab_size=5, block_size=4, init="normal", tie=True))
     with pytest.raises(NnlmError, match="--norm"):
-        build_model(ModelConfig(vocab_size=5, norm="group"))
+        build_model(MLPConfig(vocab_size=5, norm="group"))

@@ -14,7 +14,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nnlm import checkpoint as ckpt
+from nnlm import rundir
 from nnlm.cli import main
 from nnlm.data import split_items
 from nnlm.rundir import locked
@@ -131,9 +131,9 @@ def test_broken_run_directories(run_dir, tmp_path, capsys):
 
 
 def test_crafted_generator_state_is_refused(run_dir, capsys):
-    tensors, meta = ckpt.load_tensors(run_dir / "checkpoint.safetensors")
+    tensors, meta = rundir.load_tensors(run_dir / "checkpoint.safetensors")
     tensors["rng.torch"] = torch.zeros(3, dtype=torch.float32)
-    ckpt.save_tensors(run_dir / "checkpoint.safetensors", tensors, meta)
+    rundir.save_tensors(run_dir / "checkpoint.safetensors", tensors, meta)
     assert_user_error(capsys, "rng.torch is not a random-generator state", "train", "--resume",
                       "--out", run_dir, "--steps", "80")
 
@@ -181,11 +181,11 @@ def test_sigterm_saves_a_checkpoint_and_resume_continues(tiny_file, tmp_path):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
     assert "interrupted by SIGTERM" in out and "--resume" in out and "Traceback" not in err
-    step = ckpt.load_tensors(run / "checkpoint.safetensors")[1]["step"]
+    step = rundir.load_tensors(run / "checkpoint.safetensors")[1]["step"]
     assert step > 0
     assert main(["train", "--resume", "--out", str(run), "--steps", str(step + 20), "--quiet",
                  "--samples", "0"]) == 0
-    assert ckpt.load_tensors(run / "checkpoint.safetensors")[1]["step"] == step + 20
+    assert rundir.load_tensors(run / "checkpoint.safetensors")[1]["step"] == step + 20
 
 
 @settings(max_examples=200, deadline=None)

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from nnlm.errors import NnlmError
-from nnlm.model import MLP, ModelConfig
+from nnlm.models.mlp import MLP, MLPConfig
 from nnlm.sample import filter_logits, generate
 
 
@@ -21,7 +21,7 @@ def test_top_k_and_top_p_filters():
 @pytest.fixture
 def model():
     torch.manual_seed(0)
-    m = MLP(ModelConfig(vocab_size=6, block_size=2, n_embd=3, n_hidden=8))
+    m = MLP(MLPConfig(vocab_size=6, block_size=2, n_embd=3, n_hidden=8))
     with torch.no_grad():
         m.out.weight.normal_()  # a peaky, non-uniform model
     return m
@@ -67,7 +67,7 @@ def test_bad_controls(model, kwargs):
 
 def test_draws_follow_the_model_distribution():
     """First-token frequencies over many draws match softmax(logits)."""
-    model = MLP(ModelConfig(vocab_size=4, block_size=1, n_embd=2, n_hidden=3))
+    model = MLP(MLPConfig(vocab_size=4, block_size=1, n_embd=2, n_hidden=3))
     with torch.no_grad():
         for p in model.parameters():
             p.zero_()

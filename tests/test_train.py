@@ -7,10 +7,10 @@ import torch
 
 import nnlm
 from conftest import TINY_SETTINGS, after_step, send_signal
-from nnlm import checkpoint as ckpt
+from nnlm import rundir
 from nnlm.config import TrainConfig
 from nnlm.errors import NnlmError
-from nnlm.train import learning_rate
+from nnlm.schedule import learning_rate
 
 
 def test_training_learns_and_writes_a_complete_run_dir(tiny_file, tmp_path):
@@ -26,7 +26,7 @@ def test_training_learns_and_writes_a_complete_run_dir(tiny_file, tmp_path):
     assert [r["step"] for r in records if "train_loss" in r] == [10, 20, 30, 40, 50, 60]
     dev = {r["step"]: r["dev_loss"] for r in records if "dev_loss" in r}
     assert sorted(dev) == [0, 20, 40, 60]
-    _, meta = ckpt.load_tensors(out / "model.safetensors")
+    _, meta = rundir.load_tensors(out / "model.safetensors")
     assert meta["step"] == result.best_step
     assert math.isclose(meta["dev_loss"], min(dev.values()), abs_tol=1e-5)
     assert math.isclose(result.dev_loss, min(dev.values()), abs_tol=1e-4)
@@ -35,7 +35,7 @@ def test_training_learns_and_writes_a_complete_run_dir(tiny_file, tmp_path):
 
 
 def final_weights(out):
-    tensors, meta = ckpt.load_tensors(out / "checkpoint.safetensors")
+    tensors, meta = rundir.load_tensors(out / "checkpoint.safetensors")
     return meta["step"], {k: v for k, v in tensors.items() if k.startswith("model.")}
 
 
@@ -108,5 +108,5 @@ def test_divergence_stops_with_a_message(tiny_file, tmp_path, monkeypatch):
     with pytest.raises(NnlmError, match="diverged: the loss is nan at step 30"):
         nnlm.train(str(tiny_file), str(tmp_path / "r"), progress=False, **TINY_SETTINGS)
     # the run directory still loads, from the last good checkpoint (step 20)
-    assert ckpt.load_tensors(tmp_path / "r" / "checkpoint.safetensors")[1]["step"] == 20
+    assert rundir.load_tensors(tmp_path / "r" / "checkpoint.safetensors")[1]["step"] == 20
     assert math.isfinite(nnlm.load(tmp_path / "r").evaluate("dev").loss)

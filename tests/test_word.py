@@ -14,7 +14,7 @@ from nnlm.cli import main
 from nnlm.data import Windows
 from nnlm.evaluate import token_logprobs
 from nnlm.mix import mix_logprobs, mix_many, tune_weight, tune_weights
-from nnlm.model import MLP, ModelConfig
+from nnlm.models.mlp import MLP, MLPConfig
 from nnlm.words import UNK_ID, StreamWindows, WordVocab, pieces, read_corpus, split_corpus
 
 
@@ -108,7 +108,7 @@ def test_mixture_is_normalised_and_has_the_right_ends(names):
     rng = np.random.default_rng(0)
     X, Y = rng.integers(0, V, (500, 2)), rng.integers(1, V, 500)
     kn = ngram.KneserNey(3, V).fit(X, Y)
-    mlp = MLP(ModelConfig(vocab_size=V, block_size=2, n_embd=3, n_hidden=5)).eval()
+    mlp = MLP(MLPConfig(vocab_size=V, block_size=2, n_embd=3, n_hidden=5)).eval()
     ctx = rng.integers(0, V, (20, 2))
     with torch.no_grad():
         p_mlp = torch.softmax(mlp(torch.tensor(ctx))[0].double(), -1).numpy()  # (20, V)
@@ -173,7 +173,7 @@ def token_logprobs_of(run_dir) -> np.ndarray:
 
 def test_sampled_softmax_trains_and_evaluates_exactly():
     torch.manual_seed(0)
-    m = MLP(ModelConfig(vocab_size=300, block_size=2, n_embd=4, n_hidden=8, direct=True, sampled=64))
+    m = MLP(MLPConfig(vocab_size=300, block_size=2, n_embd=4, n_hidden=8, direct=True, sampled=64))
     x, y = torch.randint(0, 300, (32, 2)), torch.randint(0, 30, (32,))
     logits, loss = m(x, y)
     assert logits is None and loss.isfinite()
@@ -199,7 +199,8 @@ def test_word_level_cli_sentence_mode(sentences, tmp_path, capsys):
     printed = run(capsys, "train", sentences, "--out", out, "--level", "word", *TRAIN)
     assert "samples:" in printed
     config = json.loads((out / "config.json").read_text())
-    assert config["data"]["level"] == "word" and len(config["data"]["sha256"]) == 64
+    assert config["data"]["level"] == "word" and config["source"]["kind"] == "sentences"
+    assert len(config["source"]["sha256"][str(sentences.resolve())]) == 64
     assert not (out / "splits.json").exists()
     assert json.loads((out / "vocab.json").read_text())["level"] == "word"
     ev = json.loads(run(capsys, "eval", out, "--split", "test", "--json"))

@@ -7,8 +7,9 @@ import json
 import sys
 
 from . import __version__
-from .config import PRESETS
+from .config import DataConfig, TrainConfig
 from .errors import NnlmError
+from .models import DEFAULT, FAMILIES
 
 EXIT_USAGE = 2
 
@@ -20,103 +21,54 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def fraction_list(text: str) -> tuple:
-    try:
-        values = tuple(float(x) for x in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected three numbers like 0.8,0.1,0.1, got {text!r}") from None
-    if len(values) != 3:
-        raise argparse.ArgumentTypeError(f"expected three numbers like 0.8,0.1,0.1, got {text!r}")
-    return values
+def add_settings(p, command: str, sections=("model", "training", "data")) -> None:
+    """The flags of every setting `command` takes, derived from the settings' declarations."""
+    from .settings import add_flags, settings_of
+
+    if "model" in sections:
+        g = p.add_argument_group("model (each family's own; see --model)")
+        g.add_argument("--model", choices=list(FAMILIES), default=DEFAULT,
+                       help="model family: " + "; ".join(f"{f.name}: {f.help}" for f in FAMILIES.values()))
+        g.add_argument("--arch", choices=("flat", "hierarchical"), help=argparse.SUPPRESS)  # 0.1's name
+        seen = set()
+        for fam in FAMILIES.values():
+            add_flags(g, settings_of(fam.config), command, seen)
+    if "training" in sections:
+        add_flags(p.add_argument_group("training"), settings_of(TrainConfig), command)
+    if "data" in sections:
+        add_flags(p.add_argument_group("data"), settings_of(DataConfig), command)
 
 
-def token_counts(text: str) -> tuple:
-    try:
-        values = tuple(int(x.replace("_", "")) for x in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected TRAIN,DEV token counts like 800000,200000, "
-                                         f"got {text!r}") from None
-    if len(values) != 2:
-        raise argparse.ArgumentTypeError(f"expected two counts like 800000,200000, got {text!r}")
-    return values
+def given_settings(args) -> tuple[str, dict, dict]:
+    """(model family, model and training settings, data settings) given on the command line."""
+    from .settings import given, settings_of
+
+    model = {"flat": "mlp", "hierarchical": "hierarchical"}.get(getattr(args, "arch", None) or "",
+                                                                 getattr(args, "model", DEFAULT))
+    def taken(settings):  # a command's own option of the same name is not the setting
+        return [s for s in settings if args.command in s.commands]
+
+    model_settings = [s for f in FAMILIES.values() for s in settings_of(f.config)]
+    settings = given(args, taken(model_settings + settings_of(TrainConfig)))
+    return model, settings, given(args, taken(settings_of(DataConfig)))
 
 
-def add_data_options(p) -> None:
-    """The data and split options `train` and `ngram` share."""
-    g = p.add_argument_group("data split")
-    g.add_argument("--split-seed", type=int, default=42)
-    g.add_argument("--split", type=fraction_list, default=(0.8, 0.1, 0.1),
-                   help="train,dev,test fractions (default 0.8,0.1,0.1)")
-    g.add_argument("--dedupe", action="store_true", help="drop repeated items before splitting")
-    g = p.add_argument_group("word level")
-    g.add_argument("--level", choices=("char", "word"), default="char",
-                   help="tokens: characters of each line (default) or whitespace-separated words")
-    g.add_argument("--word-mode", choices=("sentence", "stream"), default="sentence",
-                   help="one sentence per line between boundaries (default), or one token stream")
-    g.add_argument("--lowercase", action="store_true", help="lowercase the text first")
-    g.add_argument("--min-count", type=int, default=3,
-                   help="words seen at most this many times become <unk> (default 3, the paper's)")
-    g.add_argument("--vocab-from", choices=("train", "all"), default="train",
-                   help="count words in the train split (default) or in all the data")
-    g.add_argument("--split-tokens", type=token_counts, default=(),
-                   help="contiguous split: TRAIN,DEV token counts, the rest is test")
-
-
-def data_options(args) -> dict:
-    return {"level": args.level, "word_mode": args.word_mode, "lowercase": args.lowercase,
-            "min_count": args.min_count, "vocab_from": args.vocab_from,
-            "split_tokens": tuple(args.split_tokens)}
+def preset_names() -> list[str]:
+    return sorted({"default", *(p for f in FAMILIES.values() for p in f.presets)})
 
 
 def add_train(sub) -> None:
     p = sub.add_parser("train", help="train a model on a text file (default: bundled names)")
     p.add_argument("data", nargs="?", help="UTF-8 text, one item per line (default: names.txt)")
     p.add_argument("--out", help="run directory (default: runs/<data name>, never overwritten)")
-    p.add_argument("--preset", default="default", choices=sorted(PRESETS))
+    p.add_argument("--preset", default="default", choices=preset_names(),
+                   help="the family's preset; other options override it")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
-    g = p.add_argument_group("model")
-    g.add_argument("--block-size", type=int, help="context length, tokens (n - 1)")
-    g.add_argument("--n-embd", type=int, help="embedding size m")
-    g.add_argument("--n-hidden", type=int, help="hidden tanh units h")
-    g.add_argument("--direct", action=argparse.BooleanOptionalAction, default=None,
-                   help="direct connections from the embeddings to the output (the paper's W)")
-    g.add_argument("--tie", action=argparse.BooleanOptionalAction, default=None,
-                   help="the output layer uses C's word vectors (tied embeddings; through a linear "
-                   "projection to n_embd when n_hidden differs)")
-    g.add_argument("--init", choices=("scaled", "normal"), help="scaled (default) or N(0,1)")
-    g.add_argument("--n-layer", type=int, help="hidden tanh layers (default 1, the paper's)")
-    g.add_argument("--norm", choices=("none", "layer", "batch"), help="normalise before each tanh")
-    g.add_argument("--dropout", type=float, help="dropout on embeddings and hidden layers")
-    g.add_argument("--arch", choices=("flat", "hierarchical"),
-                   help="flat (the paper) or hierarchical (WaveNet-style, power-of-two context)")
-    g.add_argument("--sampled-softmax", dest="sampled", type=int, metavar="K",
-                   help="train with a sampled softmax over the batch's targets plus K Zipf "
-                   "draws (big word vocabularies); evaluation stays exact")
-    g = p.add_argument_group("training")
-    g.add_argument("--steps", type=int)
-    g.add_argument("--max-seconds", type=float, help="time budget; the lr schedule follows it")
-    g.add_argument("--target-loss", type=float, help="stop once the dev loss is at or below this")
-    g.add_argument("--batch-size", type=int)
-    g.add_argument("--lr", type=float, help="peak learning rate")
-    g.add_argument("--lr-schedule", choices=("cosine", "linear", "step", "constant", "inverse"),
-                   help="inverse: the paper's lr / (1 + r t), t in examples, r = --lr-decay")
-    g.add_argument("--lr-decay", type=float, help="r of the inverse schedule (default 1e-8)")
-    g.add_argument("--warmup-steps", type=int)
-    g.add_argument("--min-lr", type=float, help="final lr of cosine/linear decay, fraction of --lr")
-    g.add_argument("--lr-drop-step", type=int, help="step schedule: multiply lr by --lr-drop here")
-    g.add_argument("--lr-drop", type=float)
-    g.add_argument("--optimizer", choices=("adamw", "sgd"))
-    g.add_argument("--weight-decay", type=float, help="on weights and C, not biases")
-    g.add_argument("--momentum", type=float, help="SGD momentum")
-    g.add_argument("--eval-interval", type=int, help="steps between dev evaluations/checkpoints")
-    g.add_argument("--log-interval", type=int)
-    g.add_argument("--seed", type=int)
-    g.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
-    add_data_options(p)
+    p.add_argument("--target-loss", type=float, help="stop once the dev loss is at or below this")
     p.add_argument("--samples", type=int, default=10, help="samples printed at the end")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_settings(p, "train")
 
 
 def add_sample(sub) -> None:
@@ -165,10 +117,12 @@ def add_sweep(sub) -> None:
                    help="values to try, e.g. n_hidden=256,512 dropout=0,0.2")
     p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                    help="settings fixed for every trial, e.g. block_size=8")
-    p.add_argument("--preset", default="default", choices=sorted(PRESETS))
+    p.add_argument("--model", choices=list(FAMILIES), default=DEFAULT, help="model family")
+    p.add_argument("--preset", default="default", choices=preset_names())
     p.add_argument("--seconds", type=float, default=60.0, help="training budget per trial")
     p.add_argument("--random", type=int, default=0, help="try N random grid points, not all")
     p.add_argument("--seed", type=int, default=0, help="for --random")
+    add_settings(p, "sweep", sections=("data",))
 
 
 def add_inspect(sub) -> None:
@@ -186,17 +140,11 @@ def add_inspect(sub) -> None:
     p = sub.add_parser("lr-find", help="sweep the learning rate on a short run; plot and suggest")
     p.add_argument("data", nargs="?", help="UTF-8 text, one item per line (default: names.txt)")
     p.add_argument("--out", default="lr_find.png", help="the PNG to write (default lr_find.png)")
-    p.add_argument("--preset", default="default", choices=sorted(PRESETS))
+    p.add_argument("--preset", default="default", choices=preset_names())
     p.add_argument("--steps", type=int, default=300, help="sweep length (default 300)")
     p.add_argument("--lr-min", type=float, default=1e-4)
     p.add_argument("--lr-max", type=float, default=1.0)
-    for flag, kind in (("--block-size", int), ("--n-embd", int), ("--n-hidden", int),
-                       ("--batch-size", int), ("--seed", int), ("--weight-decay", float),
-                       ("--momentum", float)):
-        p.add_argument(flag, type=kind)
-    p.add_argument("--init", choices=("scaled", "normal"))
-    p.add_argument("--optimizer", choices=("adamw", "sgd"))
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
+    add_settings(p, "lr-find")
 
 
 def build_parser() -> Parser:
@@ -226,38 +174,28 @@ def add_ngram(sub) -> None:
     p.add_argument("--max-len", type=int, help="longest sample, tokens")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
-    add_data_options(p)
-
-
-TRAIN_SETTINGS = ("block_size", "n_embd", "n_hidden", "direct", "tie", "init", "n_layer", "norm",
-                  "dropout", "arch", "sampled", "steps", "max_seconds", "batch_size", "lr",
-                  "lr_schedule", "lr_decay", "warmup_steps", "min_lr", "lr_drop_step", "lr_drop",
-                  "optimizer", "weight_decay", "momentum", "eval_interval",
-                  "log_interval", "seed", "device")
+    add_settings(p, "ngram", sections=("data",))
 
 
 def cmd_train(args) -> int:
     from .lm import load
     from .train import train
 
-    settings = {k: getattr(args, k) for k in TRAIN_SETTINGS}
-    if args.resume:
-        settings = {k: v for k, v in settings.items() if v is not None}
-    result = train(args.data, args.out, preset=args.preset, resume=args.resume,
-                   overwrite=args.overwrite, split_seed=args.split_seed, split=args.split,
-                   dedupe=args.dedupe, progress=not args.quiet, target_loss=args.target_loss,
-                   data_options=None if args.resume else data_options(args), **settings)
+    model, settings, data = given_settings(args)
+    result = train(args.data, args.out, model=model, preset=args.preset, resume=args.resume,
+                   overwrite=args.overwrite, progress=not args.quiet, target_loss=args.target_loss,
+                   data_options=data, **settings)
     if result.rank != 0:  # under torchrun, rank 0 reports for all
         return 0
     test = "-" if result.test_loss is None else f"{result.test_loss:.4f}"
     print(f"run directory: {result.run_dir}")
-    print(f"stopped: {result.stopped} at step {result.step} after {result.seconds:.1f} s; "
+    print(f"stopped: {result.stopped.value} at step {result.step} after {result.seconds:.1f} s; "
           f"best dev at step {result.best_step}")
     print(f"loss (nats/token) of the best weights: train {result.train_loss:.4f}  "
           f"dev {result.dev_loss:.4f}  test {test}")
-    if result.stopped.startswith("interrupted"):
+    if result.stopped.interrupted:
         print(f"checkpoint saved; continue with: nnlm train --resume --out {result.run_dir}")
-        return 143 if result.stopped.endswith("SIGTERM") else 130
+        return 143 if result.stopped.value.endswith("SIGTERM") else 130
     if args.samples > 0:
         print("samples:")
         print_samples(load(result.run_dir).sample(args.samples, seed=0), width=24)
@@ -324,13 +262,11 @@ def print_eval(what: str, result) -> None:
 
 def cmd_ngram(args) -> int:
     from . import ngram
-    from .config import DataConfig
     from .mix import fit_ngram, ngram_eval
-    from .rundir import read_dataset
+    from .sources import read_source
 
     ngram.check_order(args.order)
-    ds = read_dataset(args.data, DataConfig(split_seed=args.split_seed, split=tuple(args.split),
-                                            dedupe=args.dedupe, **data_options(args)))
+    ds = read_source(args.data, DataConfig(**given_settings(args)[2]))
     model, seconds = fit_ngram(ds, args.order, args.method, args.smoothing)
     block = max(args.order - 1, 1)
     report = {"method": args.method, "order": args.order, "vocab_size": len(ds.vocab),
@@ -355,12 +291,11 @@ def ngram_samples(model, ds, args, block) -> list[str]:
 
     from . import ngram
 
-    stream = args.level == "word" and args.word_mode == "stream"
-    max_len = args.max_len or (50 if args.level == "word" else 32)
+    max_len = args.max_len or (ds.default_max_len() if ds.marks_novelty else 50)
     if max_len < 1:
         raise NnlmError(f"--max-len must be at least 1, got {max_len}")
     seqs = ngram.sample(model, args.sample, block, max_len, np.random.default_rng(args.seed),
-                        stop_at_boundary=not stream)
+                        stop_at_boundary=ds.ends)
     return [ds.vocab.decode(s) for s in seqs]
 
 
@@ -395,11 +330,13 @@ def cmd_score(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from .sweep import parse_assignments, run_sweep
+    from .sweep import check_keys, parse_assignments, run_sweep
 
-    rows = run_sweep(args.data, args.out, parse_assignments(args.grid, multi=True),
-                     parse_assignments(args.set, multi=False), args.seconds,
-                     preset=args.preset, random_trials=args.random, seed=args.seed)
+    grid, fixed = parse_assignments(args.grid, multi=True), parse_assignments(args.set, multi=False)
+    check_keys(args.model, [*grid, *fixed])
+    rows = run_sweep(args.data, args.out, grid, fixed, args.seconds, model=args.model,
+                     preset=args.preset, random_trials=args.random, seed=args.seed,
+                     data_options=given_settings(args)[2])
     print(f"best: {rows[0]['trial']} dev {rows[0]['dev_loss']:.4f}; "
           f"table in {args.out}/results.md")
     return 0
@@ -421,13 +358,9 @@ def cmd_neighbors(args) -> int:
     lm = load(args.run_dir, device="cpu")
     if args.k < 1:
         raise NnlmError(f"-k must be at least 1, got {args.k}")
-    for i, score in nearest(lm.model.C.weight.detach(), token_index(lm.vocab, args.token), args.k):
+    for i, score in nearest(lm.model.embeddings().detach(), token_index(lm.vocab, args.token), args.k):
         print(f"{lm.vocab.token_str(i)}\t{score:.4f}")
     return 0
-
-
-LR_FIND_SETTINGS = ("block_size", "n_embd", "n_hidden", "batch_size", "seed", "weight_decay",
-                    "momentum", "init", "optimizer", "device")
 
 
 def cmd_lr_find(args) -> int:
@@ -435,9 +368,9 @@ def cmd_lr_find(args) -> int:
     from .plot import lr_sweep, pyplot
 
     pyplot()  # fail on a missing matplotlib before the sweep, not after
-    settings = {k: getattr(args, k) for k in LR_FIND_SETTINGS}
-    result = lr_find(args.data, preset=args.preset, steps=args.steps, lr_min=args.lr_min,
-                     lr_max=args.lr_max, **settings)
+    model, settings, data = given_settings(args)
+    result = lr_find(args.data, model=model, preset=args.preset, steps=args.steps, lr_min=args.lr_min,
+                     lr_max=args.lr_max, data_options=data, **settings)
     print(lr_sweep(result, args.out))
     print(f"suggested lr: {result.suggestion:.3g} (the bottom of the smoothed loss, "
           f"{len(result.lrs)} steps from {args.lr_min:g} to {result.lrs[-1]:.3g})")

@@ -6,6 +6,7 @@ Nothing here imports the CLI or the model: it turns text into integer tensors.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -24,19 +25,28 @@ def bundled_names_path() -> Path:
     return Path(str(resources.files("nnlm") / "data" / "names.txt"))
 
 
-def read_items(path: str | Path) -> list[str]:
-    """One item per line of a UTF-8 file: whitespace stripped, blank lines skipped.
+LINE_END = re.compile(r"\r\n|\r|\n")  # Unix, Windows and old Mac line ends
 
-    A UTF-8 byte-order mark and CRLF line endings are accepted. Any other problem
-    (missing file, directory, binary or invalid UTF-8, nothing in it) raises NnlmError
-    naming the file and, where it applies, the line.
-    """
-    text = read_text(path)
-    items = [line.strip() for line in text.split("\n")]
-    items = [item for item in items if item]
-    if not items:
+
+def lines(text: str) -> list[str]:
+    return LINE_END.split(text)
+
+
+def read_numbered_items(path: str | Path) -> list[tuple[int, str]]:
+    """(line number, item) for each item of a UTF-8 file, one item per line: whitespace
+    stripped, blank lines skipped. A byte-order mark and LF, CRLF or CR line ends are fine.
+    Any other problem (missing file, directory, binary or invalid UTF-8, nothing in it)
+    raises NnlmError naming the file and, where it applies, the line."""
+    numbered = [(n, line.strip()) for n, line in enumerate(lines(read_text(path)), 1)]
+    numbered = [(n, item) for n, item in numbered if item]
+    if not numbered:
         raise NnlmError(f"{path}: no items (the file has only blank lines)")
-    return items
+    return numbered
+
+
+def read_items(path: str | Path) -> list[str]:
+    """The items of a file, one per line (see read_numbered_items)."""
+    return [item for _, item in read_numbered_items(path)]
 
 
 def read_text(path: str | Path) -> str:
@@ -95,7 +105,8 @@ class Vocab:
             return [self.stoi[c] for c in item]
         except KeyError as e:
             at = f" in {context}" if context else ""
-            raise NnlmError(f"character {e.args[0]!r}{at} is not in the model's vocabulary") from None
+            raise NnlmError(f"character {e.args[0]!r}{at} is not in the model's vocabulary "
+                            f"({len(self.chars)} characters)") from None
 
     def decode(self, ids) -> str:
         return "".join(self.chars[i - 1] for i in ids if i != BOUNDARY_ID)
@@ -170,13 +181,16 @@ class Windows:
         self._build(ids, lengths, block_size)
 
     @classmethod
-    def from_ids(cls, ids: torch.Tensor, lengths: torch.Tensor, block_size: int) -> Windows:
-        """Items already encoded: their ids concatenated (T,) and each item's length."""
+    def from_ids(cls, ids: torch.Tensor, lengths: torch.Tensor, block_size: int,
+                 ends: bool = True) -> Windows:
+        """Items already encoded: their ids concatenated (T,) and each item's length.
+        ends=False: the end of an item is not predicted (pieces of a stream)."""
         windows = cls.__new__(cls)
-        windows._build(ids.to(torch.int32), lengths.to(torch.long), block_size)
+        windows._build(ids.to(torch.int32), lengths.to(torch.long), block_size, ends)
         return windows
 
-    def _build(self, ids: torch.Tensor, lengths: torch.Tensor, block_size: int) -> None:
+    def _build(self, ids: torch.Tensor, lengths: torch.Tensor, block_size: int,
+               ends: bool = True) -> None:
         self.block_size = block_size
         # item k occupies [start_k, start_k + len_k]: its leading 0, then its tokens;
         # its examples predict the len_k + 1 tokens after start_k (the last is the end 0)
@@ -185,8 +199,9 @@ class Windows:
         self.stream = torch.zeros(int(lengths.sum()) + 1, dtype=torch.int32)  # int32: big corpora
         token_pos = torch.repeat_interleave(starts + 1, lengths - 1) + _ranks_within(lengths - 1)
         self.stream[token_pos] = ids
-        self.item_start = torch.repeat_interleave(starts, lengths)  # (N,) per example
-        self.pos = self.item_start + _ranks_within(lengths) + 1  # (N,) target positions
+        predicted = lengths if ends else lengths - 1
+        self.item_start = torch.repeat_interleave(starts, predicted)  # (N,) per example
+        self.pos = self.item_start + _ranks_within(predicted) + 1  # (N,) target positions
         self._offsets = torch.arange(-block_size, 0, dtype=torch.long)
 
     def __len__(self) -> int:

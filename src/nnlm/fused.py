@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from .model import MLP
+from .models.mlp import MLP
 
 
 def supports(model) -> bool:

@@ -1,20 +1,16 @@
 """Looking inside a trained model: nearest tokens in C, a 2-D map of C, token
-frequencies, tanh saturation, and the run's logged metrics.
+frequencies and hidden-unit saturation.
 
 No matplotlib and no CLI here: plot.py draws what these functions compute.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import torch
 
-from . import checkpoint as ckpt
-from .data import BOUNDARY_ID, Windows
-from .errors import NnlmError, where
+from .errors import NnlmError
 
 SATURATED = 0.99  # |tanh| above this: the unit's gradient is < 2% of its unsaturated value
 
@@ -75,55 +71,29 @@ def project_tsne(C: torch.Tensor, seed: int = 0) -> torch.Tensor:
                             .fit_transform(data))
 
 
-def token_counts(items: list[str], vocab) -> torch.Tensor:
-    """How often each token occurs in `items`, one boundary per item: (V,) int64."""
-    counts = torch.zeros(len(vocab), dtype=torch.long)
-    for item in items:
-        ids = torch.tensor(vocab.encode(item), dtype=torch.long)
-        counts += torch.bincount(ids, minlength=len(vocab))
-    counts[BOUNDARY_ID] += len(items)
-    return counts
-
-
-def most_frequent(items: list[str], vocab, n: int) -> list[int]:
-    """Ids of the n most frequent tokens in `items` (all of them when there are fewer)."""
-    counts = token_counts(items, vocab)
+def most_frequent(counts, n: int) -> list[int]:
+    """Ids of the n largest of `counts` (V,), most frequent first; ties in id order."""
+    counts = torch.as_tensor(counts)
     return torch.sort(counts, descending=True, stable=True).indices[:n].tolist()
 
 
 @torch.no_grad()
-def hidden_activations(model, items: list[str], vocab, num: int = 4096, seed: int = 0) -> torch.Tensor:
-    """tanh outputs of the hidden layer on `num` random training examples: (num, n_hidden)."""
-    windows = Windows(items, vocab, model.config.block_size)
+def hidden_activations(model, windows, num: int = 4096, seed: int = 0) -> dict[str, torch.Tensor]:
+    """{layer: (num, units)} hidden activations on `num` random examples of `windows`,
+    from the model's own `activations` hook (every hidden layer, normalisation included)."""
     g = torch.Generator().manual_seed(seed)
     index = torch.randperm(len(windows), generator=g)[:num]
-    x = model.C(windows.contexts(index)).flatten(1)  # (num, block_size * n_embd)
-    return torch.tanh(model.hidden(x))  # (num, n_hidden)
+    was_training = model.training
+    model.eval()
+    try:
+        return model.activations(windows.contexts(index))
+    finally:
+        model.train(was_training)
 
 
 def saturation(h: torch.Tensor) -> float:
     """Fraction of tanh outputs with |h| > 0.99, where almost no gradient flows back."""
     return float((h.abs() > SATURATED).float().mean())
-
-
-def read_metrics(run_dir: Path) -> tuple[list[dict], list[dict]]:
-    """metrics.jsonl of a run as (train lines, dev lines), each sorted by step."""
-    path = Path(run_dir) / ckpt.METRICS
-    if not path.is_file():
-        raise NnlmError(f"{path}: missing (the run has logged nothing yet)")
-    train, dev = [], []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            raise NnlmError(f"{where(path, n)}: not valid JSON") from None
-        if "train_loss" in record:
-            train.append(record)
-        elif "dev_loss" in record:
-            dev.append(record)
-    return sorted(train, key=lambda r: r["step"]), sorted(dev, key=lambda r: r["step"])
 
 
 def ema(values: list[float], beta: float = 0.9) -> list[float]:
@@ -133,25 +103,3 @@ def ema(values: list[float], beta: float = 0.9) -> list[float]:
         avg = beta * avg + (1 - beta) * v
         out.append(avg / (1 - beta**t))
     return out
-
-
-TENSORBOARD_TAGS = {"train_loss": "loss/train", "dev_loss": "loss/dev", "lr": "lr"}
-
-
-def tensorboard_writer(run_dir: Path, step: int):
-    """A SummaryWriter on run_dir/tb when the tensorboard package is installed, else None.
-
-    purge_step: a resumed run's events past its checkpoint are hidden, as in metrics.jsonl.
-    """
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:  # tensorboard is optional: metrics.jsonl is always written
-        return None
-    return SummaryWriter(str(Path(run_dir) / "tb"), purge_step=step or None)
-
-
-def tensorboard_log(writer, record: dict) -> None:
-    """The scalars of one metrics.jsonl record."""
-    for key, tag in TENSORBOARD_TAGS.items():
-        if key in record:
-            writer.add_scalar(tag, record[key], record["step"])

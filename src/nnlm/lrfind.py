@@ -12,13 +12,15 @@ from pathlib import Path
 
 import torch
 
+from .batching import Batches
 from .config import DataConfig
 from .data import bundled_names_path
 from .errors import NnlmError
-from .model import build_model
-from .rundir import build_configs
+from .models import DEFAULT
+from .optim import make_optimizer
 from .runtime import resolve_device
-from .train import Batches, make_optimizer
+from .sources import read_source
+from .spec import build_configs
 
 DIVERGED = 4.0  # stop once a minibatch loss is this many times the lowest so far
 
@@ -38,27 +40,29 @@ def lr_schedule(lr_min: float, lr_max: float, steps: int) -> list[float]:
     return [10 ** (lo + (hi - lo) * i / max(1, steps - 1)) for i in range(steps)]
 
 
-def lr_find(data: str | None = None, *, preset: str = "default", steps: int = 300,
-            lr_min: float = 1e-4, lr_max: float = 1.0,
-            split_seed: int = 42, **settings) -> LRFindResult:
+def lr_find(data: str | None = None, *, model: str = DEFAULT, preset: str = "default",
+            steps: int = 300, lr_min: float = 1e-4, lr_max: float = 1.0,
+            data_options: dict | None = None, **settings) -> LRFindResult:
     """Sweep the lr over `steps` minibatches of the training split of DATA.
 
     `settings` override the preset's model and training settings (batch_size, optimizer,
     block_size, ...), as for nnlm.train; the preset's lr and schedule are ignored.
+    `data_options` are data settings (config.DataConfig), as for nnlm.train.
     """
     if steps < 10:
         raise NnlmError(f"--steps must be at least 10 for a sweep, got {steps}")
     if not 0 < lr_min < lr_max:
         raise NnlmError(f"need 0 < --lr-min < --lr-max, got {lr_min:g} and {lr_max:g}")
-    model_cfg, cfg, ds = build_configs(data, preset, settings, DataConfig(split_seed=split_seed))
+    source = read_source(data, DataConfig(**(data_options or {})))
+    fam, model_cfg, cfg = build_configs(model, preset, settings, len(source.vocab))
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
-    model = build_model(model_cfg).to(device)
-    optimizer = make_optimizer(model, cfg)
-    batches = Batches(ds.windows("train", model_cfg.block_size), cfg.batch_size, cfg.seed, device)
+    net = fam.build(model_cfg).to(device)
+    optimizer = make_optimizer(net, cfg)
+    batches = Batches(source.windows("train", model_cfg.block_size), cfg.batch_size, cfg.seed, device)
     lrs, losses = [], []
     for step, lr in enumerate(lr_schedule(lr_min, lr_max, steps)):
-        loss = sweep_step(model, optimizer, batches.get(step), lr)
+        loss = sweep_step(net, optimizer, batches.get(step), lr)
         lrs.append(lr)
         losses.append(loss)
         if not math.isfinite(loss) or loss > DIVERGED * min(losses):

@@ -29,6 +29,17 @@ def flatten_parameters(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
     return flat, grad
 
 
+def make_optimizer(model, cfg) -> FlatOptimizer:
+    """Flatten the model's parameters and build the optimizer `cfg` (a TrainConfig) asks for."""
+    flat, grad = flatten_parameters(model)
+    # decay where the model's decay_groups say: weight matrices and C, not biases or gains
+    decaying = {id(p) for p in model.decay_groups(cfg.weight_decay)[0]["params"]}
+    decay_mask = torch.cat([torch.full((p.numel(),), float(id(p) in decaying))
+                            for p in model.parameters()])
+    return FlatOptimizer(flat, grad, decay_mask, cfg.optimizer, cfg.weight_decay,
+                         beta2=cfg.beta2, momentum=cfg.momentum)
+
+
 class FlatOptimizer:
     """AdamW (decoupled decay) or SGD (L2 decay, optional momentum) on flat buffers.
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from .errors import NnlmError
-from .inspect_model import SATURATED, ema
+from .inspect_model import SATURATED, ema, saturation
 
 DPI = 120
 BIG_LABELS = 60  # up to this many labelled tokens: the lecture's labelled discs
@@ -98,16 +98,19 @@ def embedding_map(points: torch.Tensor, labels: dict[int, str], title: str, axis
     return save(fig, out)
 
 
-def activation_histogram(h: torch.Tensor, title: str, out: Path) -> Path:
-    """Histogram of tanh outputs h (N, n_hidden): mass piled at +-1 means saturation."""
+def activation_histogram(layers: dict[str, torch.Tensor], title: str, out: Path) -> Path:
+    """One histogram per hidden layer {name: (N, units)}: mass piled at +-1 means saturation."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 5))
-    ax.hist(h.flatten().tolist(), bins=50, range=(-1, 1), color="tab:green")
-    for edge in (-SATURATED, SATURATED):
-        ax.axvline(edge, color="tab:red", ls="--", lw=1)
-    ax.set_xlabel("tanh activation h")
-    ax.set_ylabel("count")
-    ax.set_title(title)
+    fig, axes = plt.subplots(len(layers), 1, figsize=(8, 2.5 + 2.5 * len(layers)), squeeze=False)
+    for ax, (name, h) in zip(axes[:, 0], layers.items(), strict=True):
+        ax.hist(h.flatten().tolist(), bins=50, range=(-1, 1), color="tab:green")
+        for edge in (-SATURATED, SATURATED):
+            ax.axvline(edge, color="tab:red", ls="--", lw=1)
+        ax.set_ylabel("count")
+        ax.set_title(f"{name}: {saturation(h):.1%} have |h| > {SATURATED}", fontsize=10)
+    axes[-1, 0].set_xlabel("activation h")
+    fig.suptitle(title)
+    fig.tight_layout()
     return save(fig, out)
 
 
@@ -135,36 +138,33 @@ def lr_sweep(result, out: Path) -> Path:
 def plot_run(run_dir, *, log_scale: bool = False, tsne: bool = False, top: int = 300,
              activations: bool = False) -> list[Path]:
     """Every picture of a run directory, written into it; returns their paths."""
-    from .inspect_model import (
-        hidden_activations,
-        most_frequent,
-        project_2d,
-        project_tsne,
-        read_metrics,
-        saturation,
-    )
+    from .inspect_model import hidden_activations, most_frequent, project_2d, project_tsne
     from .lm import load
+    from .metrics import read_metrics
+    from .sources import token_counts
 
     pyplot()  # fail on a missing matplotlib before any work
     if top < 1:
         raise NnlmError(f"--top must be at least 1, got {top}")
     lm = load(run_dir, device="cpu")
-    run_dir, vocab, items = lm.spec.run_dir, lm.vocab, lm.spec.split.train
+    run_dir, vocab = lm.spec.run_dir, lm.vocab
     train, dev = read_metrics(run_dir)
     title = run_title(run_dir, dev)
     paths = [loss_curve(train, dev, title, run_dir / "loss_curve.png", log_scale)]
-    C = lm.model.C.weight.detach()  # (V, n_embd)
+    C = lm.model.embeddings().detach()  # (V, n_embd)
     points, axis = (project_tsne(C), "t-SNE") if tsne else project_2d(C)
-    labels = {i: vocab.token_str(i) for i in most_frequent(items, vocab, top)}
+    labels = {i: vocab.token_str(i) for i in most_frequent(token_counts(lm.source), top)}
     shown = f"{len(labels)} most frequent of {len(vocab)} tokens" if len(labels) < len(vocab) \
         else f"{len(vocab)} tokens"
     paths.append(embedding_map(points, labels, f"{title}\nembeddings C, n_embd {C.shape[1]}, "
                                f"{shown}", axis, run_dir / "embedding_map.png"))
     if activations:
-        h = hidden_activations(lm.model, items, vocab)  # (N, n_hidden)
-        paths.append(activation_histogram(
-            h, f"{title}\nhidden tanh on {h.shape[0]} training examples: "
-            f"{saturation(h):.1%} have |h| > {SATURATED}", run_dir / "activations.png"))
+        layers = hidden_activations(lm.model, lm.spec.windows("train"))
+        if not layers:
+            raise NnlmError(f"--activations: a {lm.spec.family.name} model exposes no hidden activations")
+        n = next(iter(layers.values())).shape[0]
+        paths.append(activation_histogram(layers, f"{title}\nhidden activations on {n} training "
+                                          "examples", run_dir / "activations.png"))
     return paths
 
 

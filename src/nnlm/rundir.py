@@ -1,213 +1,306 @@
-"""Creating, opening and locking run directories."""
+"""The run directory: everything needed to use or resume a model, without pickle.
+
+    config.json              format version, model family and settings, training and data
+                             settings, and what the data source keeps (sizes, file hashes)
+    vocab.json               the vocabulary
+    splits.json              character items: the train/dev/test items (marks, --new-only)
+    model.safetensors        best-on-dev weights (metadata: step, dev loss)
+    checkpoint.safetensors   latest weights, optimizer state, RNG state (for --resume)
+    metrics.jsonl            one JSON object per logged step
+    summary.json             how training ended and the losses of the best weights
+
+Every file is written atomically (temporary file, fsync, rename), so whatever moment the
+process dies at, each file is either the old or the new version, never half. Weights are
+read only with safetensors and metadata only as JSON. This module is the only one that
+knows these names and layouts; runs written in format 1 (nnlm 0.1) are read too.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
-from dataclasses import dataclass, field, fields, replace
+import tempfile
 from pathlib import Path
 
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
 from . import __version__
-from . import checkpoint as ckpt
-from .config import (DataConfig, TrainConfig, check_types, preset_settings, split_settings,
-                     to_json)
-from .data import Split, Vocab, Windows, bundled_names_path, read_items, split_items
+from .config import DataConfig, TrainConfig
 from .errors import NnlmError
-from .model import ModelConfig
-from .words import WordSplit, read_corpus, split_corpus, vocab_from_json
+from .models import FAMILIES, family
+from .settings import from_json, to_json
+from .sources import SOURCES, kind_of, vocab_from_json
+from .spec import RunSpec
 
-RUN_FILES = (ckpt.CONFIG, ckpt.VOCAB, ckpt.SPLITS, ckpt.MODEL, ckpt.CHECKPOINT, ckpt.METRICS,
-             "summary.json")
-LOCK = ".lock"
-# settings a resumed run may change; everything else is fixed by config.json
-RESUMABLE = ("steps", "max_seconds", "device", "eval_interval", "log_interval")
-
-
-@dataclass
-class RunSpec:
-    run_dir: Path
-    model: ModelConfig
-    train: TrainConfig
-    data: DataConfig
-    vocab: Vocab
-    split: Split | None  # character level; word level re-reads its data (word_split)
-    preset: str
-    words: WordSplit | None = field(default=None, repr=False)
-
-    @property
-    def word_level(self) -> bool:
-        return self.data.level == "word"
-
-    def word_split(self) -> WordSplit:
-        if self.words is None:
-            self.words = load_word_split(self.data, self.vocab)
-        return self.words
-
-    def windows(self, name: str, block_size: int | None = None):
-        """The examples of split `name` ("train", "dev" or "test"), contexts of the model's
-        block size or `block_size`."""
-        if self.word_level:
-            return self.word_split().windows(name, block_size or self.model.block_size)
-        return Windows(getattr(self.split, name), self.vocab, block_size or self.model.block_size)
-
-    def config_json(self) -> dict:
-        sizes = ({"tokens": self.word_split().tokens()} if self.word_level else
-                 {"items": {k: len(v) for k, v in self.split.to_json().items()}})
-        return {"format": ckpt.FORMAT, "format_version": ckpt.FORMAT_VERSION,
-                "nnlm_version": __version__, "preset": self.preset,
-                "model": self.model.to_json(), "train": to_json(self.train),
-                "data": {**to_json(self.data), **sizes}}
+FORMAT = "nnlm-run"
+FORMAT_VERSION = 2
+CONFIG, VOCAB, MODEL, CHECKPOINT = "config.json", "vocab.json", "model.safetensors", "checkpoint.safetensors"
+METRICS, SUMMARY, LOCK = "metrics.jsonl", "summary.json", ".lock"
+SOURCE_FILES = ("splits.json",)  # what sources keep beside config.json (Source.files)
+RUN_FILES = (CONFIG, VOCAB, MODEL, CHECKPOINT, METRICS, SUMMARY, *SOURCE_FILES)
+MAX_JSON_BYTES = 1024**3
 
 
-@dataclass
-class DataSet:
-    """A data file read and split as a DataConfig says, without a run directory."""
+# -- files, written atomically -----------------------------------------------------------
 
-    data: DataConfig
-    vocab: Vocab
-    split: Split | None
-    words: WordSplit | None
-
-    def windows(self, name: str, block_size: int):
-        if self.words is not None:
-            return self.words.windows(name, block_size)
-        return Windows(getattr(self.split, name), self.vocab, block_size)
-
-
-def read_dataset(data: str | None, cfg: DataConfig) -> DataSet:
-    """Read DATA (default: the bundled names) and split it; cfg.path/sha256 filled in."""
-    cfg.validate()
-    if cfg.level == "word" and not data:
-        raise NnlmError("--level word needs a DATA file (the bundled names are characters)")
-    data_path = Path(data) if data else bundled_names_path()
-    cfg = replace(cfg, path=str(data_path.resolve()) if data else "")
-    if cfg.level == "word":
-        vocab, words, sha = word_data(data_path, cfg)
-        return DataSet(replace(cfg, sha256=sha), vocab, None, words)
-    split = split_items(read_items(data_path), cfg.split_seed, cfg.split, cfg.dedupe)
-    return DataSet(cfg, Vocab.from_items(split.train), split, None)
+def atomic_write(path: Path, data: bytes) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
 
 
-def word_data(data_path: Path, cfg: DataConfig):
-    """Read and split a word-level corpus as `cfg` says: (vocab, WordSplit, sha256)."""
-    corpus = read_corpus(data_path, cfg.lowercase)
-    vocab, split = split_corpus(corpus, mode=cfg.word_mode, min_count=cfg.min_count,
-                                vocab_from=cfg.vocab_from, split_tokens=tuple(cfg.split_tokens),
-                                seed=cfg.split_seed, fractions=tuple(cfg.split), dedupe=cfg.dedupe,
-                                lowercase=cfg.lowercase)
-    return vocab, split, corpus.sha256
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
-def load_word_split(cfg: DataConfig, vocab) -> WordSplit:
-    """Re-read a word-level run's data file and split it again, checking it is the same."""
-    path = Path(cfg.path)
+def write_json(path: Path, obj) -> None:
+    atomic_write(path, (json.dumps(obj, indent=1, ensure_ascii=False) + "\n").encode())
+
+
+def read_json(path: Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise NnlmError(f"{path}: missing (not a complete nnlm run directory)")
+    if path.stat().st_size > MAX_JSON_BYTES:
+        raise NnlmError(f"{path}: too large to be nnlm metadata")
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise NnlmError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(obj, dict):
+        raise NnlmError(f"{path}: expected a JSON object")
+    return obj
+
+
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict) -> None:
+    """Tensors as safetensors; `metadata` (any JSON) rides in the header."""
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    atomic_write(path, st_save(tensors, metadata={"nnlm": json.dumps(metadata)}))
+
+
+def load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    path = Path(path)
+    if not path.is_file():
+        raise NnlmError(f"{path}: missing (not a complete nnlm run directory)")
+    try:
+        data = path.read_bytes()
+        tensors = st_load(data)
+        header_len = int.from_bytes(data[:8], "little")
+        header = json.loads(data[8:8 + header_len])
+        metadata = json.loads(header.get("__metadata__", {}).get("nnlm", "{}"))
+    except (SafetensorError, ValueError, OSError) as e:
+        raise NnlmError(f"{path}: not a readable safetensors file ({e})") from None
+    if not isinstance(metadata, dict):
+        raise NnlmError(f"{path}: bad nnlm metadata in the header")
+    return tensors, metadata
+
+
+def check_state_dict(path: Path, tensors: dict[str, torch.Tensor], model: torch.nn.Module) -> None:
+    """The file's tensor names and shapes must be exactly the model's."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    if missing or extra:
+        raise NnlmError(f"{path}: weights do not match config.json "
+                        f"(missing {missing[:3]}, unexpected {extra[:3]})")
+    for name, t in expected.items():
+        if tuple(tensors[name].shape) != tuple(t.shape):
+            raise NnlmError(f"{path}: weights do not match config.json: {name} has shape "
+                            f"{tuple(tensors[name].shape)}, the config implies {tuple(t.shape)}")
+        if tensors[name].dtype != t.dtype:
+            raise NnlmError(f"{path}: {name} is {tensors[name].dtype}, expected {t.dtype}")
+
+
+# -- weights, checkpoints, summaries -----------------------------------------------------
+
+def save_best(run_dir: Path, model: torch.nn.Module, step: int, dev_loss: float) -> None:
+    save_tensors(Path(run_dir) / MODEL, model.state_dict(), {"step": step, "dev_loss": dev_loss})
+
+
+def load_weights(run_dir: Path, model: torch.nn.Module, which: str = "best") -> dict:
+    """Load the best-on-dev ("best") or the latest ("last") weights into `model`; returns the
+    file's metadata."""
+    if which not in ("best", "last"):
+        raise NnlmError(f"weights must be 'best' or 'last', got {which!r}")
+    if which == "best":
+        path = Path(run_dir) / MODEL
+        tensors, meta = load_tensors(path)
+    else:
+        path = Path(run_dir) / CHECKPOINT
+        everything, meta = load_tensors(path)
+        tensors = {k[6:]: v for k, v in everything.items() if k.startswith("model.")}
+    check_state_dict(path, tensors, model)
+    model.load_state_dict(tensors)
+    return meta
+
+
+def save_checkpoint(run_dir: Path, model: torch.nn.Module, state: dict[str, torch.Tensor],
+                    meta: dict) -> None:
+    """The latest weights, with the optimizer's and RNG's tensors `state` and the loop's `meta`."""
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()} | state
+    save_tensors(Path(run_dir) / CHECKPOINT, tensors, meta)
+
+
+def read_checkpoint(run_dir: Path, model: torch.nn.Module) -> tuple[dict, dict] | None:
+    """Load the checkpoint's weights into `model`; (its other tensors, its meta), or None when
+    the run died before its first checkpoint."""
+    path = Path(run_dir) / CHECKPOINT
     if not path.exists():
-        raise NnlmError(f"{path}: the run's data file is gone (word-level runs re-read it)")
-    new_vocab, split, sha = word_data(path, cfg)
-    if sha != cfg.sha256 or new_vocab != vocab:
-        raise NnlmError(f"{path}: changed since the run was trained (sha256 differs)")
-    return split
+        return None
+    tensors, meta = load_tensors(path)
+    weights = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+    check_state_dict(path, weights, model)
+    model.load_state_dict(weights)
+    return {k: v for k, v in tensors.items() if not k.startswith("model.")}, meta
 
 
-def default_run_dir(data_path: Path) -> Path:
-    """runs/<data name>, or runs/<data name>-2, -3... so nothing is overwritten."""
-    base = Path("runs") / data_path.stem
-    candidate, n = base, 1
-    while candidate.exists():
-        n += 1
-        candidate = base.with_name(f"{base.name}-{n}")
-    return candidate
+def write_summary(run_dir: Path, summary: dict) -> None:
+    write_json(Path(run_dir) / SUMMARY, summary)
 
 
-def build_configs(data: str | None, preset: str, settings: dict,
-                  data_config: DataConfig) -> tuple[ModelConfig, TrainConfig, DataSet]:
-    """The preset overridden by `settings` (None: keep the preset's), and the data read
-    and split; the model's vocabulary size comes from the data."""
-    merged = {**preset_settings(preset), **{k: v for k, v in settings.items() if v is not None}}
-    model_settings, train_cfg = split_settings(merged)
-    ds = read_dataset(data, data_config)
-    model_cfg = ModelConfig(vocab_size=len(ds.vocab), **model_settings)
+def read_summary(run_dir: Path) -> dict:
+    return read_json(Path(run_dir) / SUMMARY)
+
+
+# -- config.json -------------------------------------------------------------------------
+
+def config_json(spec: RunSpec) -> dict:
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "nnlm_version": __version__,
+            "preset": spec.preset, "model": {"family": spec.family.name, **to_json(spec.model)},
+            "train": to_json(spec.train), "data": to_json(spec.data),
+            "source": spec.source.state_json()}
+
+
+def read_config(run_dir: Path) -> dict:
+    """config.json of a run directory, checked and brought up to the current format."""
+    run_dir = Path(run_dir)
+    if not run_dir.exists():
+        raise NnlmError(f"{run_dir}: no such run directory")
+    if not run_dir.is_dir():
+        raise NnlmError(f"{run_dir}: not a directory (expected an nnlm run directory)")
+    config = read_json(run_dir / CONFIG)
+    if config.get("format") != FORMAT:
+        raise NnlmError(f"{run_dir / CONFIG}: not an nnlm run configuration")
+    version = config.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise NnlmError(f"{run_dir / CONFIG}: format_version missing")
+    if version > FORMAT_VERSION:
+        raise NnlmError(f"{run_dir}: written by a newer nnlm (format {version}; this nnlm reads "
+                        f"up to {FORMAT_VERSION}); upgrade nnlm to use it")
+    for key in ("model", "train", "data"):
+        if not isinstance(config.get(key), dict):
+            raise NnlmError(f"{run_dir / CONFIG}: the '{key}' section is missing")
+    return upgrade_v1(config) if version == 1 else config
+
+
+def upgrade_v1(config: dict) -> dict:
+    """Format 1 (nnlm 0.1): one MLP config with `arch` flat or hierarchical, and the data
+    file's sha256 and sizes inside the data section."""
+    model = dict(config["model"])
+    name = "hierarchical" if model.pop("arch", "flat") == "hierarchical" else "mlp"
+    known = set(family(name).config.__dataclass_fields__)
+    model = {"family": name, **{k: v for k, v in model.items() if k in known}}
+    data = dict(config["data"])
+    sha, tokens, items = data.pop("sha256", ""), data.pop("tokens", None), data.pop("items", None)
+    source = {"kind": kind_of(from_json(DataConfig, data, "config.json data", strict=False))}
+    if sha:
+        source["sha256"] = {data.get("path", ""): sha}
+    source.update({k: v for k, v in (("tokens", tokens), ("items", items)) if v is not None})
+    return {**config, "model": model, "data": data, "source": source}
+
+
+def write_spec(spec: RunSpec) -> None:
+    """A new run's files, replacing an earlier run's (--overwrite): call it holding the run's
+    lock, so no other process's run is deleted. Vocabulary and the source's files first,
+    config.json last: a directory with a config is whole."""
+    for name in RUN_FILES:
+        (spec.run_dir / name).unlink(missing_ok=True)
+    write_json(spec.run_dir / VOCAB, spec.vocab.to_json())
+    for name, obj in spec.source.files().items():
+        write_json(spec.run_dir / name, obj)
+    write_json(spec.run_dir / CONFIG, config_json(spec))
+
+
+def load_spec(run_dir: str | Path, overrides: dict | None = None) -> RunSpec:
+    """The RunSpec saved in a run directory; `overrides` may change resumable settings."""
+    run_dir = Path(run_dir)
+    config = read_config(run_dir)
+    where = run_dir / CONFIG
+    model_json = dict(config["model"])
+    name = model_json.pop("family", None)
+    if name not in FAMILIES:
+        raise NnlmError(f"{where}: unknown model family {name!r}")
+    fam = FAMILIES[name]
+    model_cfg = from_json(fam.config, model_json, f"{where} model")
+    train_cfg = from_json(TrainConfig, config["train"], f"{where} train", strict=False)
+    data_cfg = from_json(DataConfig, config["data"], f"{where} data", strict=False)
     model_cfg.validate()
-    return model_cfg, train_cfg, ds
+    apply_overrides(train_cfg, overrides or {})
+    source = load_source(run_dir, data_cfg, config.get("source"))
+    if model_cfg.vocab_size != len(source.vocab):
+        raise NnlmError(f"{run_dir}: config.json has vocab_size {model_cfg.vocab_size} but "
+                        f"vocab.json has {len(source.vocab)} tokens")
+    return RunSpec(run_dir, fam, model_cfg, train_cfg, data_cfg, source, str(config.get("preset", "")))
 
 
-def new_run(data: str | None, out: str | None, preset: str, settings: dict,
-            data_config: DataConfig, overwrite: bool = False, claim: bool = True) -> RunSpec:
-    """Read and split the data, build the configs, and (if `claim`) an empty run directory."""
-    model_cfg, train_cfg, ds = build_configs(data, preset, settings, data_config)
-    if not out and not claim:
-        raise NnlmError("several processes need an explicit --out run directory")
-    run_dir = Path(out) if out else default_run_dir(Path(data) if data else bundled_names_path())
-    if claim:
-        prepare_empty_dir(run_dir, overwrite)
-    return RunSpec(run_dir, model_cfg, train_cfg, ds.data, ds.vocab, ds.split, preset, ds.words)
+def apply_overrides(train_cfg: TrainConfig, overrides: dict) -> None:
+    from .settings import settings_of
 
+    resumable = [s for s in settings_of(TrainConfig) if s.resumable]
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key not in {s.name for s in resumable}:
+            raise NnlmError(f"--{key.replace('_', '-')} cannot change when resuming "
+                            f"(only {', '.join(s.option for s in resumable)})")
+        setattr(train_cfg, key, value)
+    train_cfg.validate()
+
+
+def load_source(run_dir: Path, data_cfg: DataConfig, state):
+    if not isinstance(state, dict) or state.get("kind") not in SOURCES:
+        raise NnlmError(f"{run_dir / CONFIG}: the 'source' section is missing or unknown")
+    vocab = vocab_from_json(read_json(run_dir / VOCAB))
+    stored = {name: read_json(run_dir / name) for name in SOURCE_FILES if (run_dir / name).exists()}
+    return SOURCES[state["kind"]].load(run_dir, data_cfg, vocab, state, stored)
+
+
+# -- creating and locking ----------------------------------------------------------------
 
 def prepare_empty_dir(run_dir: Path, overwrite: bool) -> None:
     if run_dir.exists() and not run_dir.is_dir():
         raise NnlmError(f"{run_dir}: exists and is not a directory")
     if run_dir.is_dir() and any(run_dir.iterdir()):
-        if not (run_dir / ckpt.CONFIG).exists():
+        if not (run_dir / CONFIG).exists():
             raise NnlmError(f"{run_dir}: exists, is not empty and is not an nnlm run; "
                             "choose another --out")
         if not overwrite:
             raise NnlmError(f"{run_dir}: already holds a run; pass --resume to continue it "
                             "or --overwrite to start over")
     run_dir.mkdir(parents=True, exist_ok=True)
-
-
-def write_spec(spec: RunSpec) -> None:
-    """A new run's files, replacing an earlier run's (--overwrite): call it holding the run's
-    lock, so no other process's run is deleted. Vocabulary and splits first, config.json
-    last: a directory with a config is whole."""
-    for name in RUN_FILES:
-        (spec.run_dir / name).unlink(missing_ok=True)
-    ckpt.write_json(spec.run_dir / ckpt.VOCAB, spec.vocab.to_json())
-    if spec.split is not None:  # word level: config.json names the data file and its sha256
-        ckpt.write_json(spec.run_dir / ckpt.SPLITS, spec.split.to_json())
-    ckpt.write_json(spec.run_dir / ckpt.CONFIG, spec.config_json())
-
-
-def load_spec(run_dir: str | Path, overrides: dict | None = None) -> RunSpec:
-    """The RunSpec saved in a run directory; `overrides` may change RESUMABLE settings."""
-    run_dir = Path(run_dir)
-    config = ckpt.check_run_config(run_dir)
-    vocab = vocab_from_json(ckpt.read_json(run_dir / ckpt.VOCAB))
-    split = None if config["data"].get("level") == "word" else load_split(run_dir)
-    try:
-        model_cfg = ModelConfig.from_json(config["model"])
-        train_cfg = TrainConfig(**_known(TrainConfig, config["train"]))
-        data_cfg = DataConfig(**_known(DataConfig, config["data"]))
-    except (TypeError, ValueError) as e:
-        raise NnlmError(f"{run_dir / ckpt.CONFIG}: bad settings ({e})") from None
-    check_types(train_cfg, f"{run_dir / ckpt.CONFIG} train")
-    check_types(data_cfg, f"{run_dir / ckpt.CONFIG} data")
-    if model_cfg.vocab_size != len(vocab):
-        raise NnlmError(f"{run_dir}: config.json has vocab_size {model_cfg.vocab_size} but "
-                        f"vocab.json has {len(vocab)} tokens")
-    for key, value in (overrides or {}).items():
-        if value is not None:
-            if key not in RESUMABLE:
-                raise NnlmError(f"--{key.replace('_', '-')} cannot change when resuming "
-                                f"(only {', '.join('--' + k.replace('_', '-') for k in RESUMABLE)})")
-            setattr(train_cfg, key, value)
-    train_cfg.validate()
-    data_cfg.split, data_cfg.split_tokens = tuple(data_cfg.split), tuple(data_cfg.split_tokens)
-    return RunSpec(run_dir, model_cfg, train_cfg, data_cfg, vocab, split, config.get("preset", ""))
-
-
-def load_split(run_dir: Path) -> Split:
-    splits = ckpt.read_json(run_dir / ckpt.SPLITS)
-    if not all(isinstance(splits.get(k), list) and all(isinstance(x, str) for x in splits[k])
-               for k in ("train", "dev", "test")):
-        raise NnlmError(f"{run_dir / ckpt.SPLITS}: expected train, dev and test lists of strings")
-    return Split(splits["train"], splits["dev"], splits["test"])
-
-
-def _known(cls, obj: dict) -> dict:
-    names = {f.name for f in fields(cls)}
-    return {k: v for k, v in obj.items() if k in names}
 
 
 @contextlib.contextmanager

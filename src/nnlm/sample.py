@@ -41,7 +41,10 @@ def generate(model, num: int, prefix: list[int], *, temperature: float = 1.0,
              top_k: int | None = None, top_p: float | None = None, min_len: int = 0,
              max_len: int = 64, generator: torch.Generator | None = None) -> list[list[int]]:
     """`num` token sequences, each starting with `prefix`, ending at the boundary token
-    (not included) or at max_len tokens. The end token is forbidden before min_len."""
+    (not included) or at max_len tokens. The end token is forbidden before min_len.
+
+    The model carries its own state from step to step (models.base.Model.begin/advance),
+    so a step costs one position whatever the model reads."""
     check_controls(temperature, top_k, top_p, min_len, max_len)
     model.eval()
     device = next(model.parameters()).device
@@ -49,12 +52,10 @@ def generate(model, num: int, prefix: list[int], *, temperature: float = 1.0,
     out = torch.full((num, max_len), BOUNDARY_ID, dtype=torch.long, device=device)
     out[:, :len(prefix)] = torch.tensor(prefix, dtype=torch.long)
     lengths = torch.full((num,), max_len, dtype=torch.long, device=device)
-    # only rows still being written are carried: their ids and context windows
-    rows = torch.arange(num, device=device)  # (R,)
-    window = ([BOUNDARY_ID] * model.config.block_size + prefix)[-model.config.block_size:]
-    ctx = torch.tensor([window], dtype=torch.long, device=device).expand(num, -1)  # (R, block)
+    rows = torch.arange(num, device=device)  # (R,) the rows still being written
+    context = torch.tensor([[BOUNDARY_ID, *prefix]], dtype=torch.long, device=device).expand(num, -1)
+    logits, state = model.begin(context)  # (R, V)
     for pos in range(len(prefix), max_len):
-        logits, _ = model(ctx)  # (R, V)
         if pos < min_len:
             logits[:, BOUNDARY_ID] = float("-inf")
         token = _choose(logits.float(), temperature, top_k, top_p, generator)  # (R,)
@@ -62,9 +63,9 @@ def generate(model, num: int, prefix: list[int], *, temperature: float = 1.0,
         going = token != BOUNDARY_ID
         lengths[rows[~going]] = pos
         rows = rows[going]
-        if rows.numel() == 0:
+        if rows.numel() == 0 or pos + 1 == max_len:
             break
-        ctx = torch.cat([ctx[going, 1:], token[going].unsqueeze(1)], dim=1)
+        logits, state = model.advance(model.keep(state, going), token[going])
     tokens = out.cpu().tolist()
     return [seq[:n] for seq, n in zip(tokens, lengths.cpu().tolist(), strict=True)]
 

@@ -14,9 +14,9 @@ import json
 import random
 from pathlib import Path
 
-from . import checkpoint as ckpt
+from . import rundir
 from .errors import NnlmError
-from .model import ModelConfig, build_model
+from .models import DEFAULT
 from .train import train
 
 COLUMNS = ("trial", "dev_loss", "train_loss", "gap", "parameters", "steps", "seconds")
@@ -43,6 +43,20 @@ def parse_assignments(pairs: list[str], multi: bool) -> dict:
     return out
 
 
+def check_keys(model: str, keys) -> None:
+    """Every key a setting of the model family or of training that a sweep may set."""
+    from .config import TrainConfig
+    from .models import family
+    from .settings import settings_of
+
+    allowed = {s.name for s in settings_of(family(model).config) + settings_of(TrainConfig)
+               if "sweep" in s.commands}
+    for key in keys:
+        if key not in allowed:
+            raise NnlmError(f"{key!r} is not a setting a sweep of --model {model} can set "
+                            f"(see nnlm train --help)")
+
+
 def trials(grid: dict, random_trials: int = 0, seed: int = 0) -> list[dict]:
     """Every combination of the grid, or `random_trials` distinct ones picked at random."""
     keys = sorted(grid)
@@ -58,8 +72,8 @@ def trial_name(params: dict) -> str:
 
 
 def run_sweep(data: str | None, out: str | Path, grid: dict, fixed: dict, seconds: float,
-              preset: str = "default", random_trials: int = 0, seed: int = 0,
-              progress: bool = False, report=print) -> list[dict]:
+              model: str = DEFAULT, preset: str = "default", random_trials: int = 0, seed: int = 0,
+              progress: bool = False, report=print, data_options: dict | None = None) -> list[dict]:
     """Train every trial for `seconds` (the preset, then `fixed`, then the trial's own
     settings); write results.csv, results.md and results.json after each trial."""
     if seconds <= 0:
@@ -69,15 +83,15 @@ def run_sweep(data: str | None, out: str | Path, grid: dict, fixed: dict, second
     rows = []
     for params in trials(grid, random_trials, seed):
         run_dir = out / trial_name(params)
-        if not (run_dir / "summary.json").exists():
+        if not (run_dir / rundir.SUMMARY).exists():
             settings = {**fixed, **params, "max_seconds": seconds}
             settings.setdefault("steps", 10**9)  # the clock decides
-            result = train(data, str(run_dir), preset=preset, overwrite=True,
-                           progress=progress, **settings)
-            if result.stopped.startswith("interrupted"):
+            result = train(data, str(run_dir), model=model, preset=preset, overwrite=True,
+                           data_options=data_options, progress=progress, **settings)
+            if result.stopped.interrupted:
                 # the sweep stops too; this trial reruns when the sweep is run again
-                (run_dir / "summary.json").unlink(missing_ok=True)
-                raise NnlmError(f"sweep {result.stopped}; run the same command to resume")
+                (run_dir / rundir.SUMMARY).unlink(missing_ok=True)
+                raise NnlmError(f"sweep {result.stopped.value}; run the same command to resume")
         rows.append(read_trial(run_dir, params))
         report(f"{rows[-1]['trial']}: dev {rows[-1]['dev_loss']:.4f}")
         write_results(out, rows, seconds)
@@ -85,9 +99,9 @@ def run_sweep(data: str | None, out: str | Path, grid: dict, fixed: dict, second
 
 
 def read_trial(run_dir: Path, params: dict) -> dict:
-    summary = ckpt.read_json(run_dir / "summary.json")
-    config = ckpt.read_json(run_dir / ckpt.CONFIG)
-    parameters = build_model(ModelConfig.from_json(config["model"])).num_parameters()
+    summary = rundir.read_summary(run_dir)
+    spec = rundir.load_spec(run_dir)
+    parameters = spec.family.build(spec.model).num_parameters()
     return {"trial": trial_name(params), **params, "dev_loss": summary["dev_loss"],
             "train_loss": summary["train_loss"],
             "gap": summary["dev_loss"] - summary["train_loss"], "parameters": parameters,
@@ -101,13 +115,13 @@ def write_results(out: Path, rows: list[dict], seconds: float) -> None:
     writer = csv.DictWriter(buf, fieldnames=keys)
     writer.writeheader()
     writer.writerows(rows)
-    ckpt.atomic_write(out / "results.csv", buf.getvalue().encode())
+    rundir.atomic_write(out / "results.csv", buf.getvalue().encode())
     lines = [f"Sweep: {len(rows)} trials, {seconds:g} s each, sorted by dev loss (nats/token).",
              "", "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     for r in rows:
         lines.append("| " + " | ".join(_cell(k, r.get(k, "")) for k in keys) + " |")
-    ckpt.atomic_write(out / "results.md", ("\n".join(lines) + "\n").encode())
-    ckpt.atomic_write(out / "results.json", json.dumps(rows, indent=1).encode())
+    rundir.atomic_write(out / "results.md", ("\n".join(lines) + "\n").encode())
+    rundir.atomic_write(out / "results.json", json.dumps(rows, indent=1).encode())
 
 
 def _cell(key: str, value) -> str:

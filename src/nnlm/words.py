@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import BOUNDARY_DISPLAY, BOUNDARY_ID, Windows, check_fractions, read_text
+from .data import BOUNDARY_DISPLAY, BOUNDARY_ID, Windows, check_fractions, lines, read_text
 from .errors import NnlmError
 
 UNK = "<unk>"
@@ -84,13 +84,6 @@ class WordVocab:
         return cls(obj["words"], bool(obj.get("lowercase", False)))
 
 
-def vocab_from_json(obj: dict):
-    """The character or word vocabulary that vocab.json describes."""
-    from .data import Vocab
-
-    return WordVocab.from_json(obj) if obj.get("level") == "word" else Vocab.from_json(obj)
-
-
 @dataclass
 class Corpus:
     """A text file as token ids over its own word list (first-appearance order)."""
@@ -110,7 +103,7 @@ def read_corpus(path: str | Path, lowercase: bool = False) -> Corpus:
     sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
     index: dict[str, int] = {}
     ids, starts = array("i"), array("q", [0])
-    for line in text.split("\n"):
+    for line in lines(text):
         for piece in pieces(line.lower() if lowercase else line):
             ids.extend([index.setdefault(w, len(index)) for w in piece.split()])
         if len(ids) > starts[-1]:
@@ -203,22 +196,32 @@ def gather_lines(corpus: Corpus, lines: np.ndarray) -> tuple[np.ndarray, np.ndar
     return corpus.ids[np.arange(int(lengths.sum())) + offsets], lengths
 
 
-def build_vocab(corpus: Corpus, counted: np.ndarray, min_count: int, lowercase: bool):
-    """Words seen more than `min_count` times in `counted` (ids), most frequent first;
-    returns the vocabulary and the map corpus id -> vocabulary id."""
+def build_vocab(words: list[str], counts: np.ndarray, min_count: int, lowercase: bool) -> WordVocab:
+    """The words seen more than `min_count` times (counts[i] is words[i]'s), most frequent
+    first; a literal <unk> in the text is the unknown word."""
     if min_count < 0:
         raise NnlmError(f"--min-count must be >= 0, got {min_count}")
-    counts = np.bincount(counted, minlength=len(corpus.words))
-    kept = np.flatnonzero(counts > min_count)
-    kept = sorted(kept.tolist(), key=lambda i: (-counts[i], corpus.words[i]))
-    words = [corpus.words[i] for i in kept]
-    if UNK in words:  # a literal <unk> in the text is the unknown word
-        words.remove(UNK)
-    vocab = WordVocab(words, lowercase)
-    remap = np.full(len(corpus.words), UNK_ID, dtype=np.int32)
-    for i, w in zip(kept, (vocab.stoi.get(corpus.words[i], UNK_ID) for i in kept), strict=False):
-        remap[i] = w
-    return vocab, remap
+    kept = sorted(np.flatnonzero(counts > min_count).tolist(), key=lambda i: (-counts[i], words[i]))
+    return WordVocab([words[i] for i in kept if words[i] != UNK], lowercase)
+
+
+def remap(corpus: Corpus, vocab: WordVocab) -> np.ndarray:
+    """corpus id -> vocabulary id (UNK_ID for words the vocabulary lacks): (words,) int32."""
+    return np.array([vocab.stoi.get(w, UNK_ID) for w in corpus.words], dtype=np.int32)
+
+
+def check_choices(mode: str, vocab_from: str) -> None:
+    if mode not in MODES:
+        raise NnlmError(f"--word-mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if vocab_from not in VOCAB_FROM:
+        raise NnlmError(f"--vocab-from must be one of {', '.join(VOCAB_FROM)}, got {vocab_from!r}")
+
+
+def make_parts(parts, mode: str, ids_map) -> WordSplit:
+    """A WordSplit of (ids, line lengths) per split, ids mapped through ids_map[k]."""
+    encoded = [Part(ids_map[k][ids], lengths if mode == "sentence" else np.array([len(ids)]))
+               for k, (ids, lengths) in enumerate(parts)]
+    return WordSplit(*encoded, mode=mode)
 
 
 def split_corpus(corpus: Corpus, *, mode: str, min_count: int = 3, vocab_from: str = "train",
@@ -226,20 +229,36 @@ def split_corpus(corpus: Corpus, *, mode: str, min_count: int = 3, vocab_from: s
                  dedupe: bool = False, lowercase: bool = False) -> tuple[WordVocab, WordSplit]:
     """Cut the corpus into train/dev/test (contiguous by token counts, or shuffled lines),
     build the vocabulary from the training part (or all of it) and encode every part."""
-    if mode not in MODES:
-        raise NnlmError(f"--word-mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if vocab_from not in VOCAB_FROM:
-        raise NnlmError(f"--vocab-from must be one of {', '.join(VOCAB_FROM)}, got {vocab_from!r}")
+    check_choices(mode, vocab_from)
     if split_tokens:
         a, b = cut_points(corpus, mode, tuple(split_tokens))
         parts = [_contiguous(corpus, lo, hi) for lo, hi in ((0, a), (a, b), (b, len(corpus.ids)))]
     else:
         parts = [gather_lines(corpus, lines) for lines in line_order(corpus, seed, fractions, dedupe)]
-    vocab, remap = build_vocab(corpus, corpus.ids if vocab_from == "all" else parts[0][0],
-                               min_count, lowercase)
-    encoded = [Part(remap[ids], lengths if mode == "sentence" else np.array([len(ids)]))
-               for ids, lengths in parts]
-    return vocab, WordSplit(*encoded, mode=mode)
+    counted = corpus.ids if vocab_from == "all" else parts[0][0]
+    vocab = build_vocab(corpus.words, np.bincount(counted, minlength=len(corpus.words)),
+                        min_count, lowercase)
+    ids_map = remap(corpus, vocab)
+    return vocab, make_parts(parts, mode, [ids_map] * 3)
+
+
+def encode_parts(corpora: list[Corpus | None], *, mode: str, min_count: int = 3,
+                 vocab_from: str = "train", lowercase: bool = False) -> tuple[WordVocab, WordSplit]:
+    """Train, dev and test from files of their own (None: an empty split); the vocabulary
+    is counted on the train file (or on all of them)."""
+    check_choices(mode, vocab_from)
+    counts: dict[str, int] = {}
+    for corpus in corpora[:1] if vocab_from == "train" else corpora:
+        if corpus is not None:
+            for word, n in zip(corpus.words, np.bincount(corpus.ids, minlength=len(corpus.words)),
+                               strict=True):
+                counts[word] = counts.get(word, 0) + int(n)
+    words = list(counts)
+    vocab = build_vocab(words, np.array([counts[w] for w in words], dtype=np.int64), min_count, lowercase)
+    empty = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64))
+    parts = [(c.ids, c.line_lengths()) if c is not None else empty for c in corpora]
+    ids_map = [remap(c, vocab) if c is not None else np.zeros(0, dtype=np.int32) for c in corpora]
+    return vocab, make_parts(parts, mode, ids_map)
 
 
 def _contiguous(corpus: Corpus, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,204 @@
+"""Bengio et al. (2003) MLP language model: y = b + W x + U tanh(d + H x).
+
+x is the concatenation of the block_size previous tokens' rows of the embedding
+table C; W (direct connections) is optional. Options beyond the paper: several
+hidden layers, LayerNorm/BatchNorm before each tanh, dropout, tied embeddings and a
+sampled softmax for big vocabularies. Nothing here knows about files or the CLI.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import NnlmError
+from ..settings import check, setting
+from .base import Family, WindowModel, block_size, dropout, make_norm, n_embd, n_hidden, n_layer, norm
+
+INITS = ("scaled", "normal")
+
+
+@dataclass
+class MLPConfig:
+    vocab_size: int
+    block_size: int = block_size(3)
+    n_embd: int = n_embd(10)
+    n_hidden: int = n_hidden(200)
+    direct: bool = setting(False, "direct connections from the embeddings to the output (the paper's W)")
+    init: str = setting("scaled", "scaled (pre-activations of unit scale) or normal (plain N(0, 1), "
+                        "the lecture's part 2)", choices=INITS)
+    n_layer: int = n_layer(1)
+    norm: str = norm("none")
+    dropout: float = dropout(0.0)
+    sampled: int = setting(0, "train with a sampled softmax over the batch's targets plus K Zipf draws "
+                           "(big word vocabularies); evaluation stays exact", at_least=0,
+                           flag="--sampled-softmax", metavar="K")
+    tie: bool = setting(False, "the output layer uses C's word vectors (tied embeddings; through a linear "
+                        "projection to n_embd when n_hidden differs)")
+
+    def validate(self) -> None:
+        if self.vocab_size < 1:
+            raise NnlmError(f"vocab_size must be at least 1, got {self.vocab_size}")
+        check(self)
+        if self.tie and self.init == "normal":
+            raise NnlmError("--tie is for --init scaled")
+
+
+class MLP(WindowModel):
+    """The paper's model; n_layer > 1 stacks more tanh layers of n_hidden units."""
+
+    def __init__(self, config: MLPConfig):
+        super().__init__()
+        config.validate()
+        self.config = config
+        n_in = config.block_size * config.n_embd
+        self.C = nn.Embedding(config.vocab_size, config.n_embd)  # the feature vectors
+        self.hidden = nn.Linear(n_in, config.n_hidden)  # H and d
+        self.deeper = nn.ModuleList(nn.Linear(config.n_hidden, config.n_hidden)
+                                    for _ in range(config.n_layer - 1))
+        self.norms = nn.ModuleList(make_norm(config.norm, config.n_hidden)
+                                   for _ in range(config.n_layer)) if config.norm != "none" else None
+        self.drop = nn.Dropout(config.dropout) if config.dropout else None
+        # U and b; tied, U is C (the same word vectors in and out), reached through a
+        # linear projection of the hidden units to n_embd when the sizes differ
+        self.proj = (nn.Linear(config.n_hidden, config.n_embd, bias=False)
+                     if config.tie and config.n_hidden != config.n_embd else None)
+        n_out = config.n_embd if config.tie else config.n_hidden
+        self.out = nn.Linear(n_out, config.vocab_size)
+        if config.tie:
+            del self.out.weight  # one tensor, saved once, as C.weight
+        self.direct = nn.Linear(n_in, config.vocab_size, bias=False) if config.direct else None  # W
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        if self.config.init == "normal":
+            # lecture part 2: every parameter plain N(0, 1)
+            for p in self.parameters():
+                p.normal_()
+            if self.direct is not None:
+                self.direct.weight.zero_()
+            return
+        # lecture part 3: pre-activations of unit scale so few tanh units start saturated
+        # (gain 1 on the N(0, 1) embeddings; Kaiming's 5/3 there saturates ~13% of units),
+        # 5/3 on deeper layers, whose tanh inputs are squashed
+        self.C.weight.normal_()
+        self.init_linear(self.hidden, 1.0)
+        for layer in self.deeper:
+            self.init_linear(layer, 5 / 3)
+        if self.config.tie:
+            self.out.bias.zero_()
+            if self.proj is not None:
+                # small, as init_output: with C's N(0, 1) rows the first logits have a std
+                # of ~0.1 sqrt(n_embd) (B, vocab_size), so the loss starts near ln|V|
+                self.proj.weight.normal_(0.0, 0.1 / math.sqrt(self.config.n_hidden))
+        else:
+            self.init_output(self.out)
+        if self.direct is not None:
+            self.direct.weight.zero_()
+
+    def output_weight(self) -> torch.Tensor:
+        """(vocab_size, n_out): U, or C itself when tied."""
+        return self.C.weight if self.config.tie else self.out.weight
+
+    def embeddings(self) -> torch.Tensor:
+        return self.C.weight
+
+    def hidden_stack(self, x: torch.Tensor, collect: list | None = None) -> torch.Tensor:
+        """x (B, n_in) through the tanh layers -> (B, n_hidden); each layer's tanh output
+        (before dropout) is appended to `collect` if given."""
+        h = x
+        for i, layer in enumerate([self.hidden, *self.deeper]):
+            pre = layer(h)  # (B, n_hidden)
+            h = torch.tanh(self.norms[i](pre) if self.norms is not None else pre)
+            if collect is not None:
+                collect.append(h)
+            if self.drop is not None:
+                h = self.drop(h)
+        return h
+
+    def activations(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        layers = []
+        self.hidden_stack(self.C(idx).flatten(1), layers)
+        return {f"hidden {i} (tanh)": h for i, h in enumerate(layers, 1)}
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+        """idx (B, block_size) token ids -> logits (B, vocab_size), mean cross-entropy or None.
+
+        With config.sampled, training (model.train() and targets given) returns (None, an
+        estimate of the loss from a sampled softmax); evaluation is always the exact softmax.
+        """
+        x = self.C(idx).flatten(1)  # (B, block_size * n_embd)
+        if self.drop is not None:
+            x = self.drop(x)
+        h = self.hidden_stack(x)
+        if self.proj is not None:
+            h = self.proj(h)  # (B, n_embd)
+        if self.config.sampled and self.training and targets is not None:
+            return None, self.sampled_loss(x, h, targets)  # training only: no full logits
+        logits = F.linear(h, self.output_weight(), self.out.bias)  # (B, vocab_size)
+        if self.direct is not None:
+            logits = logits + self.direct(x)
+        return logits, self.loss(logits, targets)
+
+    def sampled_loss(self, x: torch.Tensor, h: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy over the batch's targets plus `sampled` draws from a log-uniform
+        (Zipf) distribution over the ids, which word vocabularies order by frequency.
+
+        Output cost is B x candidates instead of B x |V|. Each candidate's logit is
+        corrected by the log of its chance of being drawn (Jean et al. 2015), so the
+        estimate follows the full softmax's gradient; the targets, being word tokens,
+        are themselves roughly Zipf-distributed, and count as draws.
+        """
+        V, K = self.config.vocab_size, self.config.sampled
+        draws = zipf_ids(K, V, x.device)
+        cand, where = torch.unique(torch.cat([targets, draws]), return_inverse=True)  # (C,)
+        logits = h @ self.output_weight()[cand].T + self.out.bias[cand]  # (B, C)
+        if self.direct is not None:
+            logits = logits + x @ self.direct.weight[cand].T
+        q = zipf_prob(cand, V)  # (C,) chance of a single draw
+        chance = -torch.expm1((K + targets.numel()) * torch.log1p(-q))  # 1 - (1 - q)^(K + B)
+        logits = logits - torch.log(chance)
+        return F.cross_entropy(logits, where[:targets.numel()])
+
+
+def zipf_prob(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """Log-uniform probability of id r: log((r + 2) / (r + 1)) / log(V + 1)."""
+    r = ids.double()
+    return (torch.log1p(1.0 / (r + 1)) / math.log(vocab_size + 1)).float()
+
+
+def zipf_ids(k: int, vocab_size: int, device) -> torch.Tensor:
+    """k ids drawn log-uniformly: floor(exp(u log(V + 1))) - 1 for u ~ U[0, 1)."""
+    u = torch.rand(k, device=device, dtype=torch.float64)
+    return (torch.exp(u * math.log(vocab_size + 1)).floor().long() - 1).clamp_(0, vocab_size - 1)
+
+
+PRESETS = {
+    # fast and good on a laptop CPU: see README "Performance"
+    "default": dict(block_size=6, n_embd=16, n_hidden=384, batch_size=1024, steps=1500,
+                    lr=1e-2, optimizer="adamw", lr_schedule="cosine", warmup_steps=0,
+                    min_lr=0.02, weight_decay=0.0, eval_interval=100, log_interval=50),
+    # the best MLP we found for names within 5 minutes on 2 CPU cores, chosen on dev by
+    # benchmarks/results/sweep_best_stage*.md and a comparison at the full budget
+    "best": dict(block_size=8, n_embd=24, n_hidden=512, n_layer=2, norm="layer", dropout=0.15,
+                 weight_decay=0.1, batch_size=1024, steps=8000, lr=3e-3, optimizer="adamw",
+                 lr_schedule="cosine", warmup_steps=0, min_lr=0.02, eval_interval=500,
+                 log_interval=50),
+    # the quickest route to the lecture's loss: ~2.15 in well under a second on 2 cores
+    "fast": dict(block_size=4, n_embd=10, n_hidden=96, batch_size=512, steps=500, lr=3e-2,
+                 optimizer="adamw", lr_schedule="cosine", warmup_steps=0, min_lr=0.02,
+                 weight_decay=0.0, eval_interval=50, log_interval=50),
+    # Karpathy's makemore part 2, exactly: plain N(0,1) init, SGD, lr 0.1 then 0.01
+    "lecture": dict(block_size=3, n_embd=10, n_hidden=200, init="normal", batch_size=32,
+                    steps=200_000, lr=0.1, optimizer="sgd", lr_schedule="step",
+                    lr_drop_step=100_000, lr_drop=0.1, weight_decay=0.0, warmup_steps=0,
+                    eval_interval=10_000, log_interval=1000),
+}
+
+FAMILY = Family("mlp", MLPConfig, MLP, "the paper's MLP: a window of embeddings, tanh layers, softmax",
+                PRESETS)
