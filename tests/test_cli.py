@@ -107,3 +107,23 @@ def test_module_and_console_script_entry_points(run_dir):
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
         assert len(proc.stdout.splitlines()) == 2
+
+
+def test_every_preset_holds_only_settings_of_its_family():
+    from nnlm.config import TrainConfig
+    from nnlm.models import FAMILIES
+    from nnlm.settings import settings_of
+
+    for fam in FAMILIES.values():
+        allowed = {s.name for s in settings_of(fam.config) + settings_of(TrainConfig)}
+        for name, preset in fam.presets.items():
+            assert set(preset) <= allowed, (fam.name, name, set(preset) - allowed)
+
+
+def test_settings_of_another_family_and_of_resume_are_refused(tiny_file, tmp_path, capsys):
+    err = run_error(capsys, "train", tiny_file, "--model", "hierarchical", "--tie")
+    assert "--tie is a setting of --model mlp, not of --model hierarchical" in err
+    assert "unknown preset 'lecture' for --model hierarchical" in run_error(
+        capsys, "train", tiny_file, "--model", "hierarchical", "--preset", "lecture")
+    assert "'n_head' is not a setting" in run_error(capsys, "sweep", tiny_file, "--out", tmp_path / "s",
+                                                     "--grid", "n_head=2,4")

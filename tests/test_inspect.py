@@ -35,7 +35,6 @@ def run_dir(tiny_file, tmp_path):
 
 
 def test_plot_writes_pngs(run_dir, capsys):
-    pytest.importorskip("matplotlib")
     printed = run_ok(capsys, "plot", run_dir, "--activations", "--log-scale").split()
     names = ["loss_curve.png", "embedding_map.png", "activations.png"]
     assert printed == [str(run_dir / name) for name in names]
@@ -100,7 +99,7 @@ def test_projection_frequency_and_saturation(run_dir):
 
 
 def test_metrics_and_tensorboard(tiny_file, tmp_path, monkeypatch):
-    """metrics.jsonl always; the same scalars go to a SummaryWriter when one exists."""
+    """metrics.jsonl always; with --tensorboard the same scalars go to a SummaryWriter."""
     written = []
 
     class FakeWriter:
@@ -112,16 +111,18 @@ def test_metrics_and_tensorboard(tiny_file, tmp_path, monkeypatch):
 
     monkeypatch.setattr(sys.modules["nnlm.metrics"], "tensorboard_writer", lambda run_dir, step: FakeWriter())
     out = tmp_path / "run"
-    train(str(tiny_file), str(out), progress=False, **TINY_SETTINGS)
+    train(str(tiny_file), str(out), progress=False, tensorboard=True, **TINY_SETTINGS)
     train_lines, dev_lines = read_metrics(out)
     assert [r["step"] for r in dev_lines] == [0, 20, 40, 60]
     assert [r["step"] for r in train_lines] == list(range(10, 61, 10))
     assert ("loss/dev", 0) in written and ("loss/train", 60) in written and ("lr", 10) in written
     assert written[-1] == "closed"
+    plain = tmp_path / "plain"
+    train(str(tiny_file), str(plain), progress=False, **TINY_SETTINGS)
+    assert (plain / "metrics.jsonl").exists() and not (plain / "tb").exists()
 
 
 def test_lr_find_cli_on_tiny_data(tiny_file, tmp_path, capsys):
-    pytest.importorskip("matplotlib")
     out = tmp_path / "sweep.png"
     printed = run_ok(capsys, "lr-find", tiny_file, "--out", out, "--steps", 60, "--block-size", 3,
                      "--n-embd", 4, "--n-hidden", 16, "--batch-size", 32)
@@ -144,11 +145,57 @@ def test_lr_find_suggests_near_the_default_lr():
 
 
 def test_real_tensorboard_event_files_when_installed(tiny_file, tmp_path):
-    pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    train(str(tiny_file), str(tmp_path / "run"), progress=False, **TINY_SETTINGS)
+    train(str(tiny_file), str(tmp_path / "run"), progress=False, tensorboard=True, **TINY_SETTINGS)
     events = EventAccumulator(str(tmp_path / "run" / "tb"))
     events.Reload()
     assert {"loss/train", "loss/dev", "lr"} <= set(events.Tags()["scalars"])
     assert [e.step for e in events.Scalars("loss/dev")] == [0, 20, 40, 60]
+
+
+def test_plot_a_word_level_run(tmp_path, capsys):
+    """nnlm plot on a word-level run (it once read the character split, None there)."""
+    lines = ["the cat sat on the mat .", "a dog ran to the cat .", "the dog sat ."] * 40
+    path = tmp_path / "words.txt"
+    path.write_text("\n".join(lines) + "\n")
+    run = tmp_path / "w"
+    train(str(path), str(run), progress=False, level="word", min_count=0, **TINY_SETTINGS)
+    printed = run_ok(capsys, "plot", run, "--activations").split()
+    names = ["loss_curve.png", "embedding_map.png", "activations.png"]
+    assert [p.rsplit("/", 1)[1] for p in printed] == names
+    assert all(png_size(run / p.rsplit("/", 1)[1])[0] >= 400 for p in printed)
+
+
+def test_plot_activations_of_a_hierarchical_run(tiny_file, tmp_path, capsys):
+    """--activations on the hierarchical MLP (it once looked for model.hidden, which it lacks)."""
+    run = tmp_path / "h"
+    train(str(tiny_file), str(run), model="hierarchical", progress=False,
+          **dict(TINY_SETTINGS, block_size=4, n_hidden=8))
+    run_ok(capsys, "plot", run, "--activations")
+    width, height = png_size(run / "activations.png")
+    assert width >= 400 and height >= 400
+    lm = load(run, device="cpu")
+    layers = hidden_activations(lm.model, lm.spec.windows("train"), num=50)
+    assert list(layers) == ["level 1 (tanh)", "level 2 (tanh)"]
+    assert layers["level 1 (tanh)"].shape == (100, 8)  # two pairs merged per example
+    assert layers["level 2 (tanh)"].shape == (50, 8)
+
+
+def test_activations_are_every_layer_after_its_normalisation():
+    from nnlm.models.mlp import MLP, MLPConfig
+
+    torch.manual_seed(0)
+    model = MLP(MLPConfig(vocab_size=7, block_size=3, n_embd=2, n_hidden=5, n_layer=2, norm="layer"))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_()
+    X = torch.randint(0, 7, (11, 3))
+    first = torch.tanh(torch.nn.functional.layer_norm(model.hidden(model.C(X).flatten(1)), (5,),
+                                                      model.norms[0].weight, model.norms[0].bias))
+    second = torch.tanh(torch.nn.functional.layer_norm(model.deeper[0](first), (5,),
+                                                       model.norms[1].weight, model.norms[1].bias))
+    layers = model.activations(X)
+    assert list(layers) == ["hidden 1 (tanh)", "hidden 2 (tanh)"]
+    assert torch.allclose(layers["hidden 1 (tanh)"], first, atol=1e-6)
+    assert torch.allclose(layers["hidden 2 (tanh)"], second, atol=1e-6)

@@ -171,16 +171,42 @@ def token_logprobs_of(run_dir) -> np.ndarray:
     return token_logprobs(lm.model, lm.spec.windows("dev"), lm.device).double().numpy()
 
 
-def test_sampled_softmax_trains_and_evaluates_exactly():
+def test_sampled_softmax_loss_equals_a_hand_computation(monkeypatch):
+    """The sampled loss of fixed draws, computed by hand: candidates are the batch's targets
+    and the draws, each logit corrected by log(1 - (1 - q)^(K + B)) with q its Zipf chance."""
+    import nnlm.models.mlp as mlp
+
     torch.manual_seed(0)
-    m = MLP(MLPConfig(vocab_size=300, block_size=2, n_embd=4, n_hidden=8, direct=True, sampled=64))
-    x, y = torch.randint(0, 300, (32, 2)), torch.randint(0, 30, (32,))
-    logits, loss = m(x, y)
-    assert logits is None and loss.isfinite()
+    V, K = 50, 6
+    m = MLP(MLPConfig(vocab_size=V, block_size=2, n_embd=3, n_hidden=4, direct=True, sampled=K))
+    with torch.no_grad():
+        for p in m.parameters():
+            p.normal_()
+    draws = torch.tensor([0, 3, 3, 17, 40, 49])
+    monkeypatch.setattr(mlp, "zipf_ids", lambda k, v, device: draws[:k])
+    x, y = torch.tensor([[1, 2], [5, 9], [9, 9]]), torch.tensor([3, 7, 20])
+    m.train()
+    _, loss = m(x, y)
+    candidates = sorted({*y.tolist(), *draws.tolist()})  # 0 3 7 17 20 40 49
+    e = m.C.weight[x].reshape(3, -1)
+    h = torch.tanh(e @ m.hidden.weight.T + m.hidden.bias)
+    expected = 0.0
+    for row in range(3):
+        logits = []
+        for c in candidates:
+            q = math.log((c + 2) / (c + 1)) / math.log(V + 1)
+            chance = 1 - (1 - q) ** (K + 3)
+            logit = h[row] @ m.out.weight[c] + m.out.bias[c] + e[row] @ m.direct.weight[c]
+            logits.append(logit - math.log(chance))
+        logits = torch.stack(logits)
+        expected += -(logits[candidates.index(int(y[row]))] - torch.logsumexp(logits, 0)) / 3
+    assert math.isclose(loss.item(), expected.item(), rel_tol=1e-5)
     loss.backward()
-    m.eval()
+    assert m.out.weight.grad[candidates].abs().sum() > 0 and m.out.weight.grad[1].abs().sum() == 0
+    m.eval()  # evaluation is the exact softmax over all of V
     logits, exact = m(x, y)
-    assert logits.shape == (32, 300) and math.isclose(exact.item(), math.log(300), rel_tol=0.05)
+    assert logits.shape == (3, V)
+    assert math.isclose(exact.item(), torch.nn.functional.cross_entropy(logits, y).item(), rel_tol=1e-6)
 
 
 def run(capsys, *argv):

@@ -42,6 +42,8 @@ class TrainConfig:
                                  at_least=0, commands=("train",), resumable=True)
     seed: int = setting(1337, "same seed, data and thread count give identical weights on CPU")
     device: str = setting("auto", "auto picks cuda, then mps, then cpu", choices=DEVICES, resumable=True)
+    tensorboard: bool = setting(False, "also log to TensorBoard in RUN_DIR/tb "
+                                "(pip install 'nnlm[tensorboard]')", commands=TRAINING, resumable=True)
 
     def validate(self) -> None:
         check(self)

@@ -15,7 +15,7 @@ class MetricsLog:
     """Appends one JSON object per record to RUN_DIR/metrics.jsonl, first dropping lines
     past `step` (a resumed run continues from its checkpoint, as if never interrupted)."""
 
-    def __init__(self, run_dir: Path, step: int):
+    def __init__(self, run_dir: Path, step: int, tensorboard: bool = False):
         path = Path(run_dir) / rundir.METRICS
         lines = path.read_text().splitlines() if path.exists() else []
         kept = [ln for ln in lines if _line_step(ln) is not None and _line_step(ln) <= step]
@@ -23,7 +23,7 @@ class MetricsLog:
             rundir.atomic_write(path, "".join(ln + "\n" for ln in kept).encode())
         # line-buffered: a killed run's log shows how far it got past its last checkpoint
         self.file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
-        self.tensorboard = tensorboard_writer(run_dir, step)  # None: not installed
+        self.tensorboard = tensorboard_writer(run_dir, step) if tensorboard else None
 
     def log(self, record: dict) -> None:
         self.file.write(json.dumps(record) + "\n")
@@ -46,14 +46,15 @@ def _line_step(line: str) -> int | None:
 
 
 def tensorboard_writer(run_dir: Path, step: int):
-    """A SummaryWriter on run_dir/tb when the tensorboard package is installed, else None.
+    """A SummaryWriter on run_dir/tb (the tensorboard package is an optional extra).
 
     purge_step: a resumed run's events past its checkpoint are hidden, as in metrics.jsonl.
     """
     try:
         from torch.utils.tensorboard import SummaryWriter
-    except ImportError:  # tensorboard is optional: metrics.jsonl is always written
-        return None
+    except ImportError:
+        raise NnlmError("--tensorboard needs the tensorboard package: "
+                        "pip install 'nnlm[tensorboard]'") from None
     return SummaryWriter(str(Path(run_dir) / "tb"), purge_step=step or None)
 
 

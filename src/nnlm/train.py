@@ -143,7 +143,7 @@ class Trainer:
         """Train until steps, time budget, target loss or a signal; returns why it stopped."""
         self.started, self.logged_time = time.perf_counter(), time.perf_counter()
         if self.group.is_main:
-            self.metrics = MetricsLog(self.spec.run_dir, self.step)
+            self.metrics = MetricsLog(self.spec.run_dir, self.step, self.cfg.tensorboard)
         if self.step == 0:
             self.evaluate_and_checkpoint()  # a loadable run directory from the first moment
         self.bar = tqdm(total=self.cfg.steps, initial=self.step, unit="step", disable=not self.progress,
