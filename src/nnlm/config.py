@@ -22,6 +22,7 @@ class TrainConfig:
     lr: float = setting(3e-3, "peak learning rate", above=0, commands=TRAINING)
     optimizer: str = setting("adamw", "adamw or sgd", choices=OPTIMIZERS)
     weight_decay: float = setting(0.0, "on weights and C, not biases", at_least=0)
+    beta1: float = setting(0.9, "AdamW's first-moment (momentum) decay", at_least=0, below=1)
     beta2: float = setting(0.99, "AdamW's second-moment decay", at_least=0, below=1)
     momentum: float = setting(0.0, "SGD momentum", at_least=0, below=1)
     lr_schedule: str = setting("cosine", "cosine/linear decay to --min-lr, a step drop, constant, or "

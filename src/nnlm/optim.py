@@ -37,7 +37,7 @@ def make_optimizer(model, cfg) -> FlatOptimizer:
     decay_mask = torch.cat([torch.full((p.numel(),), float(id(p) in decaying))
                             for p in model.parameters()])
     return FlatOptimizer(flat, grad, decay_mask, cfg.optimizer, cfg.weight_decay,
-                         beta2=cfg.beta2, momentum=cfg.momentum)
+                         beta1=cfg.beta1, beta2=cfg.beta2, momentum=cfg.momentum)
 
 
 class FlatOptimizer:
