@@ -136,3 +136,18 @@ def test_bad_model_options():
         build_model(MLPConfig(vocab_size=5, block_size=4, init="normal", tie=True))
     with pytest.raises(NnlmError, match="--norm"):
         build_model(MLPConfig(vocab_size=5, norm="group"))
+
+
+def test_bigram_family_learns_the_count_bigram(tiny_file, tmp_path):
+    import numpy as np
+
+    import nnlm
+    from nnlm import ngram
+
+    result = nnlm.train(str(tiny_file), str(tmp_path / "b"), model="bigram", progress=False)
+    lm = nnlm.load(tmp_path / "b", device="cpu")
+    X, Y = (t.numpy() for t in lm.spec.windows("train", 1).tensors())
+    counts = ngram.CountBigram(len(lm.vocab), smoothing=0.0).fit(X, Y)
+    best = float(-np.log(counts.prob(X, Y)).mean())  # the train loss no bigram can beat
+    assert best <= result.train_loss < best + 0.02
+    assert lm.model.embeddings().shape == (len(lm.vocab), len(lm.vocab))

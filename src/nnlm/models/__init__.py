@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 from ..errors import NnlmError
-from . import hierarchical, mlp
+from . import bigram, hierarchical, mlp
 from .base import Family, Model
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     mlp.FAMILY,
     hierarchical.FAMILY,
+    bigram.FAMILY,
 )}
 DEFAULT = "mlp"
 
