@@ -267,7 +267,7 @@ def test_word_level_cli_stream_mode_and_ngram(sentences, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--order", "0"], "--order must be between 1 and 5"),
+    (["--order", "0"], "--order must be between 1 and 10"),
     (["--order", "3", "--method", "bigram"], "--method bigram is order 2"),
     (["--level", "word"], "--level word needs a DATA file"),
     (["--split-tokens", "5,5"], "--lowercase and --split-tokens are for --level word"),

@@ -165,7 +165,8 @@ def add_ngram(sub) -> None:
     p = sub.add_parser("ngram", help="n-gram baseline (Kneser-Ney or count bigram): perplexity, "
                        "samples, ARPA file")
     p.add_argument("data", nargs="?", help="UTF-8 text (default: names.txt)")
-    p.add_argument("--order", type=int, default=5, help="n, 1..5 (default 5)")
+    p.add_argument("--order", default="auto", help="n, 1..10, or auto (default): the order with the "
+                   "lowest dev loss")
     p.add_argument("--method", choices=("kn", "bigram"), default="kn",
                    help="interpolated modified Kneser-Ney (default) or the count bigram")
     p.add_argument("--smoothing", type=float, default=1.0, help="bigram: add-k smoothing")
@@ -262,15 +263,22 @@ def print_eval(what: str, result) -> None:
 
 def cmd_ngram(args) -> int:
     from . import ngram
-    from .mix import fit_ngram, ngram_eval
+    from .mix import choose_order, fit_ngram, ngram_eval
     from .sources import read_source
 
-    ngram.check_order(args.order)
+    auto = args.order == "auto"
+    order = 2 if auto and args.method == "bigram" else (None if auto else parse_order(args.order))
     ds = read_source(args.data, DataConfig(**given_settings(args)[2]))
-    model, seconds = fit_ngram(ds, args.order, args.method, args.smoothing)
-    block = max(args.order - 1, 1)
-    report = {"method": args.method, "order": args.order, "vocab_size": len(ds.vocab),
+    if order is None:
+        choice = choose_order(ds)
+        model, order, seconds = choice.model, choice.order, choice.seconds
+    else:
+        model, seconds = fit_ngram(ds, order, args.method, args.smoothing)
+    block = max(order - 1, 1)
+    report = {"method": args.method, "order": order, "vocab_size": len(ds.vocab),
               "ngrams": model.num_ngrams(), "fit_seconds": round(seconds, 3)}
+    if auto and args.method == "kn":
+        report["dev_loss_by_order"] = choice.dev_losses
     for name in ("dev", "test"):
         windows = ds.windows(name, block)
         if len(windows):
@@ -284,6 +292,17 @@ def cmd_ngram(args) -> int:
         report["samples"] = ngram_samples(model, ds, args, block)
     print_ngram(report, args.json)
     return 0
+
+
+def parse_order(text: str) -> int:
+    from .ngram import check_order
+
+    try:
+        order = int(text)
+    except ValueError:
+        raise NnlmError(f"--order must be a number from 1 to 10 or auto, got {text!r}") from None
+    check_order(order)
+    return order
 
 
 def ngram_samples(model, ds, args, block) -> list[str]:
@@ -304,7 +323,11 @@ def print_ngram(report: dict, as_json: bool) -> None:
         print(json.dumps(report, ensure_ascii=False))
         return
     name = "Kneser-Ney" if report["method"] == "kn" else "count bigram"
-    print(f"{name}, order {report['order']}: vocabulary {report['vocab_size']}, n-grams per order "
+    chosen = ""
+    if "dev_loss_by_order" in report:
+        tried = ", ".join(f"{k}: {v:.4f}" for k, v in report["dev_loss_by_order"].items())
+        chosen = f" (chosen on dev; dev loss by order {tried})" if tried else " (no dev split: order 3)"
+    print(f"{name}, order {report['order']}{chosen}: vocabulary {report['vocab_size']}, n-grams per order "
           f"{report['ngrams']}, fitted in {report['fit_seconds']:.2f} s")
     for split in ("dev", "test"):
         if split in report:

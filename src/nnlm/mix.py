@@ -40,6 +40,38 @@ def fit_ngram(data, order: int, method: str = "kn", smoothing: float = 1.0):
     return model, time.perf_counter() - start
 
 
+@dataclass
+class OrderChoice:
+    model: object  # the Kneser-Ney model of the chosen order
+    order: int
+    dev_losses: dict  # order -> dev loss (nats/token) of each order tried
+    seconds: float  # fitting and evaluating them all
+
+
+def choose_order(data, max_order: int = ngram.MAX_ORDER, patience: int = 2) -> OrderChoice:
+    """The Kneser-Ney model whose order (1..max_order) has the lowest dev loss, orders tried
+    in turn until `patience` orders in a row do no better. Without a dev split: order 3."""
+    start = time.perf_counter()
+    width = max(max_order - 1, 1)
+    X, Y = examples(data.windows("train", width))  # the widest contexts once, sliced per order
+    dev = data.windows("dev", width)
+    if not len(dev):
+        model = ngram.KneserNey(3, len(data.vocab)).fit(X[:, -2:], Y)
+        return OrderChoice(model, 3, {}, time.perf_counter() - start)
+    Xd, Yd = examples(dev)
+    best, losses = None, {}
+    for order in range(1, max_order + 1):
+        cols = slice(width - (order - 1), width)
+        model = ngram.KneserNey(order, len(data.vocab)).fit(X[:, cols], Y)
+        losses[order] = float(-model.logprob(Xd[:, cols], Yd).mean())
+        if best is None or losses[order] < losses[best.order]:
+            best = OrderChoice(model, order, losses, 0.0)
+        elif order - best.order >= patience:
+            break
+    best.seconds = time.perf_counter() - start
+    return best
+
+
 def ngram_eval(model, windows) -> EvalResult:
     X, Y = examples(windows)
     with np.errstate(divide="ignore"):

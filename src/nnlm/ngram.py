@@ -25,7 +25,7 @@ import numpy as np
 
 from .errors import NnlmError
 
-MAX_ORDER = 5
+MAX_ORDER = 10
 START, END = "<s>", "</s>"  # how ARPA names the boundary token (id 0) before and after text
 DEFAULT_DISCOUNTS = (0.5, 1.0, 1.5)  # used only when the counts are too few to estimate them
 
@@ -60,34 +60,38 @@ class KneserNey:
         X, Y = self._check(X, Y)
         if len(Y) == 0:
             raise NnlmError("no training tokens for the n-gram model")
+        reach = context_reach(X, self.order)  # (N,) each example's longest real context
         ids = [np.zeros(len(Y), dtype=np.int64)]  # ids[j]: each example's context of length j
         parents = [np.zeros(0, dtype=np.int64)]  # parents[j][c]: id of c's suffix of length j-1
         self.context_keys = [np.zeros(1, dtype=np.int64)]
         for j in range(1, self.order):
             keys = ids[-1] * self.V + X[:, -j]
-            unique, inverse = np.unique(keys, return_inverse=True)
+            unique = np.unique(keys[reach >= j])  # contexts that exist: none past a start
             self.context_keys.append(unique)
-            ids.append(inverse.reshape(-1))
+            ids.append(np.searchsorted(unique, keys))  # meaningful only where reach >= j
             parents.append(unique // self.V)
-        counts = self._adjusted_counts(ids, parents, Y)
+        counts = self._adjusted_counts(ids, parents, Y, reach)
         self.levels = [self._level(keys, a, len(self.context_keys[k]))
                        for k, (keys, a) in enumerate(counts)]
         return self
 
-    def _adjusted_counts(self, ids, parents, Y) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per order (lowest first): sorted n-gram keys and their KN counts a."""
-        top_keys, top_counts = np.unique(ids[-1] * self.V + Y, return_counts=True)
-        out = [(top_keys, top_counts)]
-        for j in range(self.order - 2, -1, -1):  # context lengths below the top
+    def _adjusted_counts(self, ids, parents, Y, reach) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per order (lowest first): sorted n-gram keys and their KN counts a.
+
+        As KenLM's lmplz: the top order and n-grams that begin at the start (`<s> ...`, the
+        longest an example near the start of its item has) keep their raw counts; every other
+        n-gram's count is the number of distinct tokens seen before it (`<s>` included)."""
+        top = self.order - 1
+        out = [np.unique(ids[top][reach >= top] * self.V + Y[reach >= top], return_counts=True)]
+        for j in range(top - 1, -1, -1):  # context lengths below the top
             above_keys = out[0][0]
             suffix = parents[j + 1][above_keys // self.V] * self.V + above_keys % self.V
-            keys, continuation = np.unique(suffix, return_counts=True)
-            a = continuation
-            if j >= 1:  # n-grams that start at the boundary keep their raw counts
-                raw_keys, raw = np.unique(ids[j] * self.V + Y, return_counts=True)
-                assert np.array_equal(raw_keys, keys)
-                first = self.context_keys[j][keys // self.V] % self.V
-                a = np.where(first == 0, raw, continuation)
+            keys, a = np.unique(suffix, return_counts=True)
+            at_start = reach == j  # their whole context begins with the start token
+            if j >= 1 and at_start.any():
+                raw_keys, raw = np.unique(ids[j][at_start] * self.V + Y[at_start], return_counts=True)
+                keys, order = np.unique(np.concatenate([keys, raw_keys]), return_index=True)
+                a = np.concatenate([a, raw])[order]  # the two sets are disjoint
             out.insert(0, (keys, a))
         return out
 
@@ -170,14 +174,29 @@ def _find(sorted_keys: np.ndarray, keys: np.ndarray, valid: np.ndarray) -> np.nd
     return np.where(hit, at, -1)
 
 
+def context_reach(X: np.ndarray, order: int) -> np.ndarray:
+    """How far back each row's context really goes (at most order - 1): to its first start
+    token (id 0), included. Positions before it are padding, not context: KenLM's `<s>` is
+    never preceded by anything, so `<s> <s> a` is just `<s> a`."""
+    width = min(order - 1, X.shape[1])
+    if width == 0:
+        return np.zeros(len(X), dtype=np.int64)
+    starts = X[:, ::-1][:, :width] == 0  # (N, width), nearest position first
+    return np.where(starts.any(1), starts.argmax(1) + 1, width)
+
+
 def estimate_discounts(a: np.ndarray) -> tuple[float, float, float]:
-    """Chen & Goodman's D1, D2, D3+ from the count-of-counts n1..n4 of the counts a."""
+    """Chen & Goodman's D1, D2, D3+ from the count-of-counts n1..n4 of the counts a; when
+    the counts are too few for the estimate (n1, n2 or n3 is 0, or a D falls outside
+    [0, j]), all three fall back to DEFAULT_DISCOUNTS, as lmplz --discount_fallback."""
     n1, n2, n3, n4 = (int(np.count_nonzero(a == i)) for i in (1, 2, 3, 4))
-    if min(n1, n2, n3, n4) == 0:  # too little data for the estimate
+    if min(n1, n2, n3) == 0:
         return DEFAULT_DISCOUNTS
     y = n1 / (n1 + 2 * n2)
     D = (1 - 2 * y * n2 / n1, 2 - 3 * y * n3 / n2, 3 - 4 * y * n4 / n3)
-    return tuple(float(min(max(d, 0.0), i + 1)) for i, d in enumerate(D))
+    if any(not 0 <= d <= j for j, d in enumerate(D, 1)):
+        return DEFAULT_DISCOUNTS
+    return tuple(float(d) for d in D)
 
 
 class CountBigram:
