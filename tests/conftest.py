@@ -18,7 +18,7 @@ def tiny_file(tmp_path, names):
     return path
 
 
-TINY_SETTINGS = dict(block_size=3, n_embd=4, n_hidden=16, batch_size=32, steps=60,
+TINY_SETTINGS = dict(preset="quick", block_size=3, n_embd=4, n_hidden=16, batch_size=32, steps=60,
                      eval_interval=20, log_interval=10, lr=1e-2)
 
 

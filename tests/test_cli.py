@@ -7,7 +7,7 @@ import pytest
 
 from nnlm.cli import main
 
-TRAIN = ["--block-size", "3", "--n-embd", "4", "--n-hidden", "16", "--batch-size", "32",
+TRAIN = ["--preset", "quick", "--block-size", "3", "--n-embd", "4", "--n-hidden", "16", "--batch-size", "32",
          "--steps", "60", "--eval-interval", "20", "--quiet", "--samples", "3"]
 
 

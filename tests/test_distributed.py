@@ -12,8 +12,8 @@ from nnlm import rundir
 from nnlm.cli import main
 from nnlm.errors import NnlmError
 
-MODEL = ["--block-size", "3", "--n-embd", "4", "--n-hidden", "16", "--quiet", "--samples", "0",
-         "--eval-interval", "10", "--log-interval", "5", "--device", "cpu"]
+MODEL = ["--preset", "quick", "--block-size", "3", "--n-embd", "4", "--n-hidden", "16", "--quiet",
+         "--samples", "0", "--eval-interval", "10", "--log-interval", "5", "--device", "cpu"]
 
 
 def torchrun(*args, nproc=2, timeout=240):

@@ -171,7 +171,7 @@ def test_plot_activations_of_a_hierarchical_run(tiny_file, tmp_path, capsys):
     """--activations on the hierarchical MLP (it once looked for model.hidden, which it lacks)."""
     run = tmp_path / "h"
     train(str(tiny_file), str(run), model="hierarchical", progress=False,
-          **dict(TINY_SETTINGS, block_size=4, n_hidden=8))
+          **dict(TINY_SETTINGS, preset="default", block_size=4, n_hidden=8))
     run_ok(capsys, "plot", run, "--activations")
     width, height = png_size(run / "activations.png")
     assert width >= 400 and height >= 400

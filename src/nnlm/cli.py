@@ -87,6 +87,8 @@ def add_sample(sub) -> None:
     p.add_argument("--plain", action="store_true", help="the items only, one per line")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--device", default="auto")
+    p.add_argument("--no-mix", action="store_true",
+                   help="the run's model alone, without the n-gram model training mixed in")
 
 
 def add_eval_and_score(sub) -> None:
@@ -102,11 +104,15 @@ def add_eval_and_score(sub) -> None:
                    "the n-gram taking the rest of 1 (default: all tuned on the dev split by EM)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--device", default="auto")
+    p.add_argument("--no-mix", action="store_true",
+                   help="the run's model alone, without the n-gram model training mixed in")
     p = sub.add_parser("score", help="log-probability of each item, and of each character")
     p.add_argument("run_dir")
     p.add_argument("items", nargs="+")
     p.add_argument("--json", action="store_true")
     p.add_argument("--device", default="auto")
+    p.add_argument("--no-mix", action="store_true",
+                   help="the run's model alone, without the n-gram model training mixed in")
 
 
 def add_sweep(sub) -> None:
@@ -185,15 +191,13 @@ def cmd_train(args) -> int:
     model, settings, data = given_settings(args)
     result = train(args.data, args.out, model=model, preset=args.preset, resume=args.resume,
                    overwrite=args.overwrite, progress=not args.quiet, target_loss=args.target_loss,
-                   data_options=data, **settings)
+                   data_options=data, log=print, **settings)
     if result.rank != 0:  # under torchrun, rank 0 reports for all
         return 0
-    test = "-" if result.test_loss is None else f"{result.test_loss:.4f}"
     print(f"run directory: {result.run_dir}")
-    print(f"stopped: {result.stopped.value} at step {result.step} after {result.seconds:.1f} s; "
-          f"best dev at step {result.best_step}")
-    print(f"loss (nats/token) of the best weights: train {result.train_loss:.4f}  "
-          f"dev {result.dev_loss:.4f}  test {test}")
+    print(f"stopped: {result.stopped.value} at step {result.step} ({result.epochs:g} passes over the "
+          f"data) after {result.seconds:.1f} s; best dev at step {result.best_step}")
+    print_losses(result)
     if result.stopped.interrupted:
         print(f"checkpoint saved; continue with: nnlm train --resume --out {result.run_dir}")
         return 143 if result.stopped.value.endswith("SIGTERM") else 130
@@ -201,6 +205,20 @@ def cmd_train(args) -> int:
         print("samples:")
         print_samples(load(result.run_dir).sample(args.samples, seed=0), width=24)
     return 0
+
+
+def print_losses(result) -> None:
+    def fmt(x):
+        return "-" if x is None else f"{x:.4f}"
+
+    print(f"loss (nats/token) of the best weights: train {fmt(result.train_loss)}  "
+          f"dev {fmt(result.model_dev_loss)}  test {fmt(result.model_test_loss)}")
+    if result.mixture:
+        m = result.mixture
+        print(f"mixed with a Kneser-Ney model of order {m['order']} (weights {m['weight']:.2f} / "
+              f"{1 - m['weight']:.2f}, tuned on dev; the n-gram alone: dev {m['dev_loss']['ngram']:.4f}): "
+              f"dev {fmt(result.dev_loss)}  test {fmt(result.test_loss)}; eval, score and sample use "
+              "the mixture (--no-mix: the model alone)")
 
 
 def print_samples(samples, width: int) -> None:
@@ -211,7 +229,7 @@ def print_samples(samples, width: int) -> None:
 def cmd_sample(args) -> int:
     from .lm import load
 
-    lm = load(args.run_dir, device=args.device)
+    lm = load(args.run_dir, device=args.device, mix=not args.no_mix)
     samples = lm.sample(args.num, temperature=args.temperature, top_k=args.top_k,
                         top_p=args.top_p, prefix=args.prefix, min_len=args.min_len,
                         max_len=args.max_len, seed=args.seed, unique=args.unique,
@@ -232,11 +250,14 @@ def cmd_sample(args) -> int:
 def cmd_eval(args) -> int:
     from .lm import load
 
-    lm = load(args.run_dir, device=args.device)
+    ad_hoc = args.mix_order is not None or bool(args.mix_with)
+    lm = load(args.run_dir, device=args.device, mix=not (args.no_mix or ad_hoc))
     result = lm.evaluate(args.split, path=args.file)
     what = args.file or f"{args.split} split"
+    if lm.mixture is not None:
+        what += f" ({lm.describe()})"
     mix = None
-    if args.mix_order is not None or args.mix_with:
+    if ad_hoc:
         if args.file:
             raise NnlmError("--mix-order/--mix-with evaluate the run's own splits, not a FILE")
         from .mix import evaluate_mix
@@ -326,7 +347,7 @@ def print_ngram(report: dict, as_json: bool) -> None:
     chosen = ""
     if "dev_loss_by_order" in report:
         tried = ", ".join(f"{k}: {v:.4f}" for k, v in report["dev_loss_by_order"].items())
-        chosen = f" (chosen on dev; dev loss by order {tried})" if tried else " (no dev split: order 3)"
+        chosen = f" (chosen on dev; dev loss by order {tried})" if tried else " (no dev split to choose on)"
     print(f"{name}, order {report['order']}{chosen}: vocabulary {report['vocab_size']}, n-grams per order "
           f"{report['ngrams']}, fitted in {report['fit_seconds']:.2f} s")
     for split in ("dev", "test"):
@@ -343,7 +364,7 @@ def print_ngram(report: dict, as_json: bool) -> None:
 def cmd_score(args) -> int:
     from .lm import load
 
-    for score in load(args.run_dir, device=args.device).score(args.items):
+    for score in load(args.run_dir, device=args.device, mix=not args.no_mix).score(args.items):
         if args.json:
             print(json.dumps(score.to_json(), ensure_ascii=False))
             continue

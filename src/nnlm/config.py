@@ -9,7 +9,7 @@ from .errors import NnlmError
 from .settings import check, setting
 
 OPTIMIZERS = ("adamw", "sgd")
-SCHEDULES = ("cosine", "linear", "step", "constant", "inverse")
+SCHEDULES = ("plateau", "cosine", "linear", "step", "constant", "inverse")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 TRAINING = ("train", "sweep")  # settings of a full training run, not of the lr finder's sweep
 DATA = ("train", "ngram", "sweep", "lr-find")  # the commands that read and split data
@@ -17,7 +17,8 @@ DATA = ("train", "ngram", "sweep", "lr-find")  # the commands that read and spli
 
 @dataclass
 class TrainConfig:
-    steps: int = setting(10_000, "training steps", at_least=1, commands=TRAINING, resumable=True)
+    steps: int = setting(10_000, "training steps (0: no limit; an explicit --steps is trained in full)",
+                         at_least=0, commands=TRAINING, resumable=True)
     batch_size: int = setting(256, "examples per step", at_least=1)
     lr: float = setting(3e-3, "peak learning rate", above=0, commands=TRAINING)
     optimizer: str = setting("adamw", "adamw or sgd", choices=OPTIMIZERS)
@@ -25,9 +26,16 @@ class TrainConfig:
     beta1: float = setting(0.9, "AdamW's first-moment (momentum) decay", at_least=0, below=1)
     beta2: float = setting(0.99, "AdamW's second-moment decay", at_least=0, below=1)
     momentum: float = setting(0.0, "SGD momentum", at_least=0, below=1)
-    lr_schedule: str = setting("cosine", "cosine/linear decay to --min-lr, a step drop, constant, or "
-                               "the paper's inverse lr / (1 + r t), t in examples, r = --lr-decay",
+    lr_schedule: str = setting("cosine", "plateau: the peak lr until dev stops improving (--patience) or "
+                               "the run nears its end, then a cosine decay over --cooldown of the "
+                               "run; cosine/linear decay to --min-lr, a step drop, constant, or the "
+                               "paper's inverse lr / (1 + r t), t in examples, r = --lr-decay",
                                choices=SCHEDULES, commands=TRAINING)
+    patience: int = setting(0, "dev evaluations without improvement before the plateau schedule decays "
+                            "the lr, and after that before training stops (other schedules: stops); "
+                            "0: never", at_least=0, commands=TRAINING, resumable=True)
+    cooldown: float = setting(0.2, "plateau schedule: the share of the run spent decaying the lr",
+                              above=0, below=1, commands=TRAINING)
     warmup_steps: int = setting(0, "steps of linear warm-up", at_least=0, commands=TRAINING)
     min_lr: float = setting(0.0, "final lr of cosine/linear decay, a fraction of --lr", at_least=0,
                             at_most=1, commands=TRAINING)
@@ -43,11 +51,17 @@ class TrainConfig:
                                  at_least=0, commands=("train",), resumable=True)
     seed: int = setting(1337, "same seed, data and thread count give identical weights on CPU")
     device: str = setting("auto", "auto picks cuda, then mps, then cpu", choices=DEVICES, resumable=True)
+    mix: bool = setting(True, "after training, mix in a Kneser-Ney model of the train split (order and "
+                        "weight chosen on dev) where that beats the model alone on dev; eval, score and "
+                        "sample then use the mixture (--no-mix there: the model alone)",
+                        commands=TRAINING, resumable=True)
     tensorboard: bool = setting(False, "also log to TensorBoard in RUN_DIR/tb "
                                 "(pip install 'nnlm[tensorboard]')", commands=TRAINING, resumable=True)
 
     def validate(self) -> None:
         check(self)
+        if not (self.steps or self.max_seconds or self.patience):
+            raise NnlmError("--steps 0 needs --max-seconds or --patience: nothing would stop training")
 
 
 def fraction_list(text: str) -> tuple:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import NnlmError, where
+from .errors import NnlmError, TooFew, where
 
 BOUNDARY_ID = 0  # start/end of an item; never a real character
 BOUNDARY_DISPLAY = "<e>"  # how the boundary token is shown to people
@@ -151,7 +151,7 @@ def split_items(items: list[str], seed: int = 42, fractions=(0.8, 0.1, 0.1),
     n2 = int((1.0 - fractions[2]) * n) if fractions[2] > 0 else n
     split = Split(items[:n1], items[n1:n2], items[n2:])
     if not split.train or (fractions[1] > 0 and not split.dev):
-        raise NnlmError(f"{n} items are too few for a {fractions} split: "
+        raise TooFew(f"{n} items are too few for a {fractions} split: "
                         f"train {len(split.train)}, dev {len(split.dev)}, test {len(split.test)}")
     return split
 

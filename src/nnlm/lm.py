@@ -17,6 +17,7 @@ from . import rundir
 from .data import BOUNDARY_ID
 from .errors import NnlmError
 from .evaluate import EvalResult, evaluate, token_logprobs
+from .mix import MixedModel, RunMixture
 from .runtime import resolve_device
 from .sample import check_controls, generate
 from .spec import RunSpec
@@ -42,18 +43,47 @@ class Score:
 
 
 class LanguageModel:
-    def __init__(self, model, spec: RunSpec, device: torch.device):
+    """A run's predictor: its model, mixed with its n-gram model where training found the
+    mixture better on dev (`mixture` is then set; mix=False at load: the model alone)."""
+
+    def __init__(self, model, spec: RunSpec, device: torch.device, mixture: RunMixture | None = None,
+                 mix_report: dict | None = None):
         self.model, self.spec, self.device = model.eval(), spec, device
         self.source, self.vocab = spec.source, spec.vocab
+        self.mixture, self.mix_report = mixture, mix_report
 
     @classmethod
-    def load(cls, run_dir: str | Path, device: str = "auto", weights: str = "best") -> LanguageModel:
-        """weights: "best" (best on dev, model.safetensors) or "last" (the checkpoint)."""
+    def load(cls, run_dir: str | Path, device: str = "auto", weights: str = "best",
+             mix: bool = True) -> LanguageModel:
+        """weights: "best" (best on dev, model.safetensors) or "last" (the checkpoint);
+        mix: use the run's mixture where it has one (only with the best weights it was tuned on)."""
         spec = rundir.load_spec(run_dir)
         model = spec.family.build(spec.model)
         rundir.load_weights(spec.run_dir, model, weights)
         device = resolve_device(device)
-        return cls(model.to(device), spec, device)
+        loaded = rundir.load_mixture(spec.run_dir) if mix and weights == "best" else None
+        mixture = RunMixture(loaded[0], float(loaded[1]["weight"])) if loaded else None
+        return cls(model.to(device), spec, device, mixture, loaded[1] if loaded else None)
+
+    def describe(self) -> str:
+        """What predicts: the model, or the mixture and its weights."""
+        name = self.spec.family.name
+        if self.mixture is None:
+            return name
+        w = self.mixture.weight
+        return f"{name} {w:.2f} + Kneser-Ney order {self.mixture.ngram.order} {1 - w:.2f}"
+
+    def predictor(self):
+        """What samples: the model, or the model and the n-gram model mixed."""
+        return self.model if self.mixture is None else MixedModel(self.model, self.mixture)
+
+    def logprobs(self, windows_of) -> torch.Tensor:
+        """log p of each example of `windows_of(width)` (a split, a file or given sequences,
+        with contexts of `width` tokens), as this LanguageModel predicts: (N,) float64."""
+        lp = token_logprobs(self.model, windows_of(self.spec.model.block_size), self.device).double()
+        if self.mixture is None:
+            return lp
+        return torch.from_numpy(self.mixture.logprobs(lp.numpy(), windows_of(self.mixture.width)))
 
     def sample(self, num: int = 10, *, temperature: float = 1.0, top_k: int | None = None,
                top_p: float | None = None, prefix: str = "", min_len: int = 0,
@@ -76,7 +106,7 @@ class LanguageModel:
         for _ in range(MAX_ROUNDS):
             want = num - len(found)
             batch = want if not (unique or new_only) else max(64, 2 * want)
-            for ids in generate(self.model, batch, prefix_ids, temperature=temperature,
+            for ids in generate(self.predictor(), batch, prefix_ids, temperature=temperature,
                                 top_k=top_k, top_p=top_p, min_len=min_len, max_len=max_len,
                                 generator=generator):
                 text = self.source.decode(ids)
@@ -92,8 +122,7 @@ class LanguageModel:
     def score(self, items: list[str]) -> list[Score]:
         """Log-probability of each whole item (end token included), and per token."""
         encoded = [self.source.encode(item, f"the item {item!r}") for item in items]
-        windows = self.source.sequence_windows(encoded, self.spec.model.block_size)
-        logprobs = token_logprobs(self.model, windows, self.device).tolist()
+        logprobs = self.logprobs(lambda width: self.source.sequence_windows(encoded, width)).tolist()
         ends = [BOUNDARY_ID] if self.source.ends else []  # a stream model never predicts an end
         scores, at = [], 0
         for item, ids in zip(items, encoded, strict=True):
@@ -106,15 +135,19 @@ class LanguageModel:
 
     def evaluate(self, split: str = "dev", path: str | Path | None = None) -> EvalResult:
         """Loss on a split of the run's data, or on the items of a file."""
-        return evaluate(self.model, self.windows(split, path), self.device)
+        if self.mixture is None:
+            return evaluate(self.model, self.windows(split, path), self.device)
+        lp = self.logprobs(lambda width: self.windows(split, path, width))
+        return EvalResult(loss=float(-lp.mean()), tokens=lp.numel())
 
-    def windows(self, split: str = "dev", path: str | Path | None = None):
-        """The examples of a split of the run's data, or of a file, for this model."""
-        block = self.spec.model.block_size
+    def windows(self, split: str = "dev", path: str | Path | None = None, width: int | None = None):
+        """The examples of a split of the run's data, or of a file, contexts of the model's
+        block size (or `width`)."""
+        width = width or self.spec.model.block_size
         if path is not None:
-            windows, source = self.source.file_windows(path, block), path
+            windows, source = self.source.file_windows(path, width), path
         elif split in ("train", "dev", "test"):
-            windows, source = self.spec.windows(split), f"the {split} split"
+            windows, source = self.spec.windows(split, width), f"the {split} split"
         else:
             raise NnlmError(f"--split must be train, dev or test, got {split!r}")
         if not len(windows):
@@ -122,5 +155,5 @@ class LanguageModel:
         return windows
 
 
-def load(run_dir: str | Path, device: str = "auto", weights: str = "best") -> LanguageModel:
-    return LanguageModel.load(run_dir, device=device, weights=weights)
+def load(run_dir: str | Path, device: str = "auto", weights: str = "best", mix: bool = True) -> LanguageModel:
+    return LanguageModel.load(run_dir, device=device, weights=weights, mix=mix)

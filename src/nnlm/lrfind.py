@@ -54,7 +54,7 @@ def lr_find(data: str | None = None, *, model: str = DEFAULT, preset: str = "def
     if not 0 < lr_min < lr_max:
         raise NnlmError(f"need 0 < --lr-min < --lr-max, got {lr_min:g} and {lr_max:g}")
     source = read_source(data, DataConfig(**(data_options or {})))
-    fam, model_cfg, cfg = build_configs(model, preset, settings, len(source.vocab))
+    fam, model_cfg, cfg, _ = build_configs(model, preset, settings, source)
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     net = fam.build(model_cfg).to(device)

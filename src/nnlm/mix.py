@@ -199,3 +199,77 @@ def evaluate_mix(lms, order: int | None = 3, weights=None, splits=("dev", "test"
         results[name] = EvalResult(loss=float(-lp.mean()), tokens=len(lp))
     names = [str(lm.spec.run_dir) for lm in lms] + ([f"kneser-ney n={order}"] if order is not None else [])
     return MixResult(list(weights), names, tuned, results)
+
+
+# -- a run's own predictor: its model mixed with a Kneser-Ney model ------------------------
+
+@dataclass
+class RunMixture:
+    """A run's model and a Kneser-Ney model of its train split, p = w p_model + (1 - w) p_kn,
+    w tuned on dev: the run's default predictor where it beats the model alone on dev."""
+
+    ngram: ngram.KneserNey
+    weight: float  # the model's share
+
+    @property
+    def width(self) -> int:
+        """Context tokens the n-gram model reads."""
+        return max(self.ngram.order - 1, 1)
+
+    def logprobs(self, model_logprobs: np.ndarray, ngram_windows) -> np.ndarray:
+        """The mixture's log p of each token, from the model's and the n-gram's windows."""
+        kn = self.ngram.logprob(*examples(ngram_windows))
+        return mix_many([np.asarray(model_logprobs, dtype=np.float64), kn], [self.weight, 1 - self.weight])
+
+
+def fit_run_mixture(model, source, block_size: int, device) -> tuple[RunMixture, dict]:
+    """The Kneser-Ney model of the order best on dev and the weight best on dev (EM), and a
+    report: the dev losses of the model, the n-gram model and the mixture."""
+    choice = choose_order(source)
+    mixture = RunMixture(choice.model, 0.0)
+    dev_model = token_logprobs(model, source.windows("dev", block_size), device).double().numpy()
+    dev_kn = choice.model.logprob(*examples(source.windows("dev", mixture.width)))
+    mixture.weight = float(tune_weights([dev_model, dev_kn])[0])
+    mixed = mix_many([dev_model, dev_kn], [mixture.weight, 1 - mixture.weight])
+    report = {"order": choice.order, "weight": mixture.weight, "fit_seconds": round(choice.seconds, 3),
+              "dev_loss": {"mixture": float(-mixed.mean()), "model": float(-dev_model.mean()),
+                           "ngram": float(-dev_kn.mean())},
+              "ngram_dev_loss_by_order": choice.dev_losses}
+    return mixture, report
+
+
+class MixedModel(torch.nn.Module):
+    """A model and a RunMixture's n-gram model as one model for sampling: the logits it gives
+    are the mixture's log-probabilities, its state the model's and the last tokens."""
+
+    window = True
+
+    def __init__(self, model, mixture: RunMixture):
+        super().__init__()
+        self.inner, self.mixture = model, mixture
+        self.config = model.config
+
+    def _mix(self, logits: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
+        p_model = torch.softmax(logits.detach().double(), -1).cpu().numpy()  # (R, V)
+        p_kn = self.mixture.ngram.distributions(history.numpy())  # (R, V)
+        w = self.mixture.weight
+        with np.errstate(divide="ignore"):
+            mixed = np.log(w * p_model + (1 - w) * p_kn)
+        return torch.from_numpy(mixed).to(logits.device, torch.float32)
+
+    def begin(self, context: torch.Tensor):
+        logits, state = self.inner.begin(context)
+        width = self.mixture.width
+        pad = torch.zeros(context.shape[0], max(0, width - context.shape[1]), dtype=torch.long)
+        history = torch.cat([pad, context.cpu()], 1)[:, -width:]  # (R, width) the n-gram's context
+        return self._mix(logits, history), (state, history)
+
+    def advance(self, state, token):
+        inner, history = state
+        logits, inner = self.inner.advance(inner, token)
+        history = torch.cat([history[:, 1:], token.cpu().unsqueeze(1)], 1)
+        return self._mix(logits, history), (inner, history)
+
+    def keep(self, state, rows):
+        inner, history = state
+        return self.inner.keep(inner, rows), history[rows.cpu()]

@@ -132,6 +132,8 @@ class KneserNey:
         p = np.full(len(Y), 1.0 / self.V)
         for j, c in enumerate(self.context_ids(X)):
             level, seen = self.levels[j], c >= 0
+            if not len(level.gamma):  # no context of this length exists (short items, high order)
+                break
             cs = np.where(seen, c, 0)
             at = _find(level.keys, cs * self.V + Y, seen)
             own = np.where(at >= 0, level.discounted[np.maximum(at, 0)], 0.0)
@@ -155,8 +157,52 @@ class KneserNey:
             p[level.keys[lo:hi] - c * self.V] += level.discounted[lo:hi]
         return p
 
+    def distributions(self, X: np.ndarray) -> np.ndarray:
+        """p(. | x) over the whole vocabulary for each row x of X: (N, V), all rows at once."""
+        X = np.asarray(X, dtype=np.int64).reshape(len(X), -1)
+        P = np.full((len(X), self.V), 1.0 / self.V)
+        for j, c in enumerate(self.context_ids(X)):
+            rows = np.flatnonzero(c >= 0)  # a context unseen at length j is unseen beyond it
+            if not len(rows):
+                break
+            level, cs = self.levels[j], c[rows]
+            P[rows] *= level.gamma[cs][:, None]
+            lo = np.searchsorted(level.keys, cs * self.V)
+            hi = np.searchsorted(level.keys, (cs + 1) * self.V)
+            owner = np.repeat(np.arange(len(rows)), hi - lo)  # for each n-gram of these contexts
+            at = lo[owner] + np.arange(len(owner)) - np.repeat(np.cumsum(hi - lo) - (hi - lo), hi - lo)
+            P[rows[owner], level.keys[at] - cs[owner] * self.V] += level.discounted[at]
+        return P
+
     def num_ngrams(self) -> list[int]:
         return [len(level.keys) for level in self.levels]
+
+    def to_arrays(self) -> tuple[dict[str, np.ndarray], dict]:
+        """Every array of the fitted model, by name, and what else it needs (JSON)."""
+        arrays = {f"context_keys.{j}": keys for j, keys in enumerate(self.context_keys)}
+        for k, level in enumerate(self.levels, 1):
+            arrays.update({f"order{k}.keys": level.keys, f"order{k}.discounted": level.discounted,
+                           f"order{k}.gamma": level.gamma})
+        meta = {"order": self.order, "vocab_size": self.V,
+                "discounts": [list(level.discounts) for level in self.levels]}
+        return arrays, meta
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict) -> KneserNey:
+        """The model `to_arrays` describes; NnlmError if a piece is missing or inconsistent."""
+        try:
+            model = cls(int(meta["order"]), int(meta["vocab_size"]))
+            model.context_keys = [arrays[f"context_keys.{j}"] for j in range(model.order)]
+            model.levels = [Level(arrays[f"order{k}.keys"], arrays[f"order{k}.discounted"],
+                                  arrays[f"order{k}.gamma"], tuple(meta["discounts"][k - 1]))
+                            for k in range(1, model.order + 1)]
+        except (KeyError, IndexError, TypeError, ValueError) as e:
+            raise NnlmError(f"not a Kneser-Ney model ({e})") from None
+        for k, level in enumerate(model.levels):
+            contexts = len(model.context_keys[k])
+            if not (len(level.keys) == len(level.discounted) and len(level.gamma) == contexts):
+                raise NnlmError(f"not a Kneser-Ney model (order {k + 1}: sizes disagree)")
+        return model
 
 
 def _matrix(X, n: int) -> np.ndarray:

@@ -41,8 +41,9 @@ FORMAT = "nnlm-run"
 FORMAT_VERSION = 2
 CONFIG, VOCAB, MODEL, CHECKPOINT = "config.json", "vocab.json", "model.safetensors", "checkpoint.safetensors"
 METRICS, SUMMARY, LOCK = "metrics.jsonl", "summary.json", ".lock"
+NGRAM, MIX = "ngram.safetensors", "mix.json"  # the n-gram model mixed in, and how
 SOURCE_FILES = ("splits.json",)  # what sources keep beside config.json (Source.files)
-RUN_FILES = (CONFIG, VOCAB, MODEL, CHECKPOINT, METRICS, SUMMARY, *SOURCE_FILES)
+RUN_FILES = (CONFIG, VOCAB, MODEL, CHECKPOINT, METRICS, SUMMARY, NGRAM, MIX, *SOURCE_FILES)
 MAX_JSON_BYTES = 1024**3
 
 
@@ -177,6 +178,37 @@ def read_checkpoint(run_dir: Path, model: torch.nn.Module) -> tuple[dict, dict] 
     return {k: v for k, v in tensors.items() if not k.startswith("model.")}, meta
 
 
+def save_mixture(run_dir: Path, ngram_model, mix: dict) -> None:
+    """The Kneser-Ney model mixed with the run's model, and mix.json (weights, order, losses);
+    mix.json last, so a directory with it has both."""
+    arrays, meta = ngram_model.to_arrays()
+    save_tensors(Path(run_dir) / NGRAM, {k: torch.from_numpy(v) for k, v in arrays.items()}, meta)
+    write_json(Path(run_dir) / MIX, mix)
+
+
+def remove_mixture(run_dir: Path) -> None:
+    for name in (MIX, NGRAM):  # mix.json first: without it the n-gram file is never read
+        (Path(run_dir) / name).unlink(missing_ok=True)
+
+
+def load_mixture(run_dir: Path):
+    """(Kneser-Ney model, mix.json) of a run whose predictor is a mixture, else None."""
+    from .ngram import KneserNey
+
+    if not (Path(run_dir) / MIX).exists():
+        return None
+    mix = read_json(Path(run_dir) / MIX)
+    tensors, meta = load_tensors(Path(run_dir) / NGRAM)
+    try:
+        model = KneserNey.from_arrays({k: v.numpy() for k, v in tensors.items()}, meta)
+        weight = float(mix["weight"])
+    except (NnlmError, KeyError, TypeError, ValueError) as e:
+        raise NnlmError(f"{Path(run_dir) / MIX}: not a usable mixture ({e})") from None
+    if not 0 <= weight <= 1:
+        raise NnlmError(f"{Path(run_dir) / MIX}: weight {weight} is not in [0, 1]")
+    return model, mix
+
+
 def write_summary(run_dir: Path, summary: dict) -> None:
     write_json(Path(run_dir) / SUMMARY, summary)
 
@@ -191,7 +223,7 @@ def config_json(spec: RunSpec) -> dict:
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "nnlm_version": __version__,
             "preset": spec.preset, "model": {"family": spec.family.name, **to_json(spec.model)},
             "train": to_json(spec.train), "data": to_json(spec.data),
-            "source": spec.source.state_json()}
+            "source": spec.source.state_json(), "why": spec.why}
 
 
 def read_config(run_dir: Path) -> dict:
@@ -263,7 +295,9 @@ def load_spec(run_dir: str | Path, overrides: dict | None = None) -> RunSpec:
     if model_cfg.vocab_size != len(source.vocab):
         raise NnlmError(f"{run_dir}: config.json has vocab_size {model_cfg.vocab_size} but "
                         f"vocab.json has {len(source.vocab)} tokens")
-    return RunSpec(run_dir, fam, model_cfg, train_cfg, data_cfg, source, str(config.get("preset", "")))
+    why = config.get("why", [])
+    why = why if isinstance(why, list) and all(isinstance(w, str) for w in why) else []
+    return RunSpec(run_dir, fam, model_cfg, train_cfg, data_cfg, source, str(config.get("preset", "")), why)
 
 
 def apply_overrides(train_cfg: TrainConfig, overrides: dict) -> None:

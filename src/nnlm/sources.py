@@ -24,7 +24,7 @@ import torch
 from .config import DataConfig
 from .data import (BOUNDARY_ID, Split, Vocab, Windows, bundled_names_path, read_items,
                    read_numbered_items, read_text, split_items)
-from .errors import NnlmError, where
+from .errors import NnlmError, TooFew, where
 from .words import (StreamWindows, WordSplit, WordVocab, encode_parts, read_corpus, split_corpus)
 
 SPLITS = ("train", "dev", "test")
@@ -40,6 +40,7 @@ class Source(ABC):
 
     def __init__(self, config: DataConfig, vocab):
         self.config, self.vocab = config, vocab
+        self.notes: list[str] = []  # what reading the data decided, for the user to see
 
     # -- reading and saving ------------------------------------------------------------
     @classmethod
@@ -123,13 +124,20 @@ class CharItems(Source):
             raise NnlmError("--lowercase and --split-tokens are for --level word")
         check_split_files(config)
         path = Path(config.path) if config.path else bundled_names_path()
+        notes = []
         if config.dev or config.test:
-            parts = [read_items(p) if p else [] for p in (path, config.dev, config.test)]
-            split = Split(*parts)
+            split = Split(*[read_items(p) if p else [] for p in (path, config.dev, config.test)])
         else:
-            split = split_items(read_items(path), config.split_seed, config.split, config.dedupe)
-        vocab = Vocab.from_items(split.train + split.dev + split.test)
-        return cls(config, vocab, split)
+            items = read_items(path)
+            try:
+                split = split_items(items, config.split_seed, config.split, config.dedupe)
+            except TooFew:  # a tiny list still trains: all of it
+                split = Split(list(dict.fromkeys(items)) if config.dedupe else items, [], [])
+                notes.append(f"{len(split.train)} items are too few for a dev split: training on all "
+                             "of them, with no dev split to stop on or test split to report")
+        source = cls(config, Vocab.from_items(split.train + split.dev + split.test), split)
+        source.notes = notes
+        return source
 
     @classmethod
     def load(cls, run_dir, config, vocab, state, stored) -> CharItems:
@@ -188,6 +196,7 @@ class WordSource(Source):
         if not config.path:
             raise NnlmError("--level word needs a DATA file (the bundled names are characters)")
         check_split_files(config)
+        notes = []
         paths = [p for p in (config.path, config.dev, config.test) if p]
         corpora = {p: read_corpus(p, config.lowercase) for p in paths}
         if config.dev or config.test:
@@ -195,11 +204,18 @@ class WordSource(Source):
             vocab, split = encode_parts(parts, mode=cls.mode, min_count=config.min_count,
                                         vocab_from=config.vocab_from, lowercase=config.lowercase)
         else:
-            vocab, split = split_corpus(corpora[config.path], mode=cls.mode, min_count=config.min_count,
-                                        vocab_from=config.vocab_from, split_tokens=tuple(config.split_tokens),
-                                        seed=config.split_seed, fractions=tuple(config.split),
-                                        dedupe=config.dedupe, lowercase=config.lowercase)
-        return cls(config, vocab, split, {p: c.sha256 for p, c in corpora.items()})
+            options = dict(mode=cls.mode, min_count=config.min_count, vocab_from=config.vocab_from,
+                           split_tokens=tuple(config.split_tokens), seed=config.split_seed,
+                           dedupe=config.dedupe, lowercase=config.lowercase)
+            try:
+                vocab, split = split_corpus(corpora[config.path], fractions=tuple(config.split), **options)
+            except TooFew:  # a tiny corpus still trains: all of it
+                vocab, split = split_corpus(corpora[config.path], fractions=(1.0, 0.0, 0.0), **options)
+                notes.append("too few lines for a dev split: training on all of them, with no dev split "
+                             "to stop on or test split to report")
+        source = cls(config, vocab, split, {p: c.sha256 for p, c in corpora.items()})
+        source.notes = notes
+        return source
 
     @classmethod
     def load(cls, run_dir, config, vocab, state, stored) -> WordSource:

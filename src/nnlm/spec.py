@@ -4,9 +4,10 @@ settings, and the data source. `build_spec` makes one from what the user asked f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import auto
 from .config import DataConfig, TrainConfig, split_settings
 from .data import bundled_names_path
 from .errors import NnlmError
@@ -23,6 +24,7 @@ class RunSpec:
     data: DataConfig
     source: Source
     preset: str
+    why: list[str] = field(default_factory=list)  # how the default run chose its settings
 
     @property
     def vocab(self):
@@ -35,8 +37,8 @@ class RunSpec:
 
 
 def preset_settings(fam: Family, name: str) -> dict:
-    """The settings of preset `name` of a family; every family has a "default" (maybe empty)."""
-    if name not in fam.presets and name != "default":
+    """The settings of preset `name` of a family."""
+    if name not in fam.presets:
         choices = ", ".join(sorted({"default", *fam.presets}))
         raise NnlmError(f"unknown preset {name!r} for --model {fam.name}; choose from {choices}")
     return dict(fam.presets.get(name, {}))
@@ -53,16 +55,23 @@ def check_family_settings(fam: Family, settings: dict) -> None:
                                 f"{' and '.join(others)}, not of --model {fam.name}")
 
 
-def build_configs(model: str, preset: str, settings: dict, vocab_size: int):
-    """The family, its model config and the training config: the preset's settings,
-    overridden by `settings` (None values: keep the preset's)."""
+def build_configs(model: str, preset: str, settings: dict, source: Source):
+    """The family, its model config, the training config and why: the preset's settings
+    (the default: chosen from the data, see auto.py), overridden by `settings` (None
+    values: keep the preset's)."""
     fam = family(model)
     given = {k: v for k, v in settings.items() if v is not None}
     check_family_settings(fam, given)
-    model_settings, train_cfg = split_settings(fam.config, {**preset_settings(fam, preset), **given})
-    model_cfg = fam.config(vocab_size=vocab_size, **model_settings)
+    base, why = auto.choose(fam, source) if preset == "default" else (preset_settings(fam, preset), [])
+    if given.get("steps") and preset == "default":  # an explicit --steps is trained in full
+        base.update(patience=0, max_seconds=0.0)
+        why.append(f"--steps {given['steps']}: trained in full")
+    elif "max_seconds" in given and preset == "default":
+        why.append(f"--max-seconds {given['max_seconds']:g}")
+    model_settings, train_cfg = split_settings(fam.config, {**base, **given})
+    model_cfg = fam.config(vocab_size=len(source.vocab), **model_settings)
     model_cfg.validate()
-    return fam, model_cfg, train_cfg
+    return fam, model_cfg, train_cfg, why
 
 
 def build_spec(data: str | None, out: str | None, *, model: str = DEFAULT, preset: str = "default",
@@ -70,9 +79,10 @@ def build_spec(data: str | None, out: str | None, *, model: str = DEFAULT, prese
     """Read and split the data and build every config; nothing is written."""
     family(model)  # an unknown family fails before the data is read
     source = read_source(data, data_config or DataConfig())
-    fam, model_cfg, train_cfg = build_configs(model, preset, settings or {}, len(source.vocab))
+    fam, model_cfg, train_cfg, why = build_configs(model, preset, settings or {}, source)
+    why = source.notes + why
     run_dir = Path(out) if out else default_run_dir(Path(data) if data else bundled_names_path())
-    return RunSpec(run_dir, fam, model_cfg, train_cfg, source.config, source, preset)
+    return RunSpec(run_dir, fam, model_cfg, train_cfg, source.config, source, preset, why)
 
 
 def default_run_dir(data_path: Path) -> Path:

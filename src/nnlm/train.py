@@ -22,12 +22,13 @@ from .batching import Batches, evenly_spaced
 from .config import DataConfig
 from .distributed import Group, setup, teardown
 from .errors import NnlmError
-from .evaluate import evaluate
+from .evaluate import evaluate, token_logprobs
 from .metrics import MetricsLog
+from .mix import fit_run_mixture
 from .models import DEFAULT
 from .optim import make_optimizer
 from .runtime import resolve_device
-from .schedule import learning_rate
+from .schedule import Plateau, learning_rate
 from .settings import settings_of
 from .signals import StopSignals
 from .spec import RunSpec, build_spec
@@ -41,6 +42,7 @@ class Stop(str, Enum):
     STEPS = "steps"
     TIME = "time"
     TARGET = "target"
+    EARLY = "dev stopped improving"
     SIGINT = "interrupted by SIGINT"
     SIGTERM = "interrupted by SIGTERM"
 
@@ -60,7 +62,12 @@ class TrainResult:
     dev_loss: float
     test_loss: float | None
     stopped: Stop
+    epochs: float = 0.0  # passes over the training examples
     rank: int = 0  # this process's rank under torchrun (only rank 0 reports)
+    model_dev_loss: float | None = None  # dev and test of the model alone (the losses above are of
+    model_test_loss: float | None = None  # the run's predictor: the mixture, where there is one)
+    mixture: dict | None = None  # mix.json: the n-gram model's order, the weights, their dev losses
+    why: list[str] | None = None  # how the default run chose its settings
 
     def to_json(self) -> dict:
         d = dict(self.__dict__)
@@ -86,6 +93,8 @@ class Trainer:
         self.step, self.elapsed_before, self.started = 0, 0.0, time.perf_counter()
         self.best_loss, self.best_step = math.inf, 0
         self.last_dev, self.last_eval_step = math.nan, -1
+        self.stale = 0  # evaluations since dev last improved
+        self.plateau = Plateau(self.cfg) if self.cfg.lr_schedule == "plateau" else None
         self.loss_sum = torch.zeros((), device=device)  # train loss summed since the last log line
         self.logged_step, self.logged_time = 0, self.started
         self.lr = self.cfg.lr
@@ -109,7 +118,9 @@ class Trainer:
             self.step, self.elapsed_before = int(meta["step"]), float(meta["elapsed"])
             self.best_loss, self.best_step = float(meta["best_loss"]), int(meta["best_step"])
             self.loss_sum.fill_(float(meta["pending_loss"]))
-            self.logged_step = int(meta["logged_step"])
+            self.logged_step, self.stale = int(meta["logged_step"]), int(meta.get("stale", 0))
+            if self.plateau is not None and "plateau" in meta:
+                self.plateau.load(meta["plateau"])
         except (KeyError, ValueError, TypeError) as e:
             raise NnlmError(f"{path}: bad training state ({e})") from None
         rng = tensors.get("rng.torch")
@@ -126,7 +137,9 @@ class Trainer:
         state = {**self.optimizer.state_tensors(), "rng.torch": torch.get_rng_state()}
         meta = {"step": self.step, "elapsed": self.elapsed(), "best_loss": self.best_loss,
                 "best_step": self.best_step, "optimizer_t": self.optimizer.t,
-                "pending_loss": self.loss_sum.item(), "logged_step": self.logged_step}
+                "pending_loss": self.loss_sum.item(), "logged_step": self.logged_step, "stale": self.stale}
+        if self.plateau is not None:
+            meta["plateau"] = self.plateau.state()
         rundir.save_checkpoint(self.spec.run_dir, self.model, state, meta)
 
     def save_best(self, dev_loss: float) -> None:
@@ -146,8 +159,8 @@ class Trainer:
             self.metrics = MetricsLog(self.spec.run_dir, self.step, self.cfg.tensorboard)
         if self.step == 0:
             self.evaluate_and_checkpoint()  # a loadable run directory from the first moment
-        self.bar = tqdm(total=self.cfg.steps, initial=self.step, unit="step", disable=not self.progress,
-                        dynamic_ncols=True, mininterval=0.5, leave=False)
+        self.bar = tqdm(total=self.cfg.steps or None, initial=self.step, unit="step",
+                        disable=not self.progress, dynamic_ncols=True, mininterval=0.5, leave=False)
         try:
             with StopSignals() as signals:
                 stopped = self.loop(signals)
@@ -159,25 +172,41 @@ class Trainer:
 
     def loop(self, signals: StopSignals) -> Stop:
         cfg = self.cfg
-        while self.step < cfg.steps:
+        while not cfg.steps or self.step < cfg.steps:
             stopped = self.stop_reason(signals)
             if stopped:
                 break
             self.train_step()
-            if self.step % cfg.log_interval == 0 or self.step == cfg.steps:
+            last = self.step == cfg.steps
+            if self.step % cfg.log_interval == 0 or last:
                 self.log_train()
-            at_eval = self.step % cfg.eval_interval == 0 or self.step == cfg.steps
-            if at_eval and self.evaluate_and_checkpoint() <= (self.target_loss or -math.inf):
-                return Stop.TARGET
+            if self.step % cfg.eval_interval == 0 or last:
+                dev = self.evaluate_and_checkpoint()
+                if dev <= (self.target_loss or -math.inf):
+                    return Stop.TARGET
+                if cfg.patience and self.stale >= cfg.patience and self.out_of_patience():
+                    return Stop.EARLY
+            if self.plateau is not None and self.plateau.done(self.step, self.agreed_elapsed):
+                stopped = Stop.EARLY
+                break
         else:
             return Stop.STEPS
         if stopped.interrupted:
             # checkpoint only: an evaluation here would not happen in an uninterrupted
             # run, and could change which weights are best
             self.save_checkpoint()
-        elif self.last_eval_step != self.step:  # stopped by the clock between evaluations
+        elif self.last_eval_step != self.step:  # stopped between evaluations
             self.evaluate_and_checkpoint()
         return stopped
+
+    def out_of_patience(self) -> bool:
+        """Dev has not improved for --patience evaluations: the plateau schedule first decays
+        the lr (and counts again), other schedules stop."""
+        if self.plateau is None or self.plateau.stale(self.step, self.agreed_elapsed):
+            return True
+        self.stale = 0
+        self.save_checkpoint()  # the decay's start is state a resumed run must see
+        return False
 
     STOPS = (Stop.TIME, Stop.SIGINT, Stop.SIGTERM)
 
@@ -198,7 +227,10 @@ class Trainer:
         return self.STOPS[int(agreed[0]) - 1] if agreed[0] else None
 
     def train_step(self) -> None:
-        self.lr = learning_rate(self.cfg, self.step, self.agreed_elapsed)
+        if self.plateau is not None and self.step >= self.cfg.warmup_steps:
+            self.lr = self.plateau.lr(self.step, self.agreed_elapsed)
+        else:
+            self.lr = learning_rate(self.cfg, self.step, self.agreed_elapsed)
         x, y = self.batches.get(self.step)  # (B, block_size), (B,)
         if self.fused:
             loss = fused.loss_and_grad(self.model, x, y)  # overwrites the gradients
@@ -240,6 +272,9 @@ class Trainer:
         self.log({"step": self.step, "dev_loss": round(dev, 5), "seconds": round(self.elapsed(), 3)})
         if dev < self.best_loss or not has_dev:  # no dev set: keep the latest
             self.save_best(dev)
+            self.stale = 0
+        else:
+            self.stale += 1
         self.save_checkpoint()
         return dev
 
@@ -254,13 +289,14 @@ def split_kinds(settings: dict) -> tuple[dict, dict]:
 def train(data: str | None = None, out: str | None = None, *, model: str = DEFAULT,
           preset: str = "default", resume: bool = False, overwrite: bool = False,
           progress: bool = True, target_loss: float | None = None,
-          data_options: dict | None = None, **settings) -> TrainResult:
+          data_options: dict | None = None, log=None, **settings) -> TrainResult:
     """Train a model on DATA (default: the bundled names) into the run directory OUT.
 
     `settings` are settings of the model family `model` (block_size=8, ...), of training
     (lr=3e-3, ...; config.TrainConfig) and of the data (level="word", dev="valid.txt", ...;
     config.DataConfig; also accepted as `data_options`), over those of `preset`.
-    With resume=True, continue the run in OUT from its last checkpoint.
+    With resume=True, continue the run in OUT from its last checkpoint. `log`, if given,
+    receives lines about what the run chose (the default run's settings and why).
     """
     started = time.perf_counter()
     data_settings, settings = split_kinds({**settings, **(data_options or {})})
@@ -283,9 +319,12 @@ def train(data: str | None = None, out: str | None = None, *, model: str = DEFAU
         with rundir.locked(spec.run_dir) if group.is_main else contextlib.nullcontext():
             if not resume and group.is_main:
                 rundir.write_spec(spec)
+                if log and spec.why:
+                    log("settings chosen from the data: " + "; ".join(spec.why))
             group.barrier()
             trainer = Trainer(spec, device, progress, target_loss, group)
-            if resume and trainer.resume_from_checkpoint() and trainer.step >= spec.train.steps:
+            if resume and trainer.resume_from_checkpoint() and spec.train.steps and \
+                    trainer.step >= spec.train.steps:
                 raise NnlmError(f"{spec.run_dir}: the run already finished its {trainer.step} "
                                 "steps; pass a larger --steps to train longer")
             setup_seconds = time.perf_counter() - started
@@ -295,7 +334,8 @@ def train(data: str | None = None, out: str | None = None, *, model: str = DEFAU
 
 
 def finish(trainer: Trainer, stopped: Stop, setup_seconds: float) -> TrainResult:
-    """Evaluate the best-on-dev weights on every split and write summary.json."""
+    """Evaluate the best-on-dev weights on every split, mix in an n-gram model where that is
+    better on dev, and write summary.json."""
     spec, seconds, group = trainer.spec, trainer.elapsed(), trainer.group
     group.barrier()  # rank 0 has written the best weights
     rundir.load_weights(spec.run_dir, trainer.model, "best")
@@ -306,7 +346,29 @@ def finish(trainer: Trainer, stopped: Stop, setup_seconds: float) -> TrainResult
         losses[name] = evaluate(trainer.model, windows, trainer.device, group).loss \
             if len(windows) else None
     result = TrainResult(spec.run_dir, trainer.step, seconds, setup_seconds, trainer.best_step,
-                         losses["train"], losses["dev"], losses["test"], stopped, group.rank)
+                         losses["train"], losses["dev"], losses["test"], stopped,
+                         round(trainer.batches.epochs(trainer.step), 2), group.rank,
+                         losses["dev"], losses["test"], None, spec.why)
     if group.is_main:
+        rundir.remove_mixture(spec.run_dir)  # an earlier session's no longer fits these weights
+        if spec.train.mix and losses["dev"] is not None and not stopped.interrupted:
+            mix_into_run(trainer, result)
         rundir.write_summary(spec.run_dir, result.to_json())
     return result
+
+
+def mix_into_run(trainer: Trainer, result: TrainResult) -> None:
+    """Fit the run's mixture; where it beats the model alone on dev, save it and make its
+    losses the result's."""
+    spec, block = trainer.spec, trainer.spec.model.block_size
+    mixture, report = fit_run_mixture(trainer.model, spec.source, block, trainer.device)
+    if not report["dev_loss"]["mixture"] < report["dev_loss"]["model"] - 1e-6:
+        return
+    test = spec.windows("test", block)
+    if len(test):
+        model_lp = token_logprobs(trainer.model, test, trainer.device).double().numpy()
+        mixed_lp = mixture.logprobs(model_lp, spec.windows("test", mixture.width))
+        report["test_loss"] = {"mixture": float(-mixed_lp.mean()), "model": float(-model_lp.mean())}
+        result.test_loss = report["test_loss"]["mixture"]
+    result.dev_loss, result.mixture = report["dev_loss"]["mixture"], report
+    rundir.save_mixture(spec.run_dir, mixture.ngram, report)

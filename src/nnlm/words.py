@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from .data import BOUNDARY_DISPLAY, BOUNDARY_ID, Windows, check_fractions, lines, read_text
-from .errors import NnlmError
+from .errors import NnlmError, TooFew
 
 UNK = "<unk>"
 UNK_ID = 1
@@ -183,7 +183,7 @@ def line_order(corpus: Corpus, seed: int, fractions: tuple, dedupe: bool) -> lis
     n = len(lines)
     n1, n2 = int(fractions[0] * n), (int((1.0 - fractions[2]) * n) if fractions[2] > 0 else n)
     if n1 == 0 or (fractions[1] > 0 and n2 == n1):
-        raise NnlmError(f"{n} lines are too few for a {fractions} split")
+        raise TooFew(f"{n} lines are too few for a {fractions} split")
     return [np.array(lines[:n1], dtype=np.int64), np.array(lines[n1:n2], dtype=np.int64),
             np.array(lines[n2:], dtype=np.int64)]
 

@@ -18,6 +18,7 @@ sampler never looks inside it. `embeddings` and `activations` expose what `plot`
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -35,6 +36,9 @@ class Family:
     model: type  # a Model subclass, built as model(config)
     help: str
     presets: dict[str, dict] = field(default_factory=dict)  # name -> model and train settings
+    # the model settings of the default run from facts about the data (auto.DataFacts), and
+    # why: (settings, reasons); None: the "default" preset's model
+    auto: Callable | None = None
 
     @property
     def window(self) -> bool:

@@ -178,9 +178,25 @@ def zipf_ids(k: int, vocab_size: int, device) -> torch.Tensor:
     return (torch.exp(u * math.log(vocab_size + 1)).floor().long() - 1).clamp_(0, vocab_size - 1)
 
 
+def auto(data) -> tuple[dict, list[str]]:
+    """Size and regularisation by the number of training tokens T (see auto.py)."""
+    T = data.tokens
+    if data.word_level:  # nnlm's best MLP on Brown, shrunk to train within the budget
+        settings = dict(block_size=4, n_embd=64, n_hidden=256, tie=True, dropout=0.3, weight_decay=0.1,
+                        lr=3e-3, min_lr=0.05, sampled=4096 if data.vocab_size > 8192 else 0)
+        return settings, ["word level: context 4, tied embeddings of 64, 256 tanh units, dropout 0.3"
+                          + (", sampled softmax 4096" if settings["sampled"] else "")]
+    drop = round(min(0.4, max(0.05, 0.15 + 0.06 * math.log2(100_000 / max(T, 1)))), 2)
+    width = 256 if T < 5_000 else 512
+    settings = dict(block_size=8, n_embd=24, n_hidden=width, n_layer=2, norm="layer", dropout=drop,
+                    weight_decay=0.1, lr=3e-3, min_lr=0.02)
+    return settings, [f"context 8, two LayerNorm tanh layers of {width}, dropout {drop} "
+                      f"(more for less data), weight decay 0.1"]
+
+
 PRESETS = {
-    # fast and good on a laptop CPU: see README "Performance"
-    "default": dict(block_size=6, n_embd=16, n_hidden=384, batch_size=1024, steps=1500,
+    # the earlier default: fast and good on names on a laptop CPU (README "Performance")
+    "quick": dict(block_size=6, n_embd=16, n_hidden=384, batch_size=1024, steps=1500,
                     lr=1e-2, optimizer="adamw", lr_schedule="cosine", warmup_steps=0,
                     min_lr=0.02, weight_decay=0.0, eval_interval=100, log_interval=50),
     # the best MLP we found for names within 5 minutes on 2 CPU cores, chosen on dev by
@@ -201,4 +217,4 @@ PRESETS = {
 }
 
 FAMILY = Family("mlp", MLPConfig, MLP, "the paper's MLP: a window of embeddings, tanh layers, softmax",
-                PRESETS)
+                PRESETS, auto)
