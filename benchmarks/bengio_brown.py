@@ -79,11 +79,11 @@ def mlp_row(stream: Path, work: Path, name: str, seconds: float, args) -> tuple[
                     optimizer="adamw", lr_schedule="cosine", min_lr=0.05,
                     weight_decay=args.weight_decay, dropout=args.dropout, steps=10**9,
                     max_seconds=seconds, eval_interval=args.eval_interval, log_interval=50,
-                    seed=args.seed, device="cpu")
+                    seed=args.seed, device="cpu", mix=False)  # the MLP alone: mixes are rows of their own
     summary = finished_run(out, settings) if args.reuse else None
     if summary is None:
-        result = nnlm.train(str(stream), str(out), overwrite=True, progress=not args.quiet,
-                            data_options=DATA, **settings)
+        result = nnlm.train(str(stream), str(out), preset="quick", overwrite=True,  # one tanh layer
+                            progress=not args.quiet, data_options=DATA, **settings)
         summary = result.to_json()
     lm = nnlm.load(out, device="cpu")
     ppl = {"dev": math.exp(summary["dev_loss"]), "test": math.exp(summary["test_loss"])}  # best

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 import nnlm
 
-LECTURE_MODEL = dict(block_size=3, n_embd=10, n_hidden=200, steps=1000, batch_size=512)
+LECTURE_MODEL = dict(preset="quick", block_size=3, n_embd=10, n_hidden=200, steps=1000, batch_size=512)
 
 
 def lecture_sampling(model, num: int, seed: int = 2147483647) -> float:
@@ -47,7 +47,7 @@ def main() -> None:
     args = ap.parse_args()
     print(f"threads: {torch.get_num_threads()}")
     with tempfile.TemporaryDirectory() as tmp:
-        nnlm.train(None, f"{tmp}/run", progress=False, **LECTURE_MODEL)
+        nnlm.train(None, f"{tmp}/run", progress=False, mix=False, **LECTURE_MODEL)  # the model's sampler
         lm = nnlm.load(f"{tmp}/run", device="cpu")
     lm.sample(1000, seed=1)  # warm up
     start = time.perf_counter()

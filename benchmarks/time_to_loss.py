@@ -119,7 +119,7 @@ def main() -> None:
           f"= {baseline:.1f} s (the lecture's dev loss at 200,000 steps: 2.17)")
 
     with tempfile.TemporaryDirectory() as tmp:
-        r = nnlm.train(None, f"{tmp}/run", preset=args.preset, target_loss=args.target,
+        r = nnlm.train(None, f"{tmp}/run", preset=args.preset, target_loss=args.target, mix=False,
                        eval_interval=args.eval_interval, progress=False)
     if r.stopped != "target":
         raise SystemExit(f"nnlm did not reach {args.target}: dev {r.dev_loss:.4f} ({r.stopped})")

@@ -17,9 +17,12 @@ from dataclasses import dataclass
 
 from .sources import Source
 
-SMALL_BUDGET = 150.0  # seconds of training for up to BIG_TOKENS training tokens
-BIG_BUDGET = 540.0  # and above: the whole run stays within 3 and 10 minutes on 2 cores
-BIG_TOKENS = 500_000
+# Seconds of training. A list of up to BIG_LIST items (or a text of up to BIG_TOKENS training
+# tokens) gets SMALL_BUDGET, less past MID_TOKENS (where fitting the n-gram model and the
+# final evaluations take longer), so that the whole `nnlm train` stays within 3 minutes on 2
+# cores; bigger data gets BIG_BUDGET, within 10 minutes.
+SMALL_BUDGET, MID_BUDGET, BIG_BUDGET = 150.0, 130.0, 480.0
+MID_TOKENS, BIG_TOKENS, BIG_LIST = 200_000, 500_000, 100_000
 EVALS_PER_EPOCH = 2
 PATIENCE = 6  # evaluations, three passes over the data
 NO_DEV_EPOCHS = 30  # a list too small for a dev split trains this many passes
@@ -30,6 +33,7 @@ class DataFacts:
     """What the rules look at."""
 
     tokens: int  # training tokens (predicted: end tokens included)
+    items: int  # items or lines in all (0: one stream of text)
     vocab_size: int
     word_level: bool
     has_dev: bool
@@ -37,7 +41,12 @@ class DataFacts:
 
 def facts(source: Source) -> DataFacts:
     tokens = source.tokens()
-    return DataFacts(tokens["train"], len(source.vocab), source.word_level, tokens["dev"] > 0)
+    return DataFacts(tokens["train"], source.items(), len(source.vocab), source.word_level, tokens["dev"] > 0)
+
+
+def time_budget(data: DataFacts) -> float:
+    big = data.items > BIG_LIST if data.items else data.tokens > BIG_TOKENS
+    return BIG_BUDGET if big else SMALL_BUDGET if data.tokens <= MID_TOKENS else MID_BUDGET
 
 
 def batch_size(tokens: int) -> int:
@@ -48,7 +57,7 @@ def batch_size(tokens: int) -> int:
 def training_settings(data: DataFacts) -> tuple[dict, list[str]]:
     batch = batch_size(data.tokens)
     per_epoch = max(1, data.tokens // batch)
-    budget = SMALL_BUDGET if data.tokens <= BIG_TOKENS else BIG_BUDGET
+    budget = time_budget(data)
     settings = dict(optimizer="adamw", lr_schedule="plateau", batch_size=batch, max_seconds=budget,
                     warmup_steps=0, log_interval=max(1, min(50, per_epoch // 4)))
     why = [f"batch {batch} ({per_epoch:,} step{'s' if per_epoch > 1 else ''} a pass over "

@@ -71,6 +71,10 @@ class Source(ABC):
         """Predicted tokens per split (end tokens included)."""
         return {name: len(self.windows(name, 1)) for name in SPLITS}
 
+    def items(self) -> int:
+        """Items or lines in all the splits (0: the data is one stream)."""
+        return 0
+
     @abstractmethod
     def file_windows(self, path: str | Path, block_size: int):
         """The examples of a file that is not part of the run's data (nnlm eval RUN FILE)."""
@@ -158,6 +162,9 @@ class CharItems(Source):
 
     def tokens(self) -> dict[str, int]:
         return {name: sum(len(s) + 1 for s in getattr(self.split, name)) for name in SPLITS}
+
+    def items(self) -> int:
+        return sum(len(getattr(self.split, name)) for name in SPLITS)
 
     def windows(self, split: str, block_size: int) -> Windows:
         return Windows(getattr(self.split, split), self.vocab, block_size)
@@ -252,6 +259,9 @@ class WordSource(Source):
 class WordSentences(WordSource):
     kind = "sentences"
     mode = "sentence"
+
+    def items(self) -> int:
+        return sum(len(getattr(self.split, name).lengths) for name in SPLITS)
 
     def file_windows(self, path, block_size: int) -> Windows:
         return self.sequence_windows([self.vocab.encode(text) for text in read_items(path)], block_size)

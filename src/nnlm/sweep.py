@@ -86,6 +86,7 @@ def run_sweep(data: str | None, out: str | Path, grid: dict, fixed: dict, second
         if not (run_dir / rundir.SUMMARY).exists():
             settings = {**fixed, **params, "max_seconds": seconds}
             settings.setdefault("steps", 10**9)  # the clock decides
+            settings.setdefault("mix", False)  # trials compare models, not their n-gram mixtures
             result = train(data, str(run_dir), model=model, preset=preset, overwrite=True,
                            data_options=data_options, progress=progress, **settings)
             if result.stopped.interrupted:

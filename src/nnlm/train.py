@@ -93,8 +93,9 @@ class Trainer:
         self.step, self.elapsed_before, self.started = 0, 0.0, time.perf_counter()
         self.best_loss, self.best_step = math.inf, 0
         self.last_dev, self.last_eval_step = math.nan, -1
-        self.stale = 0  # evaluations since dev last improved
+        self.stale = 0  # evaluations since dev last improved, or since the lr began to decay
         self.plateau = Plateau(self.cfg) if self.cfg.lr_schedule == "plateau" else None
+        self.decay_seen: int | None = None  # the decay start the stale count last restarted at
         self.loss_sum = torch.zeros((), device=device)  # train loss summed since the last log line
         self.logged_step, self.logged_time = 0, self.started
         self.lr = self.cfg.lr
@@ -121,6 +122,7 @@ class Trainer:
             self.logged_step, self.stale = int(meta["logged_step"]), int(meta.get("stale", 0))
             if self.plateau is not None and "plateau" in meta:
                 self.plateau.load(meta["plateau"])
+                self.decay_seen = meta.get("decay_seen")
         except (KeyError, ValueError, TypeError) as e:
             raise NnlmError(f"{path}: bad training state ({e})") from None
         rng = tensors.get("rng.torch")
@@ -139,7 +141,7 @@ class Trainer:
                 "best_step": self.best_step, "optimizer_t": self.optimizer.t,
                 "pending_loss": self.loss_sum.item(), "logged_step": self.logged_step, "stale": self.stale}
         if self.plateau is not None:
-            meta["plateau"] = self.plateau.state()
+            meta["plateau"], meta["decay_seen"] = self.plateau.state(), self.decay_seen
         rundir.save_checkpoint(self.spec.run_dir, self.model, state, meta)
 
     def save_best(self, dev_loss: float) -> None:
@@ -204,7 +206,7 @@ class Trainer:
         the lr (and counts again), other schedules stop."""
         if self.plateau is None or self.plateau.stale(self.step, self.agreed_elapsed):
             return True
-        self.stale = 0
+        self.decay_seen, self.stale = self.plateau.start_step, 0
         self.save_checkpoint()  # the decay's start is state a resumed run must see
         return False
 
@@ -270,6 +272,9 @@ class Trainer:
                 f"training diverged: the dev loss is {dev} at step {self.step}; "
                 f"{self.spec.run_dir} keeps the last good checkpoint; try a lower --lr")
         self.log({"step": self.step, "dev_loss": round(dev, 5), "seconds": round(self.elapsed(), 3)})
+        if self.plateau is not None and self.plateau.start_step != self.decay_seen:
+            # the lr began to decay (near the end of the budget): patience counts from there
+            self.decay_seen, self.stale = self.plateau.start_step, 0
         if dev < self.best_loss or not has_dev:  # no dev set: keep the latest
             self.save_best(dev)
             self.stale = 0
