@@ -122,7 +122,8 @@ def test_every_preset_holds_only_settings_of_its_family():
 
 def test_settings_of_another_family_and_of_resume_are_refused(tiny_file, tmp_path, capsys):
     err = run_error(capsys, "train", tiny_file, "--model", "hierarchical", "--tie")
-    assert "--tie is a setting of --model mlp, not of --model hierarchical" in err
+    assert "--tie is a setting of --model mlp, rnn, gru, lstm, transformer, not of --model hierarchical" \
+        in err
     assert "unknown preset 'lecture' for --model hierarchical" in run_error(
         capsys, "train", tiny_file, "--model", "hierarchical", "--preset", "lecture")
     assert "'n_head' is not a setting" in run_error(capsys, "sweep", tiny_file, "--out", tmp_path / "s",

@@ -174,7 +174,7 @@ def token_logprobs_of(run_dir) -> np.ndarray:
 def test_sampled_softmax_loss_equals_a_hand_computation(monkeypatch):
     """The sampled loss of fixed draws, computed by hand: candidates are the batch's targets
     and the draws, each logit corrected by log(1 - (1 - q)^(K + B)) with q its Zipf chance."""
-    import nnlm.models.mlp as mlp
+    import nnlm.models.base as base
 
     torch.manual_seed(0)
     V, K = 50, 6
@@ -183,7 +183,7 @@ def test_sampled_softmax_loss_equals_a_hand_computation(monkeypatch):
         for p in m.parameters():
             p.normal_()
     draws = torch.tensor([0, 3, 3, 17, 40, 49])
-    monkeypatch.setattr(mlp, "zipf_ids", lambda k, v, device: draws[:k])
+    monkeypatch.setattr(base, "zipf_ids", lambda k, v, device: draws[:k])
     x, y = torch.tensor([[1, 2], [5, 9], [9, 9]]), torch.tensor([3, 7, 20])
     m.train()
     _, loss = m(x, y)

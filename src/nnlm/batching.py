@@ -64,8 +64,67 @@ class Subset:
         return self.windows.targets(self.index[index])
 
 
-def evenly_spaced(windows, limit: int):
-    """At most `limit` examples of `windows`, evenly spaced (all of them if fewer)."""
+def evenly_spaced(windows, limit: int, model=None):
+    """At most about `limit` examples of `windows`, evenly spaced (all of them if fewer); for
+    a sequence model, whole pieces of sequences (see SequenceSample)."""
     if len(windows) <= limit:
         return windows
+    if model is not None and not model.window:
+        pieces = windows.sequences().pieces(model.config.block_size)
+        keep = torch.linspace(0, len(pieces) - 1, max(1, limit * len(pieces) // pieces.tokens())).long()
+        return SequenceSample(pieces.select(keep))
     return Subset(windows, torch.linspace(0, len(windows) - 1, limit).long())
+
+
+class SequenceSample:
+    """Some sequences, for sequence models to evaluate on (their windows: not needed)."""
+
+    def __init__(self, sequences):
+        self._sequences = sequences
+
+    def __len__(self) -> int:
+        return self._sequences.tokens()
+
+    def sequences(self):
+        return self._sequences
+
+
+class SequenceBatches:
+    """Minibatches of whole sequences (items, sentences, or pieces of a stream) for models
+    that read a sequence at once: the sequences cut into pieces of at most block_size
+    predicted tokens, shuffled per epoch as Batches does, padded to the longest in the batch.
+
+    batch_size counts predicted tokens, as for window models (the number of sequences per
+    batch is batch_size over the mean piece length), so the two kinds see alike much data a step.
+    """
+
+    def __init__(self, sequences, batch_size: int, block_size: int, seed: int, device,
+                 rank: int = 0, world: int = 1):
+        self.sequences, self.seed, self.device = sequences.pieces(block_size), seed, device
+        self.n, self.rank, self.world = len(self.sequences), rank, world
+        mean = self.sequences.tokens() / max(self.n, 1)
+        self.per_batch = max(1, min(round(batch_size / mean), self.n // world))
+        self.batch_size = max(1, round(self.per_batch * mean))  # predicted tokens a step, about
+        self.per_epoch = max(1, self.n // (self.per_batch * world))
+        self.epoch, self.perm = -1, None
+
+    def get(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(inputs (B, L), targets (B, L), -1 past each sequence's end) of step `step`."""
+        epoch, k = divmod(step, self.per_epoch)
+        if epoch != self.epoch:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self.perm, self.epoch = torch.randperm(self.n, generator=g), epoch
+        start = (k * self.world + self.rank) * self.per_batch
+        x, y = self.sequences.batch(self.perm[start:start + self.per_batch])
+        return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+
+    def epochs(self, step: int) -> float:
+        return step * self.per_batch * self.world / max(self.n, 1)
+
+
+def make_batches(model, windows, batch_size: int, seed: int, device, rank: int = 0, world: int = 1):
+    """The batches a model family trains on: windows for window models, sequences else."""
+    if model.window:
+        return Batches(windows, batch_size, seed, device, rank, world)
+    return SequenceBatches(windows.sequences(), batch_size, model.config.block_size, seed, device,
+                           rank, world)

@@ -163,6 +163,48 @@ def check_fractions(fractions) -> None:
         raise NnlmError(f"split fractions {fractions} add up to {sum(fractions):g}, not 1")
 
 
+@dataclass
+class Sequences:
+    """Token sequences, each read from its own start: sequence s feeds the model
+    stream[starts[s] : starts[s] + lengths[s]] (a boundary first) and predicts the next token
+    at each position, stream[starts[s] + 1 : starts[s] + lengths[s] + 1]. Every predicted
+    token of a Windows object is one position of one sequence, in the same order."""
+
+    stream: torch.Tensor  # (T,) int32
+    starts: torch.Tensor  # (S,) int64
+    lengths: torch.Tensor  # (S,) int64: predicted tokens of each sequence
+
+    def __len__(self) -> int:
+        return self.starts.numel()
+
+    def tokens(self) -> int:
+        return int(self.lengths.sum())
+
+    def pieces(self, size: int) -> Sequences:
+        """Every sequence cut into pieces of at most `size` predicted tokens; a later piece
+        reads from the token before its first target (its context starts there)."""
+        count = (self.lengths + size - 1) // size  # (S,) pieces per sequence
+        first = torch.repeat_interleave(self.starts, count)
+        rank = torch.arange(int(count.sum())) - torch.repeat_interleave(torch.cumsum(count, 0) - count, count)
+        lengths = torch.minimum(torch.repeat_interleave(self.lengths, count) - rank * size,
+                                torch.tensor(size))
+        return Sequences(self.stream, first + rank * size, lengths)
+
+    def select(self, index: torch.Tensor) -> Sequences:
+        return Sequences(self.stream, self.starts[index], self.lengths[index])
+
+    def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sequences `index` as inputs (B, L) and targets (B, L), L the longest; targets past
+        a sequence's end are -1 (not counted), its inputs there 0."""
+        lengths = self.lengths[index]
+        L = int(lengths.max())
+        pos = self.starts[index].unsqueeze(1) + torch.arange(L)  # (B, L)
+        inside = torch.arange(L) < lengths.unsqueeze(1)
+        x = self.stream[pos.clamp(max=self.stream.numel() - 1)].long().masked_fill_(~inside, 0)
+        y = self.stream[(pos + 1).clamp(max=self.stream.numel() - 1)].long().masked_fill_(~inside, -1)
+        return x, y
+
+
 class Windows:
     """Every (context, next token) example of a list of items, for one block size.
 
@@ -220,6 +262,11 @@ class Windows:
         """All examples at once: X (N, block_size), Y (N,)."""
         everything = torch.arange(len(self))
         return self.contexts(everything), self.targets(everything)
+
+    def sequences(self) -> Sequences:
+        """The same examples as whole items, for models that read a sequence at once."""
+        starts, lengths = torch.unique_consecutive(self.item_start, return_counts=True)
+        return Sequences(self.stream, starts, lengths)
 
 
 def _ranks_within(lengths: torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from .batching import Batches
+from .batching import make_batches
 from .config import DataConfig
 from .data import bundled_names_path
 from .errors import NnlmError
@@ -59,7 +59,8 @@ def lr_find(data: str | None = None, *, model: str = DEFAULT, preset: str = "def
     torch.manual_seed(cfg.seed)
     net = fam.build(model_cfg).to(device)
     optimizer = make_optimizer(net, cfg)
-    batches = Batches(source.windows("train", model_cfg.block_size), cfg.batch_size, cfg.seed, device)
+    batches = make_batches(net, source.windows("train", model_cfg.block_size), cfg.batch_size, cfg.seed,
+                           device)
     lrs, losses = [], []
     for step, lr in enumerate(lr_schedule(lr_min, lr_max, steps)):
         loss = sweep_step(net, optimizer, batches.get(step), lr)

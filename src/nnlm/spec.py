@@ -52,7 +52,7 @@ def check_family_settings(fam: Family, settings: dict) -> None:
             others = [f.name for f in FAMILIES.values() if key in f.config.__dataclass_fields__]
             if others:
                 raise NnlmError(f"--{key.replace('_', '-')} is a setting of --model "
-                                f"{' and '.join(others)}, not of --model {fam.name}")
+                                f"{', '.join(others)}, not of --model {fam.name}")
 
 
 def build_configs(model: str, preset: str, settings: dict, source: Source):

@@ -18,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from . import fused, rundir
-from .batching import Batches, evenly_spaced
+from .batching import evenly_spaced, make_batches
 from .config import DataConfig
 from .distributed import Group, setup, teardown
 from .errors import NnlmError
@@ -88,8 +88,8 @@ class Trainer:
         self.fused = fused.supports(self.model)
         self.train_windows = spec.windows("train")
         self.dev_windows = spec.windows("dev")
-        self.batches = Batches(self.train_windows, self.cfg.batch_size, self.cfg.seed, device,
-                               self.group.rank, self.group.world)
+        self.batches = make_batches(self.model, self.train_windows, self.cfg.batch_size, self.cfg.seed,
+                                    device, self.group.rank, self.group.world)
         self.step, self.elapsed_before, self.started = 0, 0.0, time.perf_counter()
         self.best_loss, self.best_step = math.inf, 0
         self.last_dev, self.last_eval_step = math.nan, -1
@@ -233,7 +233,7 @@ class Trainer:
             self.lr = self.plateau.lr(self.step, self.agreed_elapsed)
         else:
             self.lr = learning_rate(self.cfg, self.step, self.agreed_elapsed)
-        x, y = self.batches.get(self.step)  # (B, block_size), (B,)
+        x, y = self.batches.get(self.step)  # (B, block_size), (B,); sequences: (B, L), (B, L)
         if self.fused:
             loss = fused.loss_and_grad(self.model, x, y)  # overwrites the gradients
         else:
@@ -344,7 +344,8 @@ def finish(trainer: Trainer, stopped: Stop, setup_seconds: float) -> TrainResult
     spec, seconds, group = trainer.spec, trainer.elapsed(), trainer.group
     group.barrier()  # rank 0 has written the best weights
     rundir.load_weights(spec.run_dir, trainer.model, "best")
-    built = {"train": evenly_spaced(trainer.train_windows, TRAIN_EVAL_LIMIT), "dev": trainer.dev_windows}
+    built = {"train": evenly_spaced(trainer.train_windows, TRAIN_EVAL_LIMIT, trainer.model),
+             "dev": trainer.dev_windows}
     losses = {}
     for name in ("train", "dev", "test"):
         windows = built[name] if name in built else spec.windows(name)

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import BOUNDARY_DISPLAY, BOUNDARY_ID, Windows, check_fractions, lines, read_text
+from .data import BOUNDARY_DISPLAY, BOUNDARY_ID, Sequences, Windows, check_fractions, lines, read_text
 from .errors import NnlmError, TooFew
 
 UNK = "<unk>"
@@ -295,3 +295,8 @@ class StreamWindows:
     def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
         everything = torch.arange(len(self))
         return self.contexts(everything), self.targets(everything)
+
+    def sequences(self) -> Sequences:
+        """The stream as one sequence from a boundary token, for models that read sequences."""
+        stream = torch.cat([torch.zeros(1, dtype=torch.int32), self.stream])
+        return Sequences(stream, torch.zeros(1, dtype=torch.long), torch.tensor([len(self)]))

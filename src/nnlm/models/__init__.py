@@ -4,13 +4,18 @@
 from __future__ import annotations
 
 from ..errors import NnlmError
-from . import bigram, hierarchical, mlp
+from . import bigram, bow, hierarchical, mlp, rnn, transformer
 from .base import Family, Model
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     mlp.FAMILY,
     hierarchical.FAMILY,
     bigram.FAMILY,
+    bow.FAMILY,
+    rnn.RNN_FAMILY,
+    rnn.GRU_FAMILY,
+    rnn.LSTM_FAMILY,
+    transformer.FAMILY,
 )}
 DEFAULT = "mlp"
 
@@ -23,7 +28,7 @@ def family(name: str) -> Family:
 
 def family_of(config) -> Family:
     """The family whose config class `config` is an instance of."""
-    return next(f for f in FAMILIES.values() if isinstance(config, f.config))
+    return next(f for f in FAMILIES.values() if type(config) is f.config)
 
 
 def build_model(config) -> Model:

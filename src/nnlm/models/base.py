@@ -26,7 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..settings import setting
+from ..errors import NnlmError
+from ..settings import check, setting
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,20 @@ class Family:
     def build(self, config) -> Model:
         config.validate()
         return self.model(config)
+
+
+@dataclass
+class ModelConfig:
+    """What every family's config starts with: the vocabulary size, which the data sets;
+    the family's own settings follow it, each declared with setting()."""
+
+    vocab_size: int
+
+    def validate(self) -> None:
+        """Every setting within its bounds; a family adds the checks that span settings."""
+        if self.vocab_size < 1:
+            raise NnlmError(f"vocab_size must be at least 1, got {self.vocab_size}")
+        check(self)
 
 
 class Model(nn.Module):
@@ -126,6 +141,13 @@ class WindowModel(Model):
         return state[rows]
 
 
+# The `best` presets of the families were chosen by sweeps on names dev
+# (benchmarks/family_sweeps.py, benchmarks/results/sweep_<family>.md), every trial trained the
+# way the default run trains on names.txt; a preset trains so, with a budget of 5 minutes.
+NAMES_TRAINING = dict(optimizer="adamw", batch_size=512, lr_schedule="plateau", patience=6, steps=0,
+                      max_seconds=300.0, eval_interval=178, log_interval=50, min_lr=0.02)
+
+
 # -- settings several families share: declared here once, each family picks its default --
 
 def block_size(default: int):
@@ -154,6 +176,52 @@ NORMS = ("none", "layer", "batch")
 
 def norm(default: str):
     return setting(default, "normalise each hidden layer's pre-activation", choices=NORMS)
+
+
+def sampled(default: int):
+    return setting(default, "train with a sampled softmax over the batch's targets plus K Zipf draws "
+                   "(big word vocabularies); evaluation stays exact", at_least=0,
+                   flag="--sampled-softmax", metavar="K")
+
+
+def sampled_softmax_loss(logits_of, targets: torch.Tensor, k: int, vocab_size: int) -> torch.Tensor:
+    """Cross-entropy of targets (N,) over the batch's targets plus k draws from a log-uniform
+    (Zipf) distribution over the ids, which word vocabularies order by frequency.
+
+    logits_of(candidates (C,)) -> (N, C) logits of those ids: output cost N x C instead of
+    N x V. Each candidate's logit is corrected by the log of its chance of being drawn (Jean
+    et al. 2015), so the estimate follows the full softmax's gradient; the targets, being word
+    tokens, are themselves roughly Zipf-distributed, and count as draws."""
+    draws = zipf_ids(k, vocab_size, targets.device)
+    cand, where = torch.unique(torch.cat([targets, draws]), return_inverse=True)  # (C,)
+    q = zipf_prob(cand, vocab_size)  # (C,) chance of a single draw
+    chance = -torch.expm1((k + targets.numel()) * torch.log1p(-q))  # 1 - (1 - q)^(k + N)
+    return F.cross_entropy(logits_of(cand) - torch.log(chance), where[:targets.numel()])
+
+
+def zipf_prob(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """Log-uniform probability of id r: log((r + 2) / (r + 1)) / log(V + 1)."""
+    r = ids.double()
+    return (torch.log1p(1.0 / (r + 1)) / math.log(vocab_size + 1)).float()
+
+
+def zipf_ids(k: int, vocab_size: int, device) -> torch.Tensor:
+    """k ids drawn log-uniformly: floor(exp(u log(V + 1))) - 1 for u ~ U[0, 1)."""
+    u = torch.rand(k, device=device, dtype=torch.float64)
+    return (torch.exp(u * math.log(vocab_size + 1)).floor().long() - 1).clamp_(0, vocab_size - 1)
+
+
+def sequence_sampled_loss(model, h: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor,
+                          bias: torch.Tensor | None) -> torch.Tensor:
+    """The sampled-softmax loss of a sequence model's last hidden states h (B, T, d) against
+    targets (B, T), -1 padding left out; weight (V, d) and bias (V,) the output layer's."""
+    keep = targets.flatten() >= 0
+    h, targets = h.flatten(0, 1)[keep], targets.flatten()[keep]  # (N, d), (N,)
+
+    def logits_of(cand):
+        return h @ weight[cand].T + (bias[cand] if bias is not None else 0.0)
+
+    return sampled_softmax_loss(logits_of, targets, model.config.sampled, model.config.vocab_size)
 
 
 def make_norm(kind: str, size: int) -> nn.Module:

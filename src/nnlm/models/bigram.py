@@ -10,18 +10,12 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from ..errors import NnlmError
-from .base import Family, WindowModel
+from .base import NAMES_TRAINING, Family, ModelConfig, WindowModel
 
 
 @dataclass
-class BigramConfig:
-    vocab_size: int
+class BigramConfig(ModelConfig):
     block_size: ClassVar[int] = 1  # the previous token only
-
-    def validate(self) -> None:
-        if self.vocab_size < 1:
-            raise NnlmError(f"vocab_size must be at least 1, got {self.vocab_size}")
 
 
 class Bigram(WindowModel):
@@ -39,6 +33,7 @@ class Bigram(WindowModel):
         return logits, self.loss(logits, targets)
 
 
-PRESETS = {"default": dict(batch_size=1024, steps=1000, lr=0.1, min_lr=0.02, eval_interval=100)}
+PRESETS = {"default": dict(batch_size=1024, steps=1000, lr=0.1, min_lr=0.02, eval_interval=100),
+           "best": dict(NAMES_TRAINING, lr=0.1)}  # nothing to choose: trained as the others are
 
 FAMILY = Family("bigram", BigramConfig, Bigram, "a table of next-token logits per previous token", PRESETS)

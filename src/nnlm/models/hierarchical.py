@@ -10,13 +10,12 @@ import torch
 from torch import nn
 
 from ..errors import NnlmError
-from ..settings import check
-from .base import Family, WindowModel, block_size, dropout, make_norm, n_embd, n_hidden, norm
+from .base import (NAMES_TRAINING, Family, ModelConfig, WindowModel, block_size, dropout, make_norm, n_embd,
+                   n_hidden, norm)
 
 
 @dataclass
-class HierarchicalConfig:
-    vocab_size: int
+class HierarchicalConfig(ModelConfig):
     block_size: int = block_size(8)
     n_embd: int = n_embd(24)
     n_hidden: int = n_hidden(128)
@@ -24,9 +23,7 @@ class HierarchicalConfig:
     dropout: float = dropout(0.0)
 
     def validate(self) -> None:
-        if self.vocab_size < 1:
-            raise NnlmError(f"vocab_size must be at least 1, got {self.vocab_size}")
-        check(self)
+        super().validate()
         if self.block_size & (self.block_size - 1):
             raise NnlmError(f"--model hierarchical needs a power-of-two --block-size, got {self.block_size}")
 
@@ -80,6 +77,7 @@ PRESETS = {
     "default": dict(block_size=8, n_embd=24, n_hidden=128, norm="batch", batch_size=1024, steps=1500,
                     lr=1e-2, optimizer="adamw", lr_schedule="cosine", min_lr=0.02, eval_interval=100,
                     log_interval=50),
+    "best": dict(NAMES_TRAINING, block_size=8, n_embd=24, n_hidden=256, norm="batch", lr=1e-2),
 }
 
 FAMILY = Family("hierarchical", HierarchicalConfig, HierarchicalMLP,

@@ -16,15 +16,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import NnlmError
-from ..settings import check, setting
-from .base import Family, WindowModel, block_size, dropout, make_norm, n_embd, n_hidden, n_layer, norm
+from ..settings import setting
+from .base import (Family, ModelConfig, WindowModel, block_size, dropout, make_norm, n_embd, n_hidden,
+                   n_layer, norm, sampled, sampled_softmax_loss)
 
 INITS = ("scaled", "normal")
 
 
 @dataclass
-class MLPConfig:
-    vocab_size: int
+class MLPConfig(ModelConfig):
     block_size: int = block_size(3)
     n_embd: int = n_embd(10)
     n_hidden: int = n_hidden(200)
@@ -34,16 +34,12 @@ class MLPConfig:
     n_layer: int = n_layer(1)
     norm: str = norm("none")
     dropout: float = dropout(0.0)
-    sampled: int = setting(0, "train with a sampled softmax over the batch's targets plus K Zipf draws "
-                           "(big word vocabularies); evaluation stays exact", at_least=0,
-                           flag="--sampled-softmax", metavar="K")
+    sampled: int = sampled(0)
     tie: bool = setting(False, "the output layer uses C's word vectors (tied embeddings; through a linear "
                         "projection to n_embd when n_hidden differs)")
 
     def validate(self) -> None:
-        if self.vocab_size < 1:
-            raise NnlmError(f"vocab_size must be at least 1, got {self.vocab_size}")
-        check(self)
+        super().validate()
         if self.tie and self.init == "normal":
             raise NnlmError("--tie is for --init scaled")
 
@@ -146,36 +142,12 @@ class MLP(WindowModel):
         return logits, self.loss(logits, targets)
 
     def sampled_loss(self, x: torch.Tensor, h: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy over the batch's targets plus `sampled` draws from a log-uniform
-        (Zipf) distribution over the ids, which word vocabularies order by frequency.
+        """The sampled softmax (base.sampled_softmax_loss) over the output and direct layers."""
+        def logits_of(cand):  # (B, C)
+            logits = h @ self.output_weight()[cand].T + self.out.bias[cand]
+            return logits + x @ self.direct.weight[cand].T if self.direct is not None else logits
 
-        Output cost is B x candidates instead of B x |V|. Each candidate's logit is
-        corrected by the log of its chance of being drawn (Jean et al. 2015), so the
-        estimate follows the full softmax's gradient; the targets, being word tokens,
-        are themselves roughly Zipf-distributed, and count as draws.
-        """
-        V, K = self.config.vocab_size, self.config.sampled
-        draws = zipf_ids(K, V, x.device)
-        cand, where = torch.unique(torch.cat([targets, draws]), return_inverse=True)  # (C,)
-        logits = h @ self.output_weight()[cand].T + self.out.bias[cand]  # (B, C)
-        if self.direct is not None:
-            logits = logits + x @ self.direct.weight[cand].T
-        q = zipf_prob(cand, V)  # (C,) chance of a single draw
-        chance = -torch.expm1((K + targets.numel()) * torch.log1p(-q))  # 1 - (1 - q)^(K + B)
-        logits = logits - torch.log(chance)
-        return F.cross_entropy(logits, where[:targets.numel()])
-
-
-def zipf_prob(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
-    """Log-uniform probability of id r: log((r + 2) / (r + 1)) / log(V + 1)."""
-    r = ids.double()
-    return (torch.log1p(1.0 / (r + 1)) / math.log(vocab_size + 1)).float()
-
-
-def zipf_ids(k: int, vocab_size: int, device) -> torch.Tensor:
-    """k ids drawn log-uniformly: floor(exp(u log(V + 1))) - 1 for u ~ U[0, 1)."""
-    u = torch.rand(k, device=device, dtype=torch.float64)
-    return (torch.exp(u * math.log(vocab_size + 1)).floor().long() - 1).clamp_(0, vocab_size - 1)
+        return sampled_softmax_loss(logits_of, targets, self.config.sampled, self.config.vocab_size)
 
 
 def auto(data) -> tuple[dict, list[str]]:
