@@ -164,7 +164,17 @@ def build_parser() -> Parser:
     add_sweep(sub)
     add_inspect(sub)
     add_ngram(sub)
+    add_serve(sub)
     return parser
+
+
+def add_serve(sub) -> None:
+    p = sub.add_parser("serve", help="a local web page and JSON API to sample and score with trained "
+                       "runs (pip install 'nnlm[serve]')")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN", help="run directories, each loaded once")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free one)")
 
 
 def add_ngram(sub) -> None:
@@ -421,9 +431,15 @@ def cmd_lr_find(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from .serve import serve  # imports Starlette only when it runs: the core install lacks it
+
+    return serve(args.run_dirs, host=args.host, port=args.port)
+
+
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "score": cmd_score,
             "sweep": cmd_sweep, "plot": cmd_plot, "neighbors": cmd_neighbors,
-            "lr-find": cmd_lr_find, "ngram": cmd_ngram}
+            "lr-find": cmd_lr_find, "ngram": cmd_ngram, "serve": cmd_serve}
 
 
 def main(argv=None) -> int:

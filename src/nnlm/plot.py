@@ -6,7 +6,9 @@ only when a picture is asked for. The Agg backend draws without a display.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from typing import BinaryIO
 
 import torch
 
@@ -15,6 +17,7 @@ from .inspect_model import SATURATED, ema, saturation
 
 DPI = 120
 BIG_LABELS = 60  # up to this many labelled tokens: the lecture's labelled discs
+RUN_PICTURES = ("loss_curve", "embedding_map")  # drawn by run_picture; <name>.png in a run
 
 
 def pyplot():
@@ -28,7 +31,12 @@ def pyplot():
     return plt
 
 
-def save(fig, out: Path) -> Path:
+def save(fig, out: Path | BinaryIO) -> Path | BinaryIO:
+    """The figure as PNG into `out`: a path (its folder made) or a binary file object."""
+    if hasattr(out, "write"):  # drawn in memory (nnlm serve): nothing touches the disk
+        fig.savefig(out, format="png", dpi=DPI, bbox_inches="tight")
+        pyplot().close(fig)
+        return out
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=DPI, bbox_inches="tight")
@@ -138,34 +146,63 @@ def lr_sweep(result, out: Path) -> Path:
 def plot_run(run_dir, *, log_scale: bool = False, tsne: bool = False, top: int = 300,
              activations: bool = False) -> list[Path]:
     """Every picture of a run directory, written into it; returns their paths."""
-    from .inspect_model import hidden_activations, most_frequent, project_2d, project_tsne
+    from .inspect_model import hidden_activations
     from .lm import load
-    from .metrics import read_metrics
-    from .sources import token_counts
 
     pyplot()  # fail on a missing matplotlib before any work
     if top < 1:
         raise NnlmError(f"--top must be at least 1, got {top}")
     lm = load(run_dir, device="cpu")
-    run_dir, vocab = lm.spec.run_dir, lm.vocab
-    train, dev = read_metrics(run_dir)
-    title = run_title(run_dir, dev)
-    paths = [loss_curve(train, dev, title, run_dir / "loss_curve.png", log_scale)]
-    C = lm.model.embeddings().detach()  # (V, n_embd)
-    points, axis = (project_tsne(C), "t-SNE") if tsne else project_2d(C)
-    labels = {i: vocab.token_str(i) for i in most_frequent(token_counts(lm.source), top)}
-    shown = f"{len(labels)} most frequent of {len(vocab)} tokens" if len(labels) < len(vocab) \
-        else f"{len(vocab)} tokens"
-    paths.append(embedding_map(points, labels, f"{title}\nembeddings C, n_embd {C.shape[1]}, "
-                               f"{shown}", axis, run_dir / "embedding_map.png"))
+    run_dir = lm.spec.run_dir
+    paths = [draw_loss_curve(lm, run_dir / "loss_curve.png", log_scale),
+             draw_embedding_map(lm, run_dir / "embedding_map.png", tsne, top)]
     if activations:
         layers = hidden_activations(lm.model, lm.spec.windows("train"))
         if not layers:
             raise NnlmError(f"--activations: a {lm.spec.family.name} model exposes no hidden activations")
         n = next(iter(layers.values())).shape[0]
-        paths.append(activation_histogram(layers, f"{title}\nhidden activations on {n} training "
+        paths.append(activation_histogram(layers, f"{lm_title(lm)}\nhidden activations on {n} training "
                                           "examples", run_dir / "activations.png"))
     return paths
+
+
+def run_picture(lm, name: str) -> bytes:
+    """One of RUN_PICTURES of a loaded run as PNG bytes, drawn as `nnlm plot` draws it with
+    its default options, in memory: nothing is written into the run directory."""
+    draw = {"loss_curve": draw_loss_curve, "embedding_map": draw_embedding_map}.get(name)
+    if draw is None:
+        raise NnlmError(f"no run picture named {name!r} (choose from {', '.join(RUN_PICTURES)})")
+    pyplot()
+    buf = io.BytesIO()
+    draw(lm, buf)
+    return buf.getvalue()
+
+
+def draw_loss_curve(lm, out: Path | BinaryIO, log_scale: bool = False) -> Path | BinaryIO:
+    from .metrics import read_metrics
+
+    train, dev = read_metrics(lm.spec.run_dir)
+    return loss_curve(train, dev, run_title(lm.spec.run_dir, dev), out, log_scale)
+
+
+def draw_embedding_map(lm, out: Path | BinaryIO, tsne: bool = False, top: int = 300) -> Path | BinaryIO:
+    from .inspect_model import most_frequent, project_2d, project_tsne
+    from .sources import token_counts
+
+    vocab = lm.vocab
+    C = lm.model.embeddings().detach()  # (V, n_embd)
+    points, axis = (project_tsne(C), "t-SNE") if tsne else project_2d(C)
+    labels = {i: vocab.token_str(i) for i in most_frequent(token_counts(lm.source), top)}
+    shown = f"{len(labels)} most frequent of {len(vocab)} tokens" if len(labels) < len(vocab) \
+        else f"{len(vocab)} tokens"
+    return embedding_map(points, labels, f"{lm_title(lm)}\nembeddings C, n_embd {C.shape[1]}, "
+                         f"{shown}", axis, out)
+
+
+def lm_title(lm) -> str:
+    from .metrics import read_metrics
+
+    return run_title(lm.spec.run_dir, read_metrics(lm.spec.run_dir)[1])
 
 
 def run_title(run_dir: Path, dev: list[dict]) -> str:

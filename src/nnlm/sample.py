@@ -39,13 +39,18 @@ def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float | None) 
 @torch.no_grad()
 def generate(model, num: int, prefix: list[int], *, temperature: float = 1.0,
              top_k: int | None = None, top_p: float | None = None, min_len: int = 0,
-             max_len: int = 64, generator: torch.Generator | None = None) -> list[list[int]]:
+             max_len: int = 64, generator: torch.Generator | None = None,
+             groups: list[tuple[torch.Generator, int]] | None = None) -> list[list[int]]:
     """`num` token sequences, each starting with `prefix`, ending at the boundary token
     (not included) or at max_len tokens. The end token is forbidden before min_len.
 
     The model carries its own state from step to step (models.base.Model.begin/advance),
-    so a step costs one position whatever the model reads."""
+    so a step costs one position whatever the model reads. `groups` [(generator, rows)]
+    batches several requests: each one's rows (in order) draw from its own generator just
+    as they would alone, so a seed gives the same samples whatever it is batched with."""
     check_controls(temperature, top_k, top_p, min_len, max_len)
+    groups = groups or [(generator, num)]
+    owner = torch.repeat_interleave(torch.arange(len(groups)), torch.tensor([n for _, n in groups]))
     model.eval()
     device = next(model.parameters()).device
     prefix = prefix[:max_len]
@@ -58,7 +63,10 @@ def generate(model, num: int, prefix: list[int], *, temperature: float = 1.0,
     for pos in range(len(prefix), max_len):
         if pos < min_len:
             logits[:, BOUNDARY_ID] = float("-inf")
-        token = _choose(logits.float(), temperature, top_k, top_p, generator)  # (R,)
+        alive = torch.bincount(owner[rows.cpu()], minlength=len(groups)).tolist()
+        uniform = torch.cat([torch.rand(k, 1, device=device, generator=g)
+                             for (g, _), k in zip(groups, alive, strict=True) if k])  # (R, 1)
+        token = _choose(logits.float(), temperature, top_k, top_p, uniform)  # (R,)
         out[rows, pos] = token
         going = token != BOUNDARY_ID
         lengths[rows[~going]] = pos
@@ -70,12 +78,12 @@ def generate(model, num: int, prefix: list[int], *, temperature: float = 1.0,
     return [seq[:n] for seq, n in zip(tokens, lengths.cpu().tolist(), strict=True)]
 
 
-def _choose(logits, temperature, top_k, top_p, generator) -> torch.Tensor:
+def _choose(logits, temperature, top_k, top_p, uniform) -> torch.Tensor:
     """One token per row: greedy at temperature 0, else drawn from the filtered softmax
-    by inverse CDF (one uniform per row; cheaper than torch.multinomial)."""
+    by inverse CDF with the row's uniform (R, 1) (cheaper than torch.multinomial)."""
     if temperature == 0:
         return logits.argmax(dim=-1)
     logits = filter_logits(logits / temperature, top_k, top_p)
     cdf = torch.softmax(logits, dim=-1).cumsum_(dim=-1)  # (R, V)
-    u = torch.rand(cdf.shape[0], 1, device=cdf.device, generator=generator) * cdf[:, -1:]
+    u = uniform * cdf[:, -1:]
     return torch.searchsorted(cdf, u, right=True).squeeze(1).clamp_(max=cdf.shape[1] - 1)

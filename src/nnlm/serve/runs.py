@@ -1,0 +1,237 @@
+"""The runs a server serves: each loaded once, its card, and one worker thread that does all
+of its model's work, batching concurrent requests together.
+
+Nothing here imports Starlette: app.py is the HTTP layer over this.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .. import rundir
+from ..errors import NnlmError
+from ..lm import LanguageModel, load
+from ..sample import check_controls, generate
+from ..settings import to_json
+
+MAX_BATCH_ROWS = 2048  # samples generated in one batch, whatever the number of requests
+
+
+@dataclass
+class SampleJob:
+    """One /api/sample request, its settings checked (ServedRun.sample_job)."""
+
+    n: int
+    prefix_text: str
+    prefix: tuple[int, ...]  # its token ids
+    temperature: float
+    top_k: int | None
+    top_p: float | None
+    min_len: int
+    max_len: int
+    seed: int
+    only_new: bool = False
+    future: Future = field(default_factory=Future)
+
+    def batch_key(self) -> tuple:
+        """Jobs with equal keys are generated in one batch; only_new draws rounds of its own."""
+        if self.only_new:
+            return ("only_new", id(self))
+        return ("sample", self.prefix, self.temperature, self.top_k, self.top_p, self.min_len, self.max_len)
+
+
+@dataclass
+class ScoreJob:
+    text: str
+    future: Future = field(default_factory=Future)
+
+    n = 1
+
+    def batch_key(self) -> tuple:
+        return ("score",)
+
+
+class ServedRun:
+    """A loaded run: its LanguageModel, its card, and the worker that runs its jobs.
+
+    One thread per run does every forward pass of its model: the model is never used by two
+    threads at once (no lock needed), and requests that arrive while it is busy are merged
+    into its next batch, so 16 clients asking for 10 samples each cost about one forward pass
+    per position, not 16."""
+
+    def __init__(self, name: str, lm: LanguageModel):
+        self.name, self.lm = name, lm
+        self.default_max_len = lm.source.default_max_len()  # a scan of the train items: once
+        self.card = run_card(name, lm, self.default_max_len)
+        self.pictures: dict[str, bytes] = {}  # PNGs drawn in memory (app.picture), by name
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._worker: threading.Thread | None = None
+        self._start = threading.Lock()
+
+    def sample_job(self, n: int, *, prefix: str, temperature: float, top_k: int | None,
+                   top_p: float | None, min_len: int, max_len: int, seed: int, only_new: bool) -> SampleJob:
+        """A job of `n` samples, as LanguageModel.sample would take them; NnlmError for settings
+        it would refuse (max_len 0: the run's default)."""
+        max_len = max_len or self.default_max_len
+        if only_new and not self.lm.source.marks_novelty:
+            raise NnlmError("only_new needs a run that keeps its items (character level); this run "
+                            "keeps no list of training sentences")
+        if not self.lm.source.ends:  # a stream has no end: every sample is max_len tokens
+            min_len = max_len
+        if min_len > max_len:
+            raise NnlmError(f"min_len ({min_len}) must not exceed max_len ({max_len})")
+        check_controls(temperature, top_k, top_p, min_len, max_len)
+        ids = tuple(self.lm.source.encode(prefix, "the prefix"))
+        return SampleJob(n, prefix, ids, temperature, top_k, top_p, min_len, max_len, seed, only_new)
+
+    def score_job(self, text: str) -> ScoreJob:
+        """A job scoring `text`; NnlmError for a character the model lacks or nothing to score."""
+        ids = self.lm.source.encode(text, "the text")
+        if not ids and not self.lm.source.ends:
+            raise NnlmError("nothing to score: the text has no tokens (a stream run predicts no end token)")
+        return ScoreJob(text)
+
+    def submit(self, job: SampleJob | ScoreJob) -> Future:
+        """Queue a job; its future gets the result (or the exception) from the worker."""
+        with self._start:
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name=f"nnlm-serve-{self.name}",
+                                                daemon=True)
+                self._worker.start()
+        self.jobs.put(job)
+        return job.future
+
+    def close(self) -> None:
+        """Stop the worker once the jobs queued before this are done (the app's shutdown)."""
+        self.jobs.put(None)
+
+    def _work(self) -> None:
+        stop = False
+        while not stop:
+            jobs, rows = [], 0
+            while not jobs or rows < MAX_BATCH_ROWS:  # whatever else is waiting joins this batch
+                try:
+                    job = self.jobs.get(block=not jobs)
+                except queue.Empty:
+                    break
+                if job is None:
+                    stop = True
+                    break
+                jobs.append(job)
+                rows += job.n
+            groups: dict[tuple, list] = {}
+            for job in jobs:
+                if job.future.set_running_or_notify_cancel():  # False: the client went away
+                    groups.setdefault(job.batch_key(), []).append(job)
+            for group in groups.values():
+                self._run(group)
+
+    def _run(self, group: list) -> None:
+        try:
+            results = score_jobs(self.lm, group) if isinstance(group[0], ScoreJob) \
+                else sample_jobs(self.lm, group)
+        except Exception as e:  # noqa: BLE001 - the requests get it, the worker goes on
+            for job in group:
+                job.future.set_exception(e)
+            return
+        for job, result in zip(group, results, strict=True):
+            job.future.set_result(result)
+
+
+def sample_jobs(lm: LanguageModel, jobs: list[SampleJob]) -> list[list[dict]]:
+    """Each job's samples, as {text, logprob, novelty}: one batch for all of them, and one
+    batched `score` for their log-probabilities."""
+    first = jobs[0]
+    if first.only_new:
+        found = lm.sample(first.n, temperature=first.temperature, top_k=first.top_k, top_p=first.top_p,
+                          prefix=first.prefix_text, min_len=first.min_len,
+                          max_len=first.max_len, seed=first.seed, new_only=True)
+        texts = [[s.text for s in found]]
+    else:
+        generators = []
+        for job in jobs:
+            generators.append(torch.Generator(lm.device))
+            generators[-1].manual_seed(job.seed)
+        sequences = generate_jobs(lm.predictor(), [job.n for job in jobs], generators, list(first.prefix),
+                                  temperature=first.temperature, top_k=first.top_k, top_p=first.top_p,
+                                  min_len=first.min_len, max_len=first.max_len)
+        texts = [[lm.source.decode(ids) for ids in seqs] for seqs in sequences]
+    scores = iter(lm.score([t for job_texts in texts for t in job_texts]))
+    marks = lm.source.marks_novelty
+    return [[{"text": t, "logprob": next(scores).logprob, "novelty": lm.source.novelty(t) if marks else None}
+             for t in job_texts] for job_texts in texts]
+
+
+def score_jobs(lm: LanguageModel, jobs: list[ScoreJob]) -> list[dict]:
+    """{loss, logprob, tokens} of each job's text, all scored in one batch."""
+    results = []
+    for score in lm.score([job.text for job in jobs]):
+        results.append({"loss": -score.logprob / len(score.tokens), "logprob": score.logprob,
+                        "tokens": [{"token": t, "logprob": lp, "prob": math.exp(lp)}
+                                   for t, lp in score.tokens]})
+    return results
+
+
+def generate_jobs(model, counts: list[int], generators: list[torch.Generator], prefix: list[int],
+                  **controls) -> list[list[list[int]]]:
+    """sample.generate for several requests in one batch, each drawing from its own generator
+    (so its samples are those of `nnlm sample --seed`); each request's sequences."""
+    seqs = generate(model, sum(counts), prefix, groups=list(zip(generators, counts, strict=True)), **controls)
+    starts = [sum(counts[:j]) for j in range(len(counts))]
+    return [seqs[s:s + c] for s, c in zip(starts, counts, strict=True)]
+
+
+# -- loading and describing runs ----------------------------------------------------------
+
+def load_runs(run_dirs: list[str | Path], device: str = "cpu") -> dict[str, ServedRun]:
+    """Each run loaded once, by a name unique among them (its directory's, then -2, -3...)."""
+    if not run_dirs:
+        raise NnlmError("give at least one run directory")
+    runs: dict[str, ServedRun] = {}
+    for run_dir in run_dirs:
+        lm = load(run_dir, device=device)
+        base = Path(run_dir).resolve().name or "run"
+        name, k = base, 1
+        while name in runs:
+            k += 1
+            name = f"{base}-{k}"
+        runs[name] = ServedRun(name, lm)
+    return runs
+
+
+def run_card(name: str, lm: LanguageModel, default_max_len: int) -> dict:
+    """What the page shows about a run: data, settings, losses, the mixture."""
+    spec = lm.spec
+    summary = read_optional(rundir.read_summary, spec.run_dir)
+    source_state = read_optional(rundir.read_config, spec.run_dir).get("source", {})
+    return {
+        "name": name, "level": "word" if lm.source.word_level else "char", "family": spec.family.name,
+        "data_kind": lm.source.kind, "vocab_size": len(lm.vocab),
+        "parameters": sum(p.numel() for p in lm.model.parameters()),
+        "dev_loss": summary.get("dev_loss"), "test_loss": summary.get("test_loss"),
+        "train_loss": summary.get("train_loss"), "model_dev_loss": summary.get("model_dev_loss"),
+        "model_test_loss": summary.get("model_test_loss"),
+        "mixture": lm.describe() if lm.mixture is not None else None, "why": list(spec.why),
+        "data": {"path": spec.data.path or "(the bundled names)", "tokens": source_state.get("tokens"),
+                 "items": source_state.get("items")},
+        "training": {k: summary.get(k) for k in ("step", "best_step", "epochs", "seconds", "stopped")},
+        "preset": spec.preset,
+        "settings": {"model": to_json(spec.model), "train": to_json(spec.train), "data": to_json(spec.data)},
+        "novelty": lm.source.marks_novelty, "ends": lm.source.ends, "default_max_len": default_max_len,
+    }
+
+
+def read_optional(read, run_dir) -> dict:
+    """A run's JSON file, or {} where it is missing or unreadable (a run stopped early has
+    no summary): the card then shows less, the run still serves."""
+    try:
+        return read(run_dir)
+    except NnlmError:
+        return {}
