@@ -18,7 +18,7 @@ from torch import nn
 
 from ..errors import NnlmError
 from ..settings import setting
-from .base import (Family, Model, ModelConfig, block_size, dropout, n_embd, n_layer, sampled,
+from .base import (NAMES_TRAINING, Family, Model, ModelConfig, block_size, dropout, n_embd, n_layer, sampled,
                    sequence_sampled_loss)
 
 
@@ -153,7 +153,9 @@ class Transformer(Model):
 
 
 PRESETS = {"default": dict(block_size=32, n_embd=64, n_layer=4, n_head=4, lr=1e-3, min_lr=0.02,
-                           weight_decay=0.01)}
+                           weight_decay=0.01),
+           "best": dict(NAMES_TRAINING, block_size=16, n_embd=64, n_layer=4, n_head=4, dropout=0.0, lr=3e-3,
+                        weight_decay=0.01)}  # benchmarks/results/sweep_transformer.md
 
 FAMILY = Family("transformer", TransformerConfig, Transformer,
                 "a small causal transformer (GPT): self-attention over the whole sequence", PRESETS)
