@@ -4,6 +4,7 @@ Both use the same lecture-sized model (block 3, n_embd 10, 200 tanh units), trai
 briefly here, in one process with the same thread count.
 
     python benchmarks/sample_speed.py [--num 100000] [--baseline-num 500]
+    python benchmarks/sample_speed.py --run RUN_DIR [--num 100000]   # any run: mixed and alone
 """
 
 import argparse
@@ -40,12 +41,27 @@ def lecture_sampling(model, num: int, seed: int = 2147483647) -> float:
     return num / (time.perf_counter() - start)
 
 
+def run_speed(run_dir: str, num: int) -> None:
+    """names/s of `nnlm sample RUN_DIR` (its predictor) and with --no-mix (its model alone)."""
+    for mix in (True, False):
+        lm = nnlm.load(run_dir, device="cpu", mix=mix)
+        lm.sample(1000, seed=1)  # warm up
+        start = time.perf_counter()
+        samples = lm.sample(num, seed=0)
+        rate = len(samples) / (time.perf_counter() - start)
+        what = f"its predictor, {lm.describe()}" if mix else "--no-mix"
+        print(f"{run_dir} ({lm.spec.family.name}), {what}: {rate:,.0f} names/s ({num:,} names)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--num", type=int, default=100_000)
     ap.add_argument("--baseline-num", type=int, default=500)
+    ap.add_argument("--run", help="measure this run's sampling instead")
     args = ap.parse_args()
     print(f"threads: {torch.get_num_threads()}")
+    if args.run:
+        return run_speed(args.run, args.num)
     with tempfile.TemporaryDirectory() as tmp:
         nnlm.train(None, f"{tmp}/run", progress=False, mix=False, **LECTURE_MODEL)  # the model's sampler
         lm = nnlm.load(f"{tmp}/run", device="cpu")

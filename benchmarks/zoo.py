@@ -1,7 +1,8 @@
 """Every model family of nnlm, on names and on Brown, beside makemore's own training.
 
     python benchmarks/zoo.py names [--seconds 300]        # about 80 minutes on 2 cores
-    python benchmarks/zoo.py brown --brown PATH/brown.zip [--seconds 600]
+    python benchmarks/zoo.py brown --brown PATH/brown.zip [--seconds 180]
+    python benchmarks/zoo.py brown --families lstm --seconds 1500 --set n_hidden=512 dropout=0.4
 
 names: each nnlm family trains with its `best` preset (its default where it has none) for
 --seconds of wall clock on the lecture's split of names.txt; its test loss is measured at
@@ -15,12 +16,14 @@ mixed with its n-gram model, steps/s, and `nnlm sample` names/s (10,000 names).
 
 brown: each family on Brown (word level, one token stream, the paper's split: 800,000 /
 200,000 / rest), --seconds of training each, test perplexity alone and mixed with a
-Kneser-Ney 5-gram (weights tuned on valid). Writes benchmarks/results/zoo_*.md.
+Kneser-Ney model (order and weight chosen on valid). Writes benchmarks/results/zoo_<data>.md,
+or zoo_<data>_<families>_<seconds>s.md for some families (--set: settings over the table's).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import math
 import sys
@@ -33,6 +36,7 @@ import torch
 import nnlm
 from nnlm.data import bundled_names_path, read_items, split_items
 from nnlm.evaluate import evaluate
+from nnlm.mix import choose_order, component_logprobs, examples, mix_many, tune_weights
 from nnlm.models import FAMILIES
 from nnlm.train import Trainer
 
@@ -162,20 +166,23 @@ def names_table(rows: list[dict], seconds: float) -> str:
 
 def names(args) -> None:
     split = split_items(read_items(bundled_names_path()))
+    peers = {}  # makemore's figures from an earlier run of this script, same budget and machine
+    if args.peers_from:
+        peers = {r["family"]: r["peer"] for r in json.loads(args.peers_from.read_text()) if r.get("peer")}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for family in args.families or list(FAMILIES):
             row = {"family": family, **run_nnlm(family, None, Path(tmp), args.seconds)}
-            if family in MAKEMORE_TYPES and not args.no_peer:
+            if family in peers:
+                row["peer"] = peers[family]
+            elif family in MAKEMORE_TYPES and not args.no_peer:
                 row["peer"] = run_makemore(family, split, args.seconds)
             rows.append(row)
             print(names_table(rows[-1:], args.seconds).splitlines()[-1], flush=True)
-            (RESULTS / "zoo_names.json").write_text(json.dumps(rows, indent=1))
+            (RESULTS / table_name(args, "json")).write_text(json.dumps(rows, indent=1))
     text = names_table(rows, args.seconds)
     print(text)
-    if not args.families:
-        command = f"python benchmarks/zoo.py names --seconds {args.seconds:g}"
-        (RESULTS / "zoo_names.md").write_text(f"`{command}`\n\n{text}\n")
+    write_table(args, text)
 
 
 BROWN_SETTINGS = {  # word level: bigger contexts and embeddings, dropout against 800k tokens
@@ -183,11 +190,14 @@ BROWN_SETTINGS = {  # word level: bigger contexts and embeddings, dropout agains
                 weight_decay=0.1, lr=3e-3, min_lr=0.05, batch_size=1024),
     "bigram": dict(batch_size=4096, lr=0.1),
     "bow": dict(block_size=64, n_embd=128, n_hidden=256, batch_size=2048, lr=1e-3),
-    "rnn": dict(block_size=64, n_embd=256, n_hidden=256, tie=True, dropout=0.3, batch_size=2048, lr=3e-3),
-    "gru": dict(block_size=64, n_embd=256, n_hidden=256, tie=True, dropout=0.3, batch_size=2048, lr=3e-3),
-    "lstm": dict(block_size=64, n_embd=256, n_hidden=256, tie=True, dropout=0.3, batch_size=2048, lr=3e-3),
+    "rnn": dict(block_size=64, n_embd=256, n_hidden=256, tie=True, dropout=0.3, batch_size=2048, lr=3e-3,
+                sampled=4096),
+    "gru": dict(block_size=64, n_embd=256, n_hidden=256, tie=True, dropout=0.3, batch_size=2048, lr=3e-3,
+                sampled=4096),
+    "lstm": dict(block_size=64, n_embd=256, n_hidden=256, tie=True, dropout=0.3, batch_size=2048, lr=3e-3,
+                 sampled=4096),
     "transformer": dict(block_size=64, n_embd=128, n_layer=4, n_head=4, tie=True, dropout=0.2,
-                        batch_size=2048, lr=1e-3, weight_decay=0.1),
+                        batch_size=2048, lr=1e-3, weight_decay=0.1, sampled=4096),
 }
 
 
@@ -197,32 +207,86 @@ def brown(args) -> None:
 
     work = args.work or Path(tempfile.mkdtemp())
     stream = write_stream(brown_words(args.brown), work / "brown-words.txt")
-    rows = []
+    rows, lms = [], []
     for family in args.families or [f for f in FAMILIES if f != "hierarchical"]:
-        r = nnlm.train(str(stream), str(work / family), model=family, overwrite=True, progress=False,
+        summary = work / family / "summary.json"
+        if not (args.reuse and summary.exists()):
+            # the model alone here; the Kneser-Ney model is fitted once below, for every family
+            nnlm.train(str(stream), str(work / family), model=family, overwrite=True, progress=False,
                        data_options=DATA, steps=0, max_seconds=args.seconds, lr_schedule="plateau",
-                       patience=6, eval_interval=200, **BROWN_SETTINGS.get(family, {}))
-        lm = nnlm.load(work / family, device="cpu")
-        mixture = r.mixture and {"order": r.mixture["order"], "weight": r.mixture["weight"]}
-        rows.append({"family": family, "params": lm.model.num_parameters(),
-                     "test": math.exp(r.model_test_loss), "mixed": math.exp(r.test_loss),
-                     "seconds": r.seconds, "stopped": r.stopped.value, "mixture": mixture})
+                       patience=6, eval_interval=200, mix=False,
+                       **{**BROWN_SETTINGS.get(family, {}), **overrides(args.set)})
+        r = json.loads(summary.read_text())
+        lms.append(nnlm.load(work / family, device="cpu", mix=False))
+        rows.append({"family": family, "params": lms[-1].model.num_parameters(),
+                     "test": math.exp(r["model_test_loss"]), "seconds": r["seconds"],
+                     "stopped": r["stopped"]})
         print(json.dumps(rows[-1]), flush=True)
-    lines = [f"Brown, the paper's split (word stream), {args.seconds:g} s of training per model, 2-core CPU; "
-             "test perplexity alone and mixed with a Kneser-Ney model (order and weight chosen on valid).",
-             "",
-             "| family | parameters | test ppl | mixed with n-gram | weight (order) | train s |",
+    kn = choose_order(lms[0].spec)  # on valid, as every run's mixture chooses it
+    spec, context = lms[0].spec, max(kn.order - 1, 1)
+    parts = {name: [kn.model.logprob(*examples(spec.windows(name, context)))] for name in ("dev", "test")}
+    print(f"Kneser-Ney order {kn.order} (valid losses by order: {kn.dev_losses})", flush=True)
+    for name in parts:  # each model's log-probabilities, computed once
+        parts[name] = [*component_logprobs(lms, None, name), *parts[name]]
+    for i, row in enumerate(rows):
+        row.update(mix_row({name: [lps[i], lps[-1]] for name, lps in parts.items()}))
+    ensemble = {"family": "all of the above", "params": sum(r["params"] for r in rows), "test": None,
+                "seconds": sum(r["seconds"] for r in rows), "stopped": "-", **mix_row(parts)}
+    text = brown_table(rows + [ensemble], args.seconds, kn.order, math.exp(-parts["test"][0].mean()))
+    print(text)
+    write_table(args, text)
+
+
+def mix_row(parts: dict) -> dict:
+    """Components' log-probabilities {"dev": [...], "test": [...]} mixed, weights tuned on valid
+    (EM): test perplexity."""
+    weights = tune_weights(parts["dev"])
+    return {"mixed": math.exp(-mix_many(parts["test"], weights.tolist()).mean()), "weights": weights.tolist()}
+
+
+def brown_table(rows: list[dict], seconds: float, order: int, kn_ppl: float) -> str:
+    lines = [f"Brown, the paper's split (word stream), {seconds:g} s of training per model, 2-core CPU; "
+             f"test perplexity alone and mixed with a Kneser-Ney model of order {order} (chosen on "
+             f"valid; alone: test {kn_ppl:.1f}), weights tuned on valid by EM. The last "
+             "row mixes every model above and the n-gram model.", "",
+             "| family | parameters | test ppl | mixed with n-gram | weights (models..., n-gram) | train s |",
              "|---|---|---|---|---|---|"]
     for r in rows:
-        m = r["mixture"]
-        lines.append(f"| {r['family']} | {r['params']:,} | {r['test']:.1f} | {r['mixed']:.1f} | "
-                     f"{m['weight']:.2f} ({m['order']}) | {r['seconds']:.0f} |" if m else
-                     f"| {r['family']} | {r['params']:,} | {r['test']:.1f} | - | - | {r['seconds']:.0f} |")
-    text = "\n".join(lines)
-    print(text)
-    if not args.families:
-        command = f"python benchmarks/zoo.py brown --seconds {args.seconds:g}"
-        (RESULTS / "zoo_brown.md").write_text(f"`{command}`\n\n{text}\n")
+        alone = f"{r['test']:.1f}" if r["test"] else "-"
+        weights = " / ".join(f"{w:.2f}" for w in r["weights"])
+        lines.append(f"| {r['family']} | {r['params']:,} | {alone} | {r['mixed']:.1f} | {weights} | "
+                     f"{r['seconds']:.0f} |")
+    return "\n".join(lines)
+
+
+def write_table(args, text: str) -> None:
+    """The table, under the command that made it."""
+    command = f"python benchmarks/zoo.py {args.data} --seconds {args.seconds:g}"
+    if args.families:
+        command += f" --families {' '.join(args.families)}"
+    if args.set:
+        command += f" --set {' '.join(args.set)}"
+    if getattr(args, "peers_from", None):
+        command += f" --peers-from {args.peers_from}"
+    (RESULTS / table_name(args, "md")).write_text(f"`{command}`\n\n{text}\n")
+
+
+def table_name(args, suffix: str) -> str:
+    """zoo_<data>.<suffix> for every family, zoo_<data>_<families>_<seconds>s.<suffix> for some."""
+    some = f"_{'-'.join(args.families)}_{args.seconds:g}s" if args.families else ""
+    return f"zoo_{args.data}{some}.{suffix}"
+
+
+def overrides(pairs: list[str]) -> dict:
+    """KEY=VALUE settings, values read as Python literals where they are ones."""
+    settings = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        try:
+            settings[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            settings[key] = value
+    return settings
 
 
 def main(argv=None) -> None:
@@ -231,8 +295,13 @@ def main(argv=None) -> None:
     p.add_argument("--seconds", type=float, default=300.0, help="training wall clock per model")
     p.add_argument("--families", nargs="+", help="only these families")
     p.add_argument("--no-peer", action="store_true", help="names: skip makemore")
+    p.add_argument("--peers-from", type=Path, metavar="JSON",
+                   help="names: makemore's figures from an earlier zoo_names*.json, not run again")
     p.add_argument("--brown", type=Path, default=ROOT.parent / "shared" / "data" / "brown.zip")
     p.add_argument("--work", type=Path, help="brown: where the runs go")
+    p.add_argument("--reuse", action="store_true", help="brown: keep the finished runs found in --work")
+    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="brown: settings over the table's for every family run")
     args = p.parse_args(argv)
     names(args) if args.data == "names" else brown(args)
 

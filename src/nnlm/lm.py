@@ -23,6 +23,7 @@ from .sample import check_controls, generate
 from .spec import RunSpec
 
 MAX_ROUNDS = 100  # sampling rounds for --unique/--new-only before giving up
+SAMPLE_BATCH = 8192  # rows generated together
 
 
 @dataclass
@@ -103,9 +104,11 @@ class LanguageModel:
         generator = torch.Generator(self.device)
         generator.manual_seed(seed if seed is not None else torch.seed())
         found, seen = [], set()
-        for _ in range(MAX_ROUNDS):
+        for _ in range(MAX_ROUNDS + num // SAMPLE_BATCH):
             want = num - len(found)
-            batch = want if not (unique or new_only) else max(64, 2 * want)
+            # rounds of at most SAMPLE_BATCH rows: bigger batches only grow the model's state
+            # (a key-value cache is copied as rows finish) past the CPU's caches
+            batch = min(SAMPLE_BATCH, want if not (unique or new_only) else max(64, 2 * want))
             for ids in generate(self.predictor(), batch, prefix_ids, temperature=temperature,
                                 top_k=top_k, top_p=top_p, min_len=min_len, max_len=max_len,
                                 generator=generator):
