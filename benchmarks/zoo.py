@@ -232,7 +232,7 @@ def brown(args) -> None:
         row.update(mix_row({name: [lps[i], lps[-1]] for name, lps in parts.items()}))
     ensemble = {"family": "all of the above", "params": sum(r["params"] for r in rows), "test": None,
                 "seconds": sum(r["seconds"] for r in rows), "stopped": "-", **mix_row(parts)}
-    text = brown_table(rows + [ensemble], args.seconds, kn.order, math.exp(-parts["test"][0].mean()))
+    text = brown_table(rows + [ensemble], args.seconds, kn.order, math.exp(-parts["test"][-1].mean()))
     print(text)
     write_table(args, text)
 

@@ -134,7 +134,7 @@ def test_no_list_of_items_ends_in_a_traceback(tmp_path_factory, capsys, items, o
     for argv in (["train", path, "--out", run, "--split-seed", seed, "--quiet", "--samples", 2, "--steps", 8,
                   "--n-hidden", 8],
                  ["ngram", path, "--split-seed", seed],
-                 ["eval", run, extra], ["score", run, *other[:2]], ["sample", run, "-n", 3]):
+                 ["eval", run, extra], ["score", run, "--", *other[:2]], ["sample", run, "-n", 3]):
         code = main([str(a) for a in argv])
         err = capsys.readouterr().err
         assert code in (0, 2) and "Traceback" not in err, (argv, err)
