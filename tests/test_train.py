@@ -8,6 +8,8 @@ import torch
 import nnlm
 from conftest import TINY_SETTINGS, after_step, send_signal
 from nnlm import rundir
+from nnlm.batching import evenly_spaced
+from nnlm.evaluate import evaluate
 from nnlm.config import TrainConfig
 from nnlm.errors import NnlmError
 from nnlm.schedule import learning_rate
@@ -34,6 +36,27 @@ def test_training_learns_and_writes_a_complete_run_dir(tiny_file, tmp_path):
         assert result.dev_loss < result.model_dev_loss and (out / "mix.json").exists()
     config = json.loads((out / "config.json").read_text())
     assert config["nnlm_version"] == nnlm.__version__ and config["train"]["steps"] == 60
+
+
+@pytest.mark.parametrize("model", ["mlp", "gru"])
+def test_evaluations_during_training_read_eval_tokens_of_dev(model, tiny_file, tmp_path):
+    """--eval-tokens K: each evaluation in training reads about K dev tokens, the same ones each
+    time; the summary's dev loss reads all of dev."""
+    out = tmp_path / "run"
+    settings = {**TINY_SETTINGS, "model": model, "mix": False}
+    if model == "gru":  # its presets: default and best
+        settings.update(preset="default", block_size=8, n_embd=8)
+    result = nnlm.train(str(tiny_file), str(out), progress=False, eval_tokens=40, **settings)
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    dev = {r["step"]: r["dev_loss"] for r in records if "dev_loss" in r}
+    lm = nnlm.load(out, device="cpu", mix=False)
+    windows = lm.spec.windows("dev")
+    assert len(windows) > 200  # tiny.txt's dev split: far more than 40 tokens
+    subset = evenly_spaced(windows, 40, lm.model)
+    assert 20 <= len(subset) <= 80
+    assert math.isclose(evaluate(lm.model, subset, "cpu").loss, dev[result.best_step], abs_tol=1e-4)
+    assert math.isclose(evaluate(lm.model, windows, "cpu").loss, result.model_dev_loss, abs_tol=1e-4)
+    assert not math.isclose(result.model_dev_loss, dev[result.best_step], abs_tol=1e-3)
 
 
 def final_weights(out):

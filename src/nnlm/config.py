@@ -45,6 +45,9 @@ class TrainConfig:
     lr_decay: float = setting(1e-8, "r of the inverse schedule", at_least=0, commands=TRAINING)
     eval_interval: int = setting(500, "steps between dev evaluations (best weights, checkpoint)",
                                  at_least=1, commands=TRAINING, resumable=True)
+    eval_tokens: int = setting(100_000, "dev tokens read by each evaluation during training, evenly "
+                               "spaced pieces of dev (0: all of it); the final dev and test losses "
+                               "read everything", at_least=0, commands=TRAINING)
     log_interval: int = setting(50, "steps between train-loss log lines", at_least=1,
                                 commands=TRAINING, resumable=True)
     max_seconds: float = setting(0.0, "time budget (0: none); the lr schedule then follows the clock",

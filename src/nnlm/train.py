@@ -33,7 +33,7 @@ from .settings import settings_of
 from .signals import StopSignals
 from .spec import RunSpec, build_spec
 
-TRAIN_EVAL_LIMIT = 400_000  # summary's train loss: on at most this many examples, evenly spaced
+TRAIN_EVAL_LIMIT = 200_000  # summary's train loss: on at most this many examples, evenly spaced
 
 
 class Stop(str, Enum):
@@ -88,6 +88,9 @@ class Trainer:
         self.fused = fused.supports(self.model)
         self.train_windows = spec.windows("train")
         self.dev_windows = spec.windows("dev")
+        # (dev during training: at most eval_tokens of it, the same pieces every time)
+        self.eval_windows = evenly_spaced(self.dev_windows, self.cfg.eval_tokens, self.model) \
+            if self.cfg.eval_tokens else self.dev_windows
         self.batches = make_batches(self.model, self.train_windows, self.cfg.batch_size, self.cfg.seed,
                                     device, self.group.rank, self.group.world)
         self.step, self.elapsed_before, self.started = 0, 0.0, time.perf_counter()
@@ -264,8 +267,8 @@ class Trainer:
         self.logged_step, self.logged_time = self.step, now
 
     def evaluate_and_checkpoint(self) -> float:
-        has_dev = len(self.dev_windows) > 0
-        dev = evaluate(self.model, self.dev_windows, self.device, self.group).loss if has_dev else math.nan
+        has_dev = len(self.eval_windows) > 0
+        dev = evaluate(self.model, self.eval_windows, self.device, self.group).loss if has_dev else math.nan
         self.last_dev, self.last_eval_step = dev, self.step
         if math.isinf(dev) or (math.isnan(dev) and has_dev):
             raise NnlmError(
