@@ -53,7 +53,7 @@ def main(argv=None) -> None:
     summaries = train(work, args.reuse)
     seconds = sum(s["seconds"] for s in summaries.values())
     first, *others = (str(work / name) for name in RUNS)
-    order = json.loads((work / "lstm" / "mix.json").read_text())["order"]
+    order = summaries["lstm"]["mixture"]["order"]  # chosen on dev by the LSTM's run
     losses = {}
     for split in ("dev", "test"):
         mix = json.loads(nnlm("eval", first, "--split", split, "--json", "--mix-order", str(order),

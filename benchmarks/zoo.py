@@ -27,7 +27,6 @@ families (--set: settings over the table's).
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import math
 import sys
@@ -42,6 +41,7 @@ from nnlm.data import bundled_names_path, read_items, split_items
 from nnlm.evaluate import evaluate
 from nnlm.mix import choose_order, component_logprobs, examples, mix_many, tune_weights
 from nnlm.models import FAMILIES
+from nnlm.sweep import parse_assignments
 from nnlm.train import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -216,10 +216,11 @@ def brown(args) -> None:
         summary = work / family / "summary.json"
         if not (args.reuse and summary.exists()):
             # the model alone here; the Kneser-Ney model is fitted once below, for every family
-            run = dict(data_options=DATA, steps=0, max_seconds=args.seconds, lr_schedule="plateau",
-                       patience=6, eval_interval=400, eval_tokens=50_000, mix=False)
+            run = {**dict(data_options=DATA, steps=0, max_seconds=args.seconds, lr_schedule="plateau",
+                          patience=6, eval_interval=400, eval_tokens=50_000, mix=False),
+                   **BROWN_SETTINGS.get(family, {})}
             nnlm.train(str(stream), str(work / family), model=family, overwrite=True, progress=False,
-                       **{**run, **BROWN_SETTINGS.get(family, {}), **overrides(args.set)})
+                       **{**run, **parse_assignments(args.set, multi=False)})
         r = json.loads(summary.read_text())
         lms.append(nnlm.load(work / family, device="cpu", mix=False))
         rows.append({"family": family, "params": lms[-1].model.num_parameters(),
@@ -280,18 +281,6 @@ def table_name(args, suffix: str) -> str:
     """zoo_<data>.<suffix> for every family, zoo_<data>_<families>_<seconds>s.<suffix> for some."""
     some = f"_{'-'.join(args.families)}_{args.seconds:g}s" if args.families else ""
     return f"zoo_{args.data}{some}.{suffix}"
-
-
-def overrides(pairs: list[str]) -> dict:
-    """KEY=VALUE settings, values read as Python literals where they are ones."""
-    settings = {}
-    for pair in pairs:
-        key, _, value = pair.partition("=")
-        try:
-            settings[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            settings[key] = value
-    return settings
 
 
 def main(argv=None) -> None:
