@@ -28,10 +28,10 @@ import datalists
 import torch
 
 import nnlm
-from nnlm.config import DataConfig
-from nnlm.data import bundled_names_path, read_items
-from nnlm.mix import choose_order, ngram_eval
-from nnlm.sources import read_source
+from nnlm.data.sources import read_source
+from nnlm.data.text import bundled_names_path, read_items
+from nnlm.ngram.baseline import choose_order, ngram_eval
+from nnlm.settings.data import DataConfig
 
 RESULTS = Path(__file__).parent / "results" / "any_data.md"
 LIMITS = ((100_000, 180.0), (None, 600.0))  # items -> the wall-clock target of the issue

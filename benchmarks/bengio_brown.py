@@ -23,9 +23,10 @@ import zipfile
 from pathlib import Path
 
 import nnlm
-from nnlm.config import DataConfig
-from nnlm.mix import evaluate_mix, fit_ngram, ngram_eval
-from nnlm.sources import read_source
+from nnlm.data.sources import read_source
+from nnlm.inference.ensemble import evaluate_mix
+from nnlm.ngram.baseline import fit_ngram, ngram_eval
+from nnlm.settings.data import DataConfig
 
 FILE = re.compile(r"brown/c[a-r]\d\d$")
 EXPECTED_VOCAB = 17_905  # words kept plus <unk>, on NLTK's copy (REFERENCE.md)

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import nnlm
-from nnlm import rundir as ckpt
+from nnlm.run import rundir as ckpt
 
 TRAIN = ["--preset", "fast", "--steps", "1000000", "--eval-interval", "50",
          "--log-interval", "10", "--quiet", "--samples", "0"]

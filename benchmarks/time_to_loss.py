@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 
 import nnlm
+from nnlm.data.text import bundled_names_path, read_items
 from nnlm.models import FAMILIES
-from nnlm.data import bundled_names_path, read_items
 from nnlm.models.mlp import MLPConfig
 
 LECTURE_STEPS = 200_000

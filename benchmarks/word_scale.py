@@ -50,9 +50,9 @@ def measure(path: Path, tokens: int, steps: int) -> dict:
     """Runs in its own process, so the peak memory is this work's alone."""
     import torch
 
-    from nnlm.config import DataConfig
+    from nnlm.data.sources import read_source
     from nnlm.models.mlp import MLP, MLPConfig
-    from nnlm.sources import read_source
+    from nnlm.settings.data import DataConfig
 
     start = time.perf_counter()
     split = (int(tokens * 0.8), int(tokens * 0.1))

@@ -37,12 +37,15 @@ from pathlib import Path
 import torch
 
 import nnlm
-from nnlm.data import bundled_names_path, read_items, split_items
-from nnlm.evaluate import evaluate
-from nnlm.mix import choose_order, component_logprobs, examples, mix_many, tune_weights
+from nnlm.data.split import split_items
+from nnlm.data.text import bundled_names_path, read_items
+from nnlm.inference.ensemble import component_logprobs
+from nnlm.inference.evaluate import evaluate
 from nnlm.models import FAMILIES
-from nnlm.sweep import parse_assignments
-from nnlm.train import Trainer
+from nnlm.ngram.baseline import choose_order, examples
+from nnlm.ngram.mixture import mix_many, tune_weights
+from nnlm.tools.sweep import parse_assignments
+from nnlm.training.loop import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 PEERS = ROOT.parent / "shared" / "peers"

@@ -1,8 +1,8 @@
-import os
+import random
 
 import pytest
 
-from nnlm.data import bundled_names_path, read_items
+from nnlm.data.text import bundled_names_path, read_items
 
 
 @pytest.fixture(scope="session")
@@ -18,24 +18,16 @@ def tiny_file(tmp_path, names):
     return path
 
 
-TINY_SETTINGS = dict(preset="quick", block_size=3, n_embd=4, n_hidden=16, batch_size=32, steps=60,
-                     eval_interval=20, log_interval=10, lr=1e-2)
-
-
-def after_step(monkeypatch, step: int, action) -> None:
-    """Make training call action(trainer) right after it takes step `step`."""
-    from nnlm.train import Trainer
-
-    original = Trainer.train_step
-
-    def step_then_act(self):
-        original(self)
-        if self.step == step:
-            action(self)
-
-    monkeypatch.setattr(Trainer, "train_step", step_then_act)
-
-
-def send_signal(signum: int):
-    """An `after_step` action: this process receives `signum`, as from Ctrl-C or kill."""
-    return lambda trainer: os.kill(os.getpid(), signum)
+@pytest.fixture
+def sentences(tmp_path, names):
+    """600 sentences of real names in a few patterns, with case and punctuation."""
+    rng = random.Random(0)
+    pool = names[:40]
+    patterns = ["{} met {} .", "Did {} see {} ?", "{} , {} and {} sang !", "{} ran ."]
+    lines = []
+    for _ in range(600):
+        p = rng.choice(patterns)
+        lines.append(p.format(*(rng.choice(pool).capitalize() for _ in range(p.count("{}")))))
+    path = tmp_path / "words.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -5,38 +5,17 @@ import sys
 
 import pytest
 
+from helpers import TINY_TRAIN, run_error, run_ok
 from nnlm.cli import main
-
-TRAIN = ["--preset", "quick", "--block-size", "3", "--n-embd", "4", "--n-hidden", "16", "--batch-size", "32",
-         "--steps", "60", "--eval-interval", "20", "--quiet", "--samples", "3"]
 
 
 @pytest.fixture
 def run_dir(tiny_file, tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train", str(tiny_file), "--out", str(out), *TRAIN]) == 0
+    assert main(["train", str(tiny_file), "--out", str(out), *TINY_TRAIN]) == 0
     printed = capsys.readouterr().out
     assert f"run directory: {out}" in printed and "dev" in printed and "samples:" in printed
     return out
-
-
-def run_ok(capsys, *argv):
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    return captured.out
-
-
-def run_error(capsys, *argv):
-    """A user error: exit code 2 and exactly one line on stderr, no traceback."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as e:  # argparse's own usage errors
-        code = e.code
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
-    return err
 
 
 def test_sample_controls(run_dir, capsys):
@@ -110,9 +89,9 @@ def test_module_and_console_script_entry_points(run_dir):
 
 
 def test_every_preset_holds_only_settings_of_its_family():
-    from nnlm.config import TrainConfig
     from nnlm.models import FAMILIES
     from nnlm.settings import settings_of
+    from nnlm.settings.training import TrainConfig
 
     for fam in FAMILIES.values():
         allowed = {s.name for s in settings_of(fam.config) + settings_of(TrainConfig)}

@@ -14,11 +14,11 @@ import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from nnlm import rundir
 from nnlm.cli import main
-from nnlm.data import split_items
+from nnlm.data.split import split_items
 from nnlm.errors import NnlmError
-from nnlm.rundir import locked
+from nnlm.run import rundir
+from nnlm.run.rundir import locked
 
 TINY = ["--preset", "quick", "--block-size", "3", "--n-embd", "4", "--n-hidden", "16", "--batch-size", "32",
         "--steps", "40", "--eval-interval", "20", "--quiet", "--samples", "0"]

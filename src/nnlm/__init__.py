@@ -3,7 +3,7 @@
 __version__ = "0.1.0"
 
 from .errors import NnlmError
-from .lm import LanguageModel, load
-from .train import TrainResult, train
+from .inference.lm import LanguageModel, load
+from .training.train import TrainResult, train
 
 __all__ = ["LanguageModel", "NnlmError", "TrainResult", "__version__", "load", "train"]

@@ -7,9 +7,10 @@ import json
 import sys
 
 from . import __version__
-from .config import DataConfig, TrainConfig
 from .errors import NnlmError
 from .models import DEFAULT, FAMILIES
+from .settings.data import DataConfig
+from .settings.training import TrainConfig
 
 EXIT_USAGE = 2
 
@@ -195,8 +196,8 @@ def add_ngram(sub) -> None:
 
 
 def cmd_train(args) -> int:
-    from .lm import load
-    from .train import train
+    from .inference.lm import load
+    from .training.train import train
 
     model, settings, data = given_settings(args)
     result = train(args.data, args.out, model=model, preset=args.preset, resume=args.resume,
@@ -237,7 +238,7 @@ def print_samples(samples, width: int) -> None:
 
 
 def cmd_sample(args) -> int:
-    from .lm import load
+    from .inference.lm import load
 
     lm = load(args.run_dir, device=args.device, mix=not args.no_mix)
     samples = lm.sample(args.num, temperature=args.temperature, top_k=args.top_k,
@@ -258,7 +259,7 @@ def cmd_sample(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .lm import load
+    from .inference.lm import load
 
     ad_hoc = args.mix_order is not None or bool(args.mix_with)
     lm = load(args.run_dir, device=args.device, mix=not (args.no_mix or ad_hoc))
@@ -270,7 +271,7 @@ def cmd_eval(args) -> int:
     if ad_hoc:
         if args.file:
             raise NnlmError("--mix-order/--mix-with evaluate the run's own splits, not a FILE")
-        from .mix import evaluate_mix
+        from .inference.ensemble import evaluate_mix
         lms = [lm] + [load(run, device=args.device) for run in args.mix_with]
         mix = evaluate_mix(lms, args.mix_order, args.mix_weight, splits=(args.split,))
     elif args.mix_weight is not None:
@@ -293,9 +294,9 @@ def print_eval(what: str, result) -> None:
 
 
 def cmd_ngram(args) -> int:
-    from . import ngram
-    from .mix import choose_order, fit_ngram, ngram_eval
-    from .sources import read_source
+    from .data.sources import read_source
+    from .ngram.arpa import write_arpa
+    from .ngram.baseline import choose_order, fit_ngram, ngram_eval
 
     auto = args.order == "auto"
     order = 2 if auto and args.method == "bigram" else (None if auto else parse_order(args.order))
@@ -318,7 +319,7 @@ def cmd_ngram(args) -> int:
         if args.method != "kn":
             raise NnlmError("--arpa is for --method kn")
         names = [ds.vocab.token_str(i) for i in range(len(ds.vocab))]
-        report["arpa"] = {"path": args.arpa, "entries": ngram.write_arpa(model, args.arpa, names)}
+        report["arpa"] = {"path": args.arpa, "entries": write_arpa(model, args.arpa, names)}
     if args.sample:
         report["samples"] = ngram_samples(model, ds, args, block)
     print_ngram(report, args.json)
@@ -326,7 +327,7 @@ def cmd_ngram(args) -> int:
 
 
 def parse_order(text: str) -> int:
-    from .ngram import check_order
+    from .ngram.counts import check_order
 
     try:
         order = int(text)
@@ -339,12 +340,12 @@ def parse_order(text: str) -> int:
 def ngram_samples(model, ds, args, block) -> list[str]:
     import numpy as np
 
-    from . import ngram
+    from .ngram import counts
 
     max_len = args.max_len or (ds.default_max_len() if ds.marks_novelty else 50)
     if max_len < 1:
         raise NnlmError(f"--max-len must be at least 1, got {max_len}")
-    seqs = ngram.sample(model, args.sample, block, max_len, np.random.default_rng(args.seed),
+    seqs = counts.sample(model, args.sample, block, max_len, np.random.default_rng(args.seed),
                         stop_at_boundary=ds.ends)
     return [ds.vocab.decode(s) for s in seqs]
 
@@ -372,7 +373,7 @@ def print_ngram(report: dict, as_json: bool) -> None:
 
 
 def cmd_score(args) -> int:
-    from .lm import load
+    from .inference.lm import load
 
     for score in load(args.run_dir, device=args.device, mix=not args.no_mix).score(args.items):
         if args.json:
@@ -384,7 +385,7 @@ def cmd_score(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from .sweep import check_keys, parse_assignments, run_sweep
+    from .tools.sweep import check_keys, parse_assignments, run_sweep
 
     grid, fixed = parse_assignments(args.grid, multi=True), parse_assignments(args.set, multi=False)
     check_keys(args.model, [*grid, *fixed])
@@ -397,7 +398,7 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_plot(args) -> int:
-    from .plot import plot_run
+    from .tools.plot import plot_run
 
     for path in plot_run(args.run_dir, log_scale=args.log_scale, tsne=args.tsne, top=args.top,
                          activations=args.activations):
@@ -406,8 +407,8 @@ def cmd_plot(args) -> int:
 
 
 def cmd_neighbors(args) -> int:
-    from .inspect_model import nearest, token_index
-    from .lm import load
+    from .inference.lm import load
+    from .tools.inspect import nearest, token_index
 
     lm = load(args.run_dir, device="cpu")
     if args.k < 1:
@@ -418,8 +419,8 @@ def cmd_neighbors(args) -> int:
 
 
 def cmd_lr_find(args) -> int:
-    from .lrfind import lr_find
-    from .plot import lr_sweep, pyplot
+    from .tools.lrfind import lr_find
+    from .tools.plot import lr_sweep, pyplot
 
     pyplot()  # fail on a missing matplotlib before the sweep, not after
     model, settings, data = given_settings(args)

@@ -10,8 +10,18 @@ import torch
 from torch import nn
 
 from ..errors import NnlmError
-from .base import (NAMES_TRAINING, Family, ModelConfig, WindowModel, block_size, dropout, make_norm, n_embd,
-                   n_hidden, norm)
+from .base import (
+    NAMES_TRAINING,
+    Family,
+    ModelConfig,
+    WindowModel,
+    block_size,
+    dropout,
+    make_norm,
+    n_embd,
+    n_hidden,
+    norm,
+)
 
 
 @dataclass

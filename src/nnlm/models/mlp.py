@@ -17,8 +17,20 @@ from torch import nn
 
 from ..errors import NnlmError
 from ..settings import setting
-from .base import (Family, ModelConfig, WindowModel, block_size, dropout, make_norm, n_embd, n_hidden,
-                   n_layer, norm, sampled, sampled_softmax_loss)
+from .base import (
+    Family,
+    ModelConfig,
+    WindowModel,
+    block_size,
+    dropout,
+    make_norm,
+    n_embd,
+    n_hidden,
+    n_layer,
+    norm,
+    sampled,
+    sampled_softmax_loss,
+)
 
 INITS = ("scaled", "normal")
 

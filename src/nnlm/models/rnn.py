@@ -14,8 +14,18 @@ import torch
 from torch import nn
 
 from ..settings import setting
-from .base import (NAMES_TRAINING, Family, Model, ModelConfig, dropout, n_embd, n_hidden, n_layer, sampled,
-                   sequence_sampled_loss)
+from .base import (
+    NAMES_TRAINING,
+    Family,
+    Model,
+    ModelConfig,
+    dropout,
+    n_embd,
+    n_hidden,
+    n_layer,
+    sampled,
+    sequence_sampled_loss,
+)
 
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 

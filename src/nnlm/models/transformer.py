@@ -18,8 +18,18 @@ from torch import nn
 
 from ..errors import NnlmError
 from ..settings import setting
-from .base import (NAMES_TRAINING, Family, Model, ModelConfig, block_size, dropout, n_embd, n_layer, sampled,
-                   sequence_sampled_loss)
+from .base import (
+    NAMES_TRAINING,
+    Family,
+    Model,
+    ModelConfig,
+    block_size,
+    dropout,
+    n_embd,
+    n_layer,
+    sampled,
+    sequence_sampled_loss,
+)
 
 
 @dataclass

@@ -28,7 +28,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from ..errors import NnlmError
-from ..plot import RUN_PICTURES, run_picture
+from ..tools.plot import RUN_PICTURES, run_picture
 from .runs import ServedRun, load_runs
 
 MAX_BODY = 64 * 1024  # bytes of a request body

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import torch
 
-from .. import rundir
 from ..errors import NnlmError
-from ..lm import LanguageModel, load
-from ..sample import check_controls, generate
+from ..inference.lm import LanguageModel, load
+from ..inference.sample import check_controls, generate
+from ..run import rundir
 from ..settings import to_json
 
 MAX_BATCH_ROWS = 2048  # samples generated in one batch, whatever the number of requests

@@ -1,0 +1,1 @@
+"""The data layer: text files in, token ids out (reading, vocabularies, splits, windows, sources)."""

@@ -1,0 +1,271 @@
+"""Word level: whitespace-separated tokens, `<unk>` for rare words, token-count splits.
+
+The corpus is held as one int32 array of token ids (4 bytes per token) plus the start of
+each line, never as Python strings per token, so a 100M-token corpus peaks at 1.8 GiB
+(benchmarks/word_scale.py); contexts are gathered per batch (windows.StreamWindows, or
+windows.Windows.from_ids for sentences).
+
+Two modes:
+  sentence  one sentence per line, each between boundary tokens like a character item:
+            contexts start at the sentence, the end token is predicted and counted.
+  stream    the whole text is one token stream (Bengio et al. 2003): line ends mean
+            nothing, contexts run across them, nothing but words is predicted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from array import array
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import NnlmError, TooFew
+from .split import check_fractions
+from .text import lines, read_text
+from .vocab import BOUNDARY_DISPLAY, BOUNDARY_ID
+from .windows import StreamWindows, Windows
+
+UNK = "<unk>"
+UNK_ID = 1
+MODES = ("sentence", "stream")
+VOCAB_FROM = ("train", "all")
+WHITESPACE = re.compile(r"\s")
+
+
+class WordVocab:
+    """Boundary (0), `<unk>` (1), then the kept words, most frequent first.
+
+    Frequency order lets an adaptive softmax put the frequent words in its head.
+    Any word not in the vocabulary encodes as `<unk>`.
+    """
+
+    level = "word"
+
+    def __init__(self, words: list[str], lowercase: bool = False):
+        if len(set(words)) != len(words) or UNK in words:
+            raise NnlmError("word vocabulary has a repeated token or a literal <unk>")
+        self.words, self.lowercase = list(words), lowercase
+        self.stoi = {w: i + 2 for i, w in enumerate(self.words)}
+
+    def __len__(self) -> int:
+        return len(self.words) + 2
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, WordVocab) and (self.words, self.lowercase) == (
+            other.words, other.lowercase)
+
+    def split(self, text: str) -> list[str]:
+        return (text.lower() if self.lowercase else text).split()
+
+    def encode(self, item: str, context: str = "") -> list[int]:
+        """Token ids of the words of `item`; unknown words are `<unk>`."""
+        return [self.stoi.get(w, UNK_ID) for w in self.split(item)]
+
+    def decode(self, ids) -> str:
+        return " ".join(self.token_str(i) for i in ids if i != BOUNDARY_ID)
+
+    def token_str(self, i: int) -> str:
+        if i == BOUNDARY_ID:
+            return BOUNDARY_DISPLAY
+        return UNK if i == UNK_ID else self.words[i - 2]
+
+    def to_json(self) -> dict:
+        return {"level": "word", "boundary_id": BOUNDARY_ID, "unk": UNK,
+                "lowercase": self.lowercase, "words": self.words}
+
+    @classmethod
+    def from_json(cls, obj: dict) -> WordVocab:
+        if obj.get("level") != "word" or not isinstance(obj.get("words"), list):
+            raise NnlmError("vocab.json: not a word vocabulary")
+        if not all(isinstance(w, str) and w and not any(c.isspace() for c in w) for w in obj["words"]):
+            raise NnlmError("vocab.json: every word must be a non-empty string without whitespace")
+        return cls(obj["words"], bool(obj.get("lowercase", False)))
+
+
+@dataclass
+class Corpus:
+    """A text file as token ids over its own word list (first-appearance order)."""
+
+    ids: np.ndarray  # (tokens,) int32
+    line_starts: np.ndarray  # (lines + 1,) int64: line i is ids[line_starts[i]:line_starts[i+1]]
+    words: list[str]  # id -> word
+    sha256: str
+
+    def line_lengths(self) -> np.ndarray:
+        return np.diff(self.line_starts)
+
+
+def read_corpus(path: str | Path, lowercase: bool = False) -> Corpus:
+    """Every whitespace-separated word of a UTF-8 file, line by line; blank lines skipped."""
+    text = read_text(path)
+    sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    index: dict[str, int] = {}
+    ids, starts = array("i"), array("q", [0])
+    for line in lines(text):
+        for piece in pieces(line.lower() if lowercase else line):
+            ids.extend([index.setdefault(w, len(index)) for w in piece.split()])
+        if len(ids) > starts[-1]:
+            starts.append(len(ids))
+    if not ids:
+        raise NnlmError(f"{path}: no words (the file has only whitespace)")
+    return Corpus(np.frombuffer(ids, dtype=np.int32).copy(), np.frombuffer(starts, dtype=np.int64).copy(),
+                  list(index), sha)
+
+
+def pieces(line: str, size: int = 1 << 20):
+    """A line in pieces of about `size` characters, cut only at whitespace: a corpus written
+    as one huge line is never split into one Python list of all its words at once."""
+    start = 0
+    while len(line) - start > size:
+        space = WHITESPACE.search(line, start + size)
+        cut = space.start() if space else len(line)
+        yield line[start:cut]
+        start = cut
+    yield line[start:]
+
+
+@dataclass
+class Part:
+    """One split: token ids in the model's vocabulary and the length of each sentence."""
+
+    ids: np.ndarray  # (tokens,) int32
+    lengths: np.ndarray  # (sentences,) int64; in stream mode, one "sentence": everything
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class WordSplit:
+    train: Part
+    dev: Part
+    test: Part
+    mode: str
+
+    def windows(self, name: str, block_size: int):
+        part = getattr(self, name)
+        if self.mode == "stream":
+            return StreamWindows(torch.from_numpy(part.ids), block_size)
+        return Windows.from_ids(torch.from_numpy(part.ids), torch.from_numpy(part.lengths), block_size)
+
+    def tokens(self) -> dict:
+        return {name: len(getattr(self, name)) for name in ("train", "dev", "test")}
+
+
+def cut_points(corpus: Corpus, mode: str, split_tokens: tuple) -> tuple[int, int]:
+    """Token positions where dev and test start: exact in stream mode, rounded up to the
+    next line start in sentence mode (a sentence is never cut)."""
+    if len(split_tokens) != 2 or min(split_tokens) < 0 or split_tokens[0] < 1:
+        raise NnlmError(f"--split-tokens needs TRAIN,DEV token counts, got {split_tokens}")
+    a, b = split_tokens[0], split_tokens[0] + split_tokens[1]
+    total = len(corpus.ids)
+    if b > total:
+        raise NnlmError(f"--split-tokens {a},{split_tokens[1]} asks for {b} tokens; "
+                        f"the corpus has {total}")
+    if mode == "sentence":
+        starts = corpus.line_starts
+        a, b = (int(starts[min(np.searchsorted(starts, x), len(starts) - 1)]) for x in (a, b))
+    return a, b
+
+
+def line_order(corpus: Corpus, seed: int, fractions: tuple, dedupe: bool) -> list[np.ndarray]:
+    """Line numbers of train, dev and test for a shuffled-lines split (as split_items)."""
+    check_fractions(fractions)
+    lines = list(range(len(corpus.line_starts) - 1))
+    if dedupe:
+        seen = {}
+        for i in lines:
+            seen.setdefault(corpus.ids[corpus.line_starts[i]:corpus.line_starts[i + 1]].tobytes(), i)
+        lines = list(seen.values())
+    random.Random(seed).shuffle(lines)
+    n = len(lines)
+    n1, n2 = int(fractions[0] * n), (int((1.0 - fractions[2]) * n) if fractions[2] > 0 else n)
+    if n1 == 0 or (fractions[1] > 0 and n2 == n1):
+        raise TooFew(f"{n} lines are too few for a {fractions} split")
+    return [np.array(lines[:n1], dtype=np.int64), np.array(lines[n1:n2], dtype=np.int64),
+            np.array(lines[n2:], dtype=np.int64)]
+
+
+def gather_lines(corpus: Corpus, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ids of `lines` concatenated, and their lengths, without a per-token Python loop."""
+    lengths = corpus.line_lengths()[lines]
+    starts = corpus.line_starts[lines]
+    offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    return corpus.ids[np.arange(int(lengths.sum())) + offsets], lengths
+
+
+def build_vocab(words: list[str], counts: np.ndarray, min_count: int, lowercase: bool) -> WordVocab:
+    """The words seen more than `min_count` times (counts[i] is words[i]'s), most frequent
+    first; a literal <unk> in the text is the unknown word."""
+    if min_count < 0:
+        raise NnlmError(f"--min-count must be >= 0, got {min_count}")
+    kept = sorted(np.flatnonzero(counts > min_count).tolist(), key=lambda i: (-counts[i], words[i]))
+    return WordVocab([words[i] for i in kept if words[i] != UNK], lowercase)
+
+
+def remap(corpus: Corpus, vocab: WordVocab) -> np.ndarray:
+    """corpus id -> vocabulary id (UNK_ID for words the vocabulary lacks): (words,) int32."""
+    return np.array([vocab.stoi.get(w, UNK_ID) for w in corpus.words], dtype=np.int32)
+
+
+def check_choices(mode: str, vocab_from: str) -> None:
+    if mode not in MODES:
+        raise NnlmError(f"--word-mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if vocab_from not in VOCAB_FROM:
+        raise NnlmError(f"--vocab-from must be one of {', '.join(VOCAB_FROM)}, got {vocab_from!r}")
+
+
+def make_parts(parts, mode: str, ids_map) -> WordSplit:
+    """A WordSplit of (ids, line lengths) per split, ids mapped through ids_map[k]."""
+    encoded = [Part(ids_map[k][ids], lengths if mode == "sentence" else np.array([len(ids)]))
+               for k, (ids, lengths) in enumerate(parts)]
+    return WordSplit(*encoded, mode=mode)
+
+
+def split_corpus(corpus: Corpus, *, mode: str, min_count: int = 3, vocab_from: str = "train",
+                 split_tokens: tuple = (), seed: int = 42, fractions: tuple = (0.8, 0.1, 0.1),
+                 dedupe: bool = False, lowercase: bool = False) -> tuple[WordVocab, WordSplit]:
+    """Cut the corpus into train/dev/test (contiguous by token counts, or shuffled lines),
+    build the vocabulary from the training part (or all of it) and encode every part."""
+    check_choices(mode, vocab_from)
+    if split_tokens:
+        a, b = cut_points(corpus, mode, tuple(split_tokens))
+        parts = [_contiguous(corpus, lo, hi) for lo, hi in ((0, a), (a, b), (b, len(corpus.ids)))]
+    else:
+        parts = [gather_lines(corpus, lines) for lines in line_order(corpus, seed, fractions, dedupe)]
+    counted = corpus.ids if vocab_from == "all" else parts[0][0]
+    vocab = build_vocab(corpus.words, np.bincount(counted, minlength=len(corpus.words)),
+                        min_count, lowercase)
+    ids_map = remap(corpus, vocab)
+    return vocab, make_parts(parts, mode, [ids_map] * 3)
+
+
+def encode_parts(corpora: list[Corpus | None], *, mode: str, min_count: int = 3,
+                 vocab_from: str = "train", lowercase: bool = False) -> tuple[WordVocab, WordSplit]:
+    """Train, dev and test from files of their own (None: an empty split); the vocabulary
+    is counted on the train file (or on all of them)."""
+    check_choices(mode, vocab_from)
+    counts: dict[str, int] = {}
+    for corpus in corpora[:1] if vocab_from == "train" else corpora:
+        if corpus is not None:
+            for word, n in zip(corpus.words, np.bincount(corpus.ids, minlength=len(corpus.words)),
+                               strict=True):
+                counts[word] = counts.get(word, 0) + int(n)
+    words = list(counts)
+    vocab = build_vocab(words, np.array([counts[w] for w in words], dtype=np.int64), min_count, lowercase)
+    empty = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64))
+    parts = [(c.ids, c.line_lengths()) if c is not None else empty for c in corpora]
+    ids_map = [remap(c, vocab) if c is not None else np.zeros(0, dtype=np.int32) for c in corpora]
+    return vocab, make_parts(parts, mode, ids_map)
+
+
+def _contiguous(corpus: Corpus, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """Tokens lo..hi and the lengths of the lines they cover (cut where lo/hi fall)."""
+    starts = np.clip(corpus.line_starts, lo, hi)
+    lengths = np.diff(starts)
+    return corpus.ids[lo:hi], lengths[lengths > 0]

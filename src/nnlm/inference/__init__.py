@@ -1,0 +1,1 @@
+"""Using a trained model: evaluate, sample, score; a run's predictor (LanguageModel)."""

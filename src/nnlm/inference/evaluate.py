@@ -1,0 +1,94 @@
+"""Loss and per-token log-probabilities of a model over a set of windows."""
+
+from __future__ import annotations
+
+import torch
+
+from ..data.windows import Sequences, Windows
+from ..losses import EvalResult
+
+CHUNK = 65_536  # examples per forward pass: bounds memory on big evaluation sets
+CHUNK_LOGITS = 2**23  # and at most this many logits at once (big vocabularies: cache-sized)
+
+
+@torch.no_grad()
+def token_logprobs(model, windows: Windows, device, index: torch.Tensor | None = None):
+    """log p(token | context) for the examples `index` (default all) of `windows`, on the CPU.
+    A sequence model reads the same examples as sequences (index: every example)."""
+    if not model.window:
+        return sequence_logprobs(model, windows.sequences(), device)
+    was_training = model.training
+    model.eval()
+    index = torch.arange(len(windows)) if index is None else index
+    out = []
+    chunk_size = max(1, min(CHUNK, CHUNK_LOGITS // model.config.vocab_size))
+    for i in range(0, len(index), chunk_size):
+        chunk = index[i:i + chunk_size]
+        x, y = windows.contexts(chunk).to(device), windows.targets(chunk).to(device)
+        logits, _ = model(x)
+        # log_softmax + gather, not cross_entropy(reduction="none"): measured here, the latter's
+        # peak memory grew with every chunk (~70 KB per token at |V| = 18k)
+        lp = torch.log_softmax(logits.float(), dim=-1).gather(1, y.unsqueeze(1)).squeeze(1)
+        out.append(lp.cpu().clone())
+    model.train(was_training)
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+def evaluate(model, windows: Windows, device, group=None) -> EvalResult:
+    """Mean NLL over all of `windows`. With a process group, each rank scores every
+    world-th example (a sequence model: window of sequence) and the sums (not the means of
+    unequal shards) are all-reduced."""
+    rank, world = (group.rank, group.world) if group is not None else (0, 1)
+    if model.window:
+        logprobs = token_logprobs(model, windows, device, torch.arange(rank, len(windows), world))
+    else:
+        logprobs = sequence_logprobs(model, windows.sequences(), device, shard=(rank, world))
+    totals = torch.tensor([-logprobs.double().sum().item(), logprobs.numel()], dtype=torch.float64)
+    if group is not None:
+        group.all_reduce_sum(totals)
+    n = int(totals[1])
+    return EvalResult(loss=float(totals[0] / max(n, 1)), tokens=n)
+
+
+def reading_plan(sequences: Sequences, context: int) -> tuple[torch.Tensor, ...]:
+    """How to read sequences no more than `context` tokens at a time: windows (start, length,
+    first scored target, where its targets go in the output). A longer sequence is read in
+    windows a half context apart, each after the first scoring only its last half, so
+    every token is predicted from at least context / 2 tokens (or all there are)."""
+    half = max(1, context // 2)
+    out_start = torch.cumsum(sequences.lengths, 0) - sequences.lengths
+    count = torch.where(sequences.lengths <= context, 1,
+                        1 + (sequences.lengths - context + half - 1) // half)  # (S,) windows each
+    seq = torch.repeat_interleave(torch.arange(len(sequences)), count)
+    k = torch.arange(seq.numel()) - torch.repeat_interleave(torch.cumsum(count, 0) - count, count)
+    offset = k * half  # where each window starts in its sequence
+    length = torch.minimum(sequences.lengths[seq] - offset, torch.tensor(context))
+    skip = torch.where(k == 0, 0, context - half)  # targets already scored by the window before
+    return sequences.starts[seq] + offset, length, skip, out_start[seq] + offset
+
+
+@torch.no_grad()
+def sequence_logprobs(model, sequences: Sequences, device, shard: tuple[int, int] = (0, 1)) -> torch.Tensor:
+    """log p of every predicted token of `sequences`, in order, by a sequence model (on the
+    CPU); with shard (rank, world) only every world-th window is read (the others stay 0)."""
+    was_training = model.training
+    model.eval()
+    starts, lengths, skip, out_at = (t[shard[0]::shard[1]] for t in
+                                     reading_plan(sequences, model.config.block_size))
+    out = torch.zeros(sequences.tokens(), dtype=torch.float32)
+    order = torch.argsort(lengths, descending=True)  # batches of alike lengths pad little
+    at = 0
+    while at < order.numel():
+        longest = int(lengths[order[at]])
+        rows = max(1, min(CHUNK // longest, CHUNK_LOGITS // (longest * model.config.vocab_size)))
+        chunk = order[at:at + rows]
+        at += rows
+        window = Sequences(sequences.stream, starts[chunk], lengths[chunk])
+        x, y = window.batch(torch.arange(len(chunk)))
+        logits, _ = model(x.to(device))  # (B, L, V)
+        lp = torch.log_softmax(logits.float(), -1).gather(2, y.clamp(min=0).to(device).unsqueeze(2))
+        j = torch.arange(x.shape[1])
+        scored = (j >= skip[chunk].unsqueeze(1)) & (y >= 0)  # (B, L)
+        out[(out_at[chunk].unsqueeze(1) + j)[scored]] = lp.squeeze(2).cpu()[scored]
+    model.train(was_training)
+    return out

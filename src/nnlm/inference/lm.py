@@ -1,0 +1,164 @@
+"""The Python API: a trained model loaded from its run directory.
+
+    model = nnlm.load("runs/names")
+    model.sample(5, temperature=0.8)      # [Sample(text='kaylen', source='new'), ...]
+    model.score(["emma"])                 # total and per-token log-probabilities
+    model.evaluate("test")                # EvalResult(loss=..., tokens=...)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..data.vocab import BOUNDARY_ID
+from ..device import resolve_device
+from ..errors import NnlmError
+from ..losses import EvalResult
+from ..ngram.mixture import RunMixture
+from ..run import rundir
+from ..run.spec import RunSpec
+from .evaluate import evaluate, token_logprobs
+from .mixed import MixedModel
+from .sample import check_controls, generate
+
+MAX_ROUNDS = 100  # sampling rounds for --unique/--new-only before giving up
+SAMPLE_BATCH = 8192  # rows generated together
+
+
+@dataclass
+class Sample:
+    text: str
+    source: str  # "new", or the split it appears in: "train", "dev" or "test"; "-": unknown
+
+
+@dataclass
+class Score:
+    text: str
+    logprob: float  # natural log of p(item), the end token included
+    tokens: list[tuple[str, float]]  # (token, log p) for each token, then the end
+
+    def to_json(self) -> dict:
+        return {"item": self.text, "logprob": self.logprob,
+                "tokens": [{"token": t, "logprob": lp} for t, lp in self.tokens]}
+
+
+class LanguageModel:
+    """A run's predictor: its model, mixed with its n-gram model where training found the
+    mixture better on dev (`mixture` is then set; mix=False at load: the model alone)."""
+
+    def __init__(self, model, spec: RunSpec, device: torch.device, mixture: RunMixture | None = None,
+                 mix_report: dict | None = None):
+        self.model, self.spec, self.device = model.eval(), spec, device
+        self.source, self.vocab = spec.source, spec.vocab
+        self.mixture, self.mix_report = mixture, mix_report
+
+    @classmethod
+    def load(cls, run_dir: str | Path, device: str = "auto", weights: str = "best",
+             mix: bool = True) -> LanguageModel:
+        """weights: "best" (best on dev, model.safetensors) or "last" (the checkpoint);
+        mix: use the run's mixture where it has one (only with the best weights it was tuned on)."""
+        spec = rundir.load_spec(run_dir)
+        model = spec.family.build(spec.model)
+        rundir.load_weights(spec.run_dir, model, weights)
+        device = resolve_device(device)
+        loaded = rundir.load_mixture(spec.run_dir) if mix and weights == "best" else None
+        mixture = RunMixture(loaded[0], float(loaded[1]["weight"])) if loaded else None
+        return cls(model.to(device), spec, device, mixture, loaded[1] if loaded else None)
+
+    def describe(self) -> str:
+        """What predicts: the model, or the mixture and its weights."""
+        name = self.spec.family.name
+        if self.mixture is None:
+            return name
+        w = self.mixture.weight
+        return f"{name} {w:.2f} + Kneser-Ney order {self.mixture.ngram.order} {1 - w:.2f}"
+
+    def predictor(self):
+        """What samples: the model, or the model and the n-gram model mixed."""
+        return self.model if self.mixture is None else MixedModel(self.model, self.mixture)
+
+    def logprobs(self, windows_of) -> torch.Tensor:
+        """log p of each example of `windows_of(width)` (a split, a file or given sequences,
+        with contexts of `width` tokens), as this LanguageModel predicts: (N,) float64."""
+        lp = token_logprobs(self.model, windows_of(self.spec.model.block_size), self.device).double()
+        if self.mixture is None:
+            return lp
+        return torch.from_numpy(self.mixture.logprobs(lp.numpy(), windows_of(self.mixture.width)))
+
+    def sample(self, num: int = 10, *, temperature: float = 1.0, top_k: int | None = None,
+               top_p: float | None = None, prefix: str = "", min_len: int = 0,
+               max_len: int | None = None, seed: int | None = None, unique: bool = False,
+               new_only: bool = False) -> list[Sample]:
+        """`num` samples; with unique/new_only, draws more rounds until it has `num`."""
+        if num < 1:
+            raise NnlmError(f"--num must be at least 1, got {num}")
+        max_len = max_len or self.source.default_max_len()
+        if new_only and not self.source.marks_novelty:
+            raise NnlmError("--new-only needs a run that keeps its items (character level); this "
+                            "run keeps no list of training sentences")
+        if not self.source.ends:  # a stream has no end: every sample is max_len tokens
+            min_len = max_len
+        check_controls(temperature, top_k, top_p, min_len, max_len)
+        prefix_ids = self.source.encode(prefix, "the prefix")
+        generator = torch.Generator(self.device)
+        generator.manual_seed(seed if seed is not None else torch.seed())
+        found, seen = [], set()
+        for _ in range(MAX_ROUNDS + num // SAMPLE_BATCH):
+            want = num - len(found)
+            # rounds of at most SAMPLE_BATCH rows: bigger batches only grow the model's state
+            # (a key-value cache is copied as rows finish) past the CPU's caches
+            batch = min(SAMPLE_BATCH, want if not (unique or new_only) else max(64, 2 * want))
+            for ids in generate(self.predictor(), batch, prefix_ids, temperature=temperature,
+                                top_k=top_k, top_p=top_p, min_len=min_len, max_len=max_len,
+                                generator=generator):
+                text = self.source.decode(ids)
+                mark = self.source.novelty(text)
+                if (unique and text in seen) or (new_only and mark != "new"):
+                    continue
+                seen.add(text)
+                found.append(Sample(text, mark))
+                if len(found) == num:
+                    return found
+        return found  # the model cannot produce `num` distinct/new items: fewer
+
+    def score(self, items: list[str]) -> list[Score]:
+        """Log-probability of each whole item (end token included), and per token."""
+        encoded = [self.source.encode(item, f"the item {item!r}") for item in items]
+        logprobs = self.logprobs(lambda width: self.source.sequence_windows(encoded, width)).tolist()
+        ends = [BOUNDARY_ID] if self.source.ends else []  # a stream model never predicts an end
+        scores, at = [], 0
+        for item, ids in zip(items, encoded, strict=True):
+            ids = ids + ends
+            lps = logprobs[at:at + len(ids)]
+            at += len(ids)
+            tokens = [(self.vocab.token_str(i), lp) for i, lp in zip(ids, lps, strict=True)]
+            scores.append(Score(item, sum(lps), tokens))
+        return scores
+
+    def evaluate(self, split: str = "dev", path: str | Path | None = None) -> EvalResult:
+        """Loss on a split of the run's data, or on the items of a file."""
+        if self.mixture is None:
+            return evaluate(self.model, self.windows(split, path), self.device)
+        lp = self.logprobs(lambda width: self.windows(split, path, width))
+        return EvalResult(loss=float(-lp.mean()), tokens=lp.numel())
+
+    def windows(self, split: str = "dev", path: str | Path | None = None, width: int | None = None):
+        """The examples of a split of the run's data, or of a file, contexts of the model's
+        block size (or `width`)."""
+        width = width or self.spec.model.block_size
+        if path is not None:
+            windows, source = self.source.file_windows(path, width), path
+        elif split in ("train", "dev", "test"):
+            windows, source = self.spec.windows(split, width), f"the {split} split"
+        else:
+            raise NnlmError(f"--split must be train, dev or test, got {split!r}")
+        if not len(windows):
+            raise NnlmError(f"{source} has no items to evaluate")
+        return windows
+
+
+def load(run_dir: str | Path, device: str = "auto", weights: str = "best", mix: bool = True) -> LanguageModel:
+    return LanguageModel.load(run_dir, device=device, weights=weights, mix=mix)

@@ -1,0 +1,86 @@
+"""The default run: settings chosen from the data rather than fixed for names.txt.
+
+With no --preset, training follows the data: the plateau schedule (the peak lr until dev
+stops improving for --patience evaluations, then an anneal, then stop) within a time budget,
+two dev evaluations per pass over the data, and a batch size that gives small data enough
+steps per pass. The model's size and regularisation come from its family's rule
+(Family.auto), by the number of training tokens. Everything chosen is printed and recorded
+in config.json, with the reasons; explicit settings override any of it.
+
+The rules were set on a suite of public lists of 280 to 150,000 items in many scripts
+(benchmarks/any_data.py), never on one list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..data.sources import Source
+
+# Seconds of training. A list of up to BIG_LIST items (or a text of up to BIG_TOKENS training
+# tokens) gets SMALL_BUDGET, less past MID_TOKENS (where fitting the n-gram model and the
+# final evaluations take longer), so that the whole `nnlm train` stays within 3 minutes on 2
+# cores; bigger data gets BIG_BUDGET, within 10 minutes.
+SMALL_BUDGET, MID_BUDGET, BIG_BUDGET = 150.0, 130.0, 480.0
+MID_TOKENS, BIG_TOKENS, BIG_LIST = 200_000, 500_000, 100_000
+EVALS_PER_EPOCH = 2
+PATIENCE = 6  # evaluations, three passes over the data
+NO_DEV_EPOCHS = 30  # a list too small for a dev split trains this many passes
+
+
+@dataclass(frozen=True)
+class DataFacts:
+    """What the rules look at."""
+
+    tokens: int  # training tokens (predicted: end tokens included)
+    items: int  # items or lines in all (0: one stream of text)
+    vocab_size: int
+    word_level: bool
+    has_dev: bool
+
+
+def facts(source: Source) -> DataFacts:
+    tokens = source.tokens()
+    return DataFacts(tokens["train"], source.items(), len(source.vocab), source.word_level, tokens["dev"] > 0)
+
+
+def time_budget(data: DataFacts) -> float:
+    big = data.items > BIG_LIST if data.items else data.tokens > BIG_TOKENS
+    return BIG_BUDGET if big else SMALL_BUDGET if data.tokens <= MID_TOKENS else MID_BUDGET
+
+
+def batch_size(tokens: int) -> int:
+    """Smaller batches for small data: enough steps per pass to learn before it overfits."""
+    return 128 if tokens < 20_000 else 512 if tokens < 200_000 else 1024
+
+
+def training_settings(data: DataFacts) -> tuple[dict, list[str]]:
+    batch = batch_size(data.tokens)
+    per_epoch = max(1, data.tokens // batch)
+    budget = time_budget(data)
+    settings = dict(optimizer="adamw", lr_schedule="plateau", batch_size=batch, max_seconds=budget,
+                    warmup_steps=0, log_interval=max(1, min(50, per_epoch // 4)))
+    why = [f"batch {batch} ({per_epoch:,} step{'s' if per_epoch > 1 else ''} a pass over "
+           f"{data.tokens:,} training tokens)"]
+    if data.has_dev:
+        settings.update(steps=0, patience=PATIENCE, eval_interval=max(5, per_epoch // EVALS_PER_EPOCH))
+        why.append(f"until dev stops improving for {PATIENCE} evaluations ({PATIENCE // EVALS_PER_EPOCH} "
+                   f"passes), then an anneal, within {budget:g} s")
+    else:
+        steps = NO_DEV_EPOCHS * per_epoch
+        settings.update(steps=steps, patience=0, eval_interval=max(5, per_epoch))
+        why.append(f"no dev split to stop on: {NO_DEV_EPOCHS} passes ({steps:,} steps), within {budget:g} s")
+    return settings, why
+
+
+def choose(family, source: Source) -> tuple[dict, list[str]]:
+    """The settings of the default run of `family` on `source`, and why, one reason a line."""
+    data = facts(source)
+    settings, why = training_settings(data)
+    if family.auto is not None:
+        model, model_why = family.auto(data)
+        settings.update(model)
+        why = model_why + why
+    else:  # the family's default preset, trained as above
+        settings = {**family.presets.get("default", {}), **settings}
+    return settings, why

@@ -1,0 +1,355 @@
+"""The run directory: everything needed to use or resume a model, without pickle.
+
+    config.json              format version, model family and settings, training and data
+                             settings, and what the data source keeps (sizes, file hashes)
+    vocab.json               the vocabulary
+    splits.json              character items: the train/dev/test items (marks, --new-only)
+    model.safetensors        best-on-dev weights (metadata: step, dev loss)
+    checkpoint.safetensors   latest weights, optimizer state, RNG state (for --resume)
+    metrics.jsonl            one JSON object per logged step
+    summary.json             how training ended and the losses of the best weights
+
+Every file is written atomically (temporary file, fsync, rename), so whatever moment the
+process dies at, each file is either the old or the new version, never half. Weights are
+read only with safetensors and metadata only as JSON. This module is the only one that
+knows these names and layouts; runs written in format 1 (nnlm 0.1) are read too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from .. import __version__
+from ..data.sources import SOURCES, kind_of, vocab_from_json
+from ..errors import NnlmError
+from ..models import FAMILIES, family
+from ..settings import from_json, settings_of, to_json
+from ..settings.data import DataConfig
+from ..settings.training import TrainConfig
+from .spec import RunSpec
+
+FORMAT = "nnlm-run"
+FORMAT_VERSION = 2
+CONFIG, VOCAB, MODEL, CHECKPOINT = "config.json", "vocab.json", "model.safetensors", "checkpoint.safetensors"
+METRICS, SUMMARY, LOCK = "metrics.jsonl", "summary.json", ".lock"
+NGRAM, MIX = "ngram.safetensors", "mix.json"  # the n-gram model mixed in, and how
+SOURCE_FILES = ("splits.json",)  # what sources keep beside config.json (Source.files)
+RUN_FILES = (CONFIG, VOCAB, MODEL, CHECKPOINT, METRICS, SUMMARY, NGRAM, MIX, *SOURCE_FILES)
+MAX_JSON_BYTES = 1024**3
+
+
+# -- files, written atomically -----------------------------------------------------------
+
+def atomic_write(path: Path, data: bytes) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_json(path: Path, obj) -> None:
+    atomic_write(path, (json.dumps(obj, indent=1, ensure_ascii=False) + "\n").encode())
+
+
+def read_json(path: Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise NnlmError(f"{path}: missing (not a complete nnlm run directory)")
+    if path.stat().st_size > MAX_JSON_BYTES:
+        raise NnlmError(f"{path}: too large to be nnlm metadata")
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise NnlmError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(obj, dict):
+        raise NnlmError(f"{path}: expected a JSON object")
+    return obj
+
+
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict) -> None:
+    """Tensors as safetensors; `metadata` (any JSON) rides in the header."""
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    atomic_write(path, st_save(tensors, metadata={"nnlm": json.dumps(metadata)}))
+
+
+def load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    path = Path(path)
+    if not path.is_file():
+        raise NnlmError(f"{path}: missing (not a complete nnlm run directory)")
+    try:
+        data = path.read_bytes()
+        tensors = st_load(data)
+        header_len = int.from_bytes(data[:8], "little")
+        header = json.loads(data[8:8 + header_len])
+        metadata = json.loads(header.get("__metadata__", {}).get("nnlm", "{}"))
+    except (SafetensorError, ValueError, OSError) as e:
+        raise NnlmError(f"{path}: not a readable safetensors file ({e})") from None
+    if not isinstance(metadata, dict):
+        raise NnlmError(f"{path}: bad nnlm metadata in the header")
+    return tensors, metadata
+
+
+def check_state_dict(path: Path, tensors: dict[str, torch.Tensor], model: torch.nn.Module) -> None:
+    """The file's tensor names and shapes must be exactly the model's."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    if missing or extra:
+        raise NnlmError(f"{path}: weights do not match config.json "
+                        f"(missing {missing[:3]}, unexpected {extra[:3]})")
+    for name, t in expected.items():
+        if tuple(tensors[name].shape) != tuple(t.shape):
+            raise NnlmError(f"{path}: weights do not match config.json: {name} has shape "
+                            f"{tuple(tensors[name].shape)}, the config implies {tuple(t.shape)}")
+        if tensors[name].dtype != t.dtype:
+            raise NnlmError(f"{path}: {name} is {tensors[name].dtype}, expected {t.dtype}")
+
+
+# -- weights, checkpoints, summaries -----------------------------------------------------
+
+def save_best(run_dir: Path, model: torch.nn.Module, step: int, dev_loss: float) -> None:
+    save_tensors(Path(run_dir) / MODEL, model.state_dict(), {"step": step, "dev_loss": dev_loss})
+
+
+def load_weights(run_dir: Path, model: torch.nn.Module, which: str = "best") -> dict:
+    """Load the best-on-dev ("best") or the latest ("last") weights into `model`; returns the
+    file's metadata."""
+    if which not in ("best", "last"):
+        raise NnlmError(f"weights must be 'best' or 'last', got {which!r}")
+    if which == "best":
+        path = Path(run_dir) / MODEL
+        tensors, meta = load_tensors(path)
+    else:
+        path = Path(run_dir) / CHECKPOINT
+        everything, meta = load_tensors(path)
+        tensors = {k[6:]: v for k, v in everything.items() if k.startswith("model.")}
+    check_state_dict(path, tensors, model)
+    model.load_state_dict(tensors)
+    return meta
+
+
+def save_checkpoint(run_dir: Path, model: torch.nn.Module, state: dict[str, torch.Tensor],
+                    meta: dict) -> None:
+    """The latest weights, with the optimizer's and RNG's tensors `state` and the loop's `meta`."""
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()} | state
+    save_tensors(Path(run_dir) / CHECKPOINT, tensors, meta)
+
+
+def read_checkpoint(run_dir: Path, model: torch.nn.Module) -> tuple[dict, dict] | None:
+    """Load the checkpoint's weights into `model`; (its other tensors, its meta), or None when
+    the run died before its first checkpoint."""
+    path = Path(run_dir) / CHECKPOINT
+    if not path.exists():
+        return None
+    tensors, meta = load_tensors(path)
+    weights = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+    check_state_dict(path, weights, model)
+    model.load_state_dict(weights)
+    return {k: v for k, v in tensors.items() if not k.startswith("model.")}, meta
+
+
+def save_mixture(run_dir: Path, ngram_model, mix: dict) -> None:
+    """The Kneser-Ney model mixed with the run's model, and mix.json (weights, order, losses);
+    mix.json last, so a directory with it has both."""
+    arrays, meta = ngram_model.to_arrays()
+    save_tensors(Path(run_dir) / NGRAM, {k: torch.from_numpy(v) for k, v in arrays.items()}, meta)
+    write_json(Path(run_dir) / MIX, mix)
+
+
+def remove_mixture(run_dir: Path) -> None:
+    for name in (MIX, NGRAM):  # mix.json first: without it the n-gram file is never read
+        (Path(run_dir) / name).unlink(missing_ok=True)
+
+
+def load_mixture(run_dir: Path):
+    """(Kneser-Ney model, mix.json) of a run whose predictor is a mixture, else None."""
+    from ..ngram.counts import KneserNey
+
+    if not (Path(run_dir) / MIX).exists():
+        return None
+    mix = read_json(Path(run_dir) / MIX)
+    tensors, meta = load_tensors(Path(run_dir) / NGRAM)
+    try:
+        model = KneserNey.from_arrays({k: v.numpy() for k, v in tensors.items()}, meta)
+        weight = float(mix["weight"])
+    except (NnlmError, KeyError, TypeError, ValueError) as e:
+        raise NnlmError(f"{Path(run_dir) / MIX}: not a usable mixture ({e})") from None
+    if not 0 <= weight <= 1:
+        raise NnlmError(f"{Path(run_dir) / MIX}: weight {weight} is not in [0, 1]")
+    return model, mix
+
+
+def write_summary(run_dir: Path, summary: dict) -> None:
+    write_json(Path(run_dir) / SUMMARY, summary)
+
+
+def read_summary(run_dir: Path) -> dict:
+    return read_json(Path(run_dir) / SUMMARY)
+
+
+# -- config.json -------------------------------------------------------------------------
+
+def config_json(spec: RunSpec) -> dict:
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "nnlm_version": __version__,
+            "preset": spec.preset, "model": {"family": spec.family.name, **to_json(spec.model)},
+            "train": to_json(spec.train), "data": to_json(spec.data),
+            "source": spec.source.state_json(), "why": spec.why}
+
+
+def read_config(run_dir: Path) -> dict:
+    """config.json of a run directory, checked and brought up to the current format."""
+    run_dir = Path(run_dir)
+    if not run_dir.exists():
+        raise NnlmError(f"{run_dir}: no such run directory")
+    if not run_dir.is_dir():
+        raise NnlmError(f"{run_dir}: not a directory (expected an nnlm run directory)")
+    config = read_json(run_dir / CONFIG)
+    if config.get("format") != FORMAT:
+        raise NnlmError(f"{run_dir / CONFIG}: not an nnlm run configuration")
+    version = config.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise NnlmError(f"{run_dir / CONFIG}: format_version missing")
+    if version > FORMAT_VERSION:
+        raise NnlmError(f"{run_dir}: written by a newer nnlm (format {version}; this nnlm reads "
+                        f"up to {FORMAT_VERSION}); upgrade nnlm to use it")
+    for key in ("model", "train", "data"):
+        if not isinstance(config.get(key), dict):
+            raise NnlmError(f"{run_dir / CONFIG}: the '{key}' section is missing")
+    return upgrade_v1(config) if version == 1 else config
+
+
+def upgrade_v1(config: dict) -> dict:
+    """Format 1 (nnlm 0.1): one MLP config with `arch` flat or hierarchical, and the data
+    file's sha256 and sizes inside the data section."""
+    model = dict(config["model"])
+    name = "hierarchical" if model.pop("arch", "flat") == "hierarchical" else "mlp"
+    known = set(family(name).config.__dataclass_fields__)
+    model = {"family": name, **{k: v for k, v in model.items() if k in known}}
+    data = dict(config["data"])
+    sha, tokens, items = data.pop("sha256", ""), data.pop("tokens", None), data.pop("items", None)
+    source = {"kind": kind_of(from_json(DataConfig, data, "config.json data", strict=False))}
+    if sha:
+        source["sha256"] = {data.get("path", ""): sha}
+    source.update({k: v for k, v in (("tokens", tokens), ("items", items)) if v is not None})
+    return {**config, "model": model, "data": data, "source": source}
+
+
+def write_spec(spec: RunSpec) -> None:
+    """A new run's files, replacing an earlier run's (--overwrite): call it holding the run's
+    lock, so no other process's run is deleted. Vocabulary and the source's files first,
+    config.json last: a directory with a config is whole."""
+    for name in RUN_FILES:
+        (spec.run_dir / name).unlink(missing_ok=True)
+    write_json(spec.run_dir / VOCAB, spec.vocab.to_json())
+    for name, obj in spec.source.files().items():
+        write_json(spec.run_dir / name, obj)
+    write_json(spec.run_dir / CONFIG, config_json(spec))
+
+
+def load_spec(run_dir: str | Path, overrides: dict | None = None) -> RunSpec:
+    """The RunSpec saved in a run directory; `overrides` may change resumable settings."""
+    run_dir = Path(run_dir)
+    config = read_config(run_dir)
+    where = run_dir / CONFIG
+    model_json = dict(config["model"])
+    name = model_json.pop("family", None)
+    if name not in FAMILIES:
+        raise NnlmError(f"{where}: unknown model family {name!r}")
+    fam = FAMILIES[name]
+    model_cfg = from_json(fam.config, model_json, f"{where} model")
+    train_cfg = from_json(TrainConfig, config["train"], f"{where} train", strict=False)
+    data_cfg = from_json(DataConfig, config["data"], f"{where} data", strict=False)
+    model_cfg.validate()
+    apply_overrides(train_cfg, overrides or {})
+    source = load_source(run_dir, data_cfg, config.get("source"))
+    if model_cfg.vocab_size != len(source.vocab):
+        raise NnlmError(f"{run_dir}: config.json has vocab_size {model_cfg.vocab_size} but "
+                        f"vocab.json has {len(source.vocab)} tokens")
+    why = config.get("why", [])
+    why = why if isinstance(why, list) and all(isinstance(w, str) for w in why) else []
+    return RunSpec(run_dir, fam, model_cfg, train_cfg, data_cfg, source, str(config.get("preset", "")), why)
+
+
+def apply_overrides(train_cfg: TrainConfig, overrides: dict) -> None:
+    resumable = [s for s in settings_of(TrainConfig) if s.resumable]
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key not in {s.name for s in resumable}:
+            raise NnlmError(f"--{key.replace('_', '-')} cannot change when resuming "
+                            f"(only {', '.join(s.option for s in resumable)})")
+        setattr(train_cfg, key, value)
+    train_cfg.validate()
+
+
+def load_source(run_dir: Path, data_cfg: DataConfig, state):
+    if not isinstance(state, dict) or state.get("kind") not in SOURCES:
+        raise NnlmError(f"{run_dir / CONFIG}: the 'source' section is missing or unknown")
+    vocab = vocab_from_json(read_json(run_dir / VOCAB))
+    stored = {name: read_json(run_dir / name) for name in SOURCE_FILES if (run_dir / name).exists()}
+    return SOURCES[state["kind"]].load(run_dir, data_cfg, vocab, state, stored)
+
+
+# -- creating and locking ----------------------------------------------------------------
+
+def prepare_empty_dir(run_dir: Path, overwrite: bool) -> None:
+    if run_dir.exists() and not run_dir.is_dir():
+        raise NnlmError(f"{run_dir}: exists and is not a directory")
+    if run_dir.is_dir() and any(run_dir.iterdir()):
+        if not (run_dir / CONFIG).exists():
+            raise NnlmError(f"{run_dir}: exists, is not empty and is not an nnlm run; "
+                            "choose another --out")
+        if not overwrite:
+            raise NnlmError(f"{run_dir}: already holds a run; pass --resume to continue it "
+                            "or --overwrite to start over")
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+
+@contextlib.contextmanager
+def locked(run_dir: Path):
+    """Hold an exclusive lock on the run directory; a second trainer is refused."""
+    path = Path(run_dir) / LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "another process"
+            raise NnlmError(f"{run_dir}: another training (pid {holder}) is using this run "
+                            "directory") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,1 @@
+"""Tools over runs and data: hyper-parameter sweeps, the lr finder, pictures, looking inside a model."""

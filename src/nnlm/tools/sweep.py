@@ -1,0 +1,131 @@
+"""Hyper-parameter search: a grid (or random picks from it), each trial trained with a
+time budget and judged on dev; results as CSV and a Markdown table sorted by dev loss.
+
+Trials are run directories under the sweep directory; a trial that already finished
+(its summary.json exists) is read back, not retrained, so an interrupted sweep resumes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import random
+from pathlib import Path
+
+from ..errors import NnlmError
+from ..models import DEFAULT
+from ..run import rundir
+from ..training.train import train
+
+COLUMNS = ("trial", "dev_loss", "train_loss", "gap", "parameters", "steps", "seconds")
+
+
+def parse_value(text: str):
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
+def parse_assignments(pairs: list[str], multi: bool) -> dict:
+    """["n_hidden=256,512", ...] -> {"n_hidden": [256, 512]} (or single values)."""
+    out = {}
+    for pair in pairs:
+        key, sep, values = pair.partition("=")
+        if not sep or not key or not values:
+            raise NnlmError(f"expected KEY=VALUE{',VALUE...' if multi else ''}, got {pair!r}")
+        parsed = [parse_value(v) for v in values.split(",")] if multi else parse_value(values)
+        out[key.strip().replace("-", "_")] = parsed
+    return out
+
+
+def check_keys(model: str, keys) -> None:
+    """Every key a setting of the model family or of training that a sweep may set."""
+    from ..models import family
+    from ..settings import settings_of
+    from ..settings.training import TrainConfig
+
+    allowed = {s.name for s in settings_of(family(model).config) + settings_of(TrainConfig)
+               if "sweep" in s.commands}
+    for key in keys:
+        if key not in allowed:
+            raise NnlmError(f"{key!r} is not a setting a sweep of --model {model} can set "
+                            f"(see nnlm train --help)")
+
+
+def trials(grid: dict, random_trials: int = 0, seed: int = 0) -> list[dict]:
+    """Every combination of the grid, or `random_trials` distinct ones picked at random."""
+    keys = sorted(grid)
+    combos = [dict(zip(keys, values, strict=True))
+              for values in itertools.product(*(grid[k] for k in keys))]
+    if random_trials and random_trials < len(combos):
+        combos = random.Random(seed).sample(combos, random_trials)
+    return combos
+
+
+def trial_name(params: dict) -> str:
+    return "_".join(f"{k}={v}" for k, v in sorted(params.items())) or "trial"
+
+
+def run_sweep(data: str | None, out: str | Path, grid: dict, fixed: dict, seconds: float,
+              model: str = DEFAULT, preset: str = "default", random_trials: int = 0, seed: int = 0,
+              progress: bool = False, report=print, data_options: dict | None = None) -> list[dict]:
+    """Train every trial for `seconds` (the preset, then `fixed`, then the trial's own
+    settings); write results.csv, results.md and results.json after each trial."""
+    if seconds <= 0:
+        raise NnlmError(f"--seconds must be positive, got {seconds}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for params in trials(grid, random_trials, seed):
+        run_dir = out / trial_name(params)
+        if not (run_dir / rundir.SUMMARY).exists():
+            settings = {**fixed, **params, "max_seconds": seconds}
+            settings.setdefault("steps", 10**9)  # the clock decides
+            settings.setdefault("mix", False)  # trials compare models, not their n-gram mixtures
+            result = train(data, str(run_dir), model=model, preset=preset, overwrite=True,
+                           data_options=data_options, progress=progress, **settings)
+            if result.stopped.interrupted:
+                # the sweep stops too; this trial reruns when the sweep is run again
+                (run_dir / rundir.SUMMARY).unlink(missing_ok=True)
+                raise NnlmError(f"sweep {result.stopped.value}; run the same command to resume")
+        rows.append(read_trial(run_dir, params))
+        report(f"{rows[-1]['trial']}: dev {rows[-1]['dev_loss']:.4f}")
+        write_results(out, rows, seconds)
+    return sorted(rows, key=lambda r: r["dev_loss"])
+
+
+def read_trial(run_dir: Path, params: dict) -> dict:
+    summary = rundir.read_summary(run_dir)
+    spec = rundir.load_spec(run_dir)
+    parameters = spec.family.build(spec.model).num_parameters()
+    return {"trial": trial_name(params), **params, "dev_loss": summary["dev_loss"],
+            "train_loss": summary["train_loss"],
+            "gap": summary["dev_loss"] - summary["train_loss"], "parameters": parameters,
+            "steps": summary["step"], "seconds": round(summary["seconds"], 1)}
+
+
+def write_results(out: Path, rows: list[dict], seconds: float) -> None:
+    rows = sorted(rows, key=lambda r: r["dev_loss"])
+    keys = list(COLUMNS) + sorted({k for r in rows for k in r} - set(COLUMNS))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=keys)
+    writer.writeheader()
+    writer.writerows(rows)
+    rundir.atomic_write(out / "results.csv", buf.getvalue().encode())
+    lines = [f"Sweep: {len(rows)} trials, {seconds:g} s each, sorted by dev loss (nats/token).",
+             "", "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    for r in rows:
+        lines.append("| " + " | ".join(_cell(k, r.get(k, "")) for k in keys) + " |")
+    rundir.atomic_write(out / "results.md", ("\n".join(lines) + "\n").encode())
+    rundir.atomic_write(out / "results.json", json.dumps(rows, indent=1).encode())
+
+
+def _cell(key: str, value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}" if key in ("dev_loss", "train_loss", "gap") else f"{value:g}"
+    return str(value)

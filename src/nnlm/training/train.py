@@ -1,0 +1,146 @@
+"""`train`: a new or resumed run directory trained by the loop (loop.py), then its best
+weights evaluated on every split, mixed with a Kneser-Ney model where that is better on dev,
+and summarised in summary.json."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..device import resolve_device
+from ..errors import NnlmError
+from ..inference.evaluate import evaluate, token_logprobs
+from ..models import DEFAULT
+from ..ngram.mixture import fit_run_mixture
+from ..run import rundir
+from ..run.spec import build_spec
+from ..settings import settings_of
+from ..settings.data import DataConfig
+from .batching import evenly_spaced
+from .distributed import setup, teardown
+from .loop import Stop, Trainer
+
+TRAIN_EVAL_LIMIT = 200_000  # summary's train loss: on at most this many examples, evenly spaced
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int  # steps taken in total (including earlier sessions of a resumed run)
+    seconds: float  # time in the training loop, in total
+    setup_seconds: float  # reading data, building windows, model and optimizer (this session)
+    best_step: int
+    train_loss: float  # of the best-on-dev weights
+    dev_loss: float
+    test_loss: float | None
+    stopped: Stop
+    epochs: float = 0.0  # passes over the training examples
+    rank: int = 0  # this process's rank under torchrun (only rank 0 reports)
+    model_dev_loss: float | None = None  # dev and test of the model alone (the losses above are of
+    model_test_loss: float | None = None  # the run's predictor: the mixture, where there is one)
+    mixture: dict | None = None  # mix.json: the n-gram model's order, the weights, their dev losses
+    why: list[str] | None = None  # how the default run chose its settings
+
+    def to_json(self) -> dict:
+        d = dict(self.__dict__)
+        d["run_dir"], d["stopped"] = str(self.run_dir), self.stopped.value
+        return d
+
+
+def split_kinds(settings: dict) -> tuple[dict, dict]:
+    """(data settings, model and training settings) of a mixed dict of settings."""
+    data_names = {s.name for s in settings_of(DataConfig)}
+    data = {k: v for k, v in settings.items() if k in data_names and v is not None}
+    return data, {k: v for k, v in settings.items() if k not in data_names}
+
+
+def train(data: str | None = None, out: str | None = None, *, model: str = DEFAULT,
+          preset: str = "default", resume: bool = False, overwrite: bool = False,
+          progress: bool = True, target_loss: float | None = None,
+          data_options: dict | None = None, log=None, **settings) -> TrainResult:
+    """Train a model on DATA (default: the bundled names) into the run directory OUT.
+
+    `settings` are settings of the model family `model` (block_size=8, ...), of training
+    (lr=3e-3, ...; config.TrainConfig) and of the data (level="word", dev="valid.txt", ...;
+    config.DataConfig; also accepted as `data_options`), over those of `preset`.
+    With resume=True, continue the run in OUT from its last checkpoint. `log`, if given,
+    receives lines about what the run chose (the default run's settings and why).
+    """
+    started = time.perf_counter()
+    data_settings, settings = split_kinds({**settings, **(data_options or {})})
+    if resume:
+        if out is None:
+            raise NnlmError("--resume needs --out RUN_DIR, the run to continue")
+        if data is not None or data_settings:
+            raise NnlmError("--resume takes no DATA or data settings: the run directory holds its data")
+        spec = rundir.load_spec(out, overrides=settings)
+    group = setup(resolve_device(spec.train.device if resume else settings.get("device") or "auto"))
+    try:
+        if not resume:  # every rank builds the same spec; rank 0 alone claims the directory
+            spec = build_spec(data, out, model=model, preset=preset, settings=settings,
+                              data_config=DataConfig(**data_settings))
+            if not out and group.world > 1:
+                raise NnlmError("several processes need an explicit --out run directory")
+            if group.is_main:
+                rundir.prepare_empty_dir(spec.run_dir, overwrite)
+        device = group.device if group.world > 1 else resolve_device(spec.train.device)
+        with rundir.locked(spec.run_dir) if group.is_main else contextlib.nullcontext():
+            if not resume and group.is_main:
+                rundir.write_spec(spec)
+                if log and spec.why:
+                    log("settings chosen from the data: " + "; ".join(spec.why))
+            group.barrier()
+            trainer = Trainer(spec, device, progress, target_loss, group)
+            if resume and trainer.resume_from_checkpoint() and spec.train.steps and \
+                    trainer.step >= spec.train.steps:
+                raise NnlmError(f"{spec.run_dir}: the run already finished its {trainer.step} "
+                                "steps; pass a larger --steps to train longer")
+            setup_seconds = time.perf_counter() - started
+            return finish(trainer, trainer.run(), setup_seconds)
+    finally:
+        teardown(group)
+
+
+def finish(trainer: Trainer, stopped: Stop, setup_seconds: float) -> TrainResult:
+    """Evaluate the best-on-dev weights on every split, mix in an n-gram model where that is
+    better on dev, and write summary.json."""
+    spec, seconds, group = trainer.spec, trainer.elapsed(), trainer.group
+    group.barrier()  # rank 0 has written the best weights
+    rundir.load_weights(spec.run_dir, trainer.model, "best")
+    built = {"train": evenly_spaced(trainer.train_windows, TRAIN_EVAL_LIMIT, trainer.model),
+             "dev": trainer.dev_windows}
+    losses = {}
+    for name in ("train", "dev", "test"):
+        windows = built[name] if name in built else spec.windows(name)
+        losses[name] = evaluate(trainer.model, windows, trainer.device, group).loss \
+            if len(windows) else None
+    result = TrainResult(spec.run_dir, trainer.step, seconds, setup_seconds, trainer.best_step,
+                         losses["train"], losses["dev"], losses["test"], stopped,
+                         round(trainer.batches.epochs(trainer.step), 2), group.rank,
+                         losses["dev"], losses["test"], None, spec.why)
+    if group.is_main:
+        rundir.remove_mixture(spec.run_dir)  # an earlier session's no longer fits these weights
+        if spec.train.mix and losses["dev"] is not None and not stopped.interrupted:
+            mix_into_run(trainer, result)
+        rundir.write_summary(spec.run_dir, result.to_json())
+    return result
+
+
+def mix_into_run(trainer: Trainer, result: TrainResult) -> None:
+    """Fit the run's mixture; where it beats the model alone on dev, save it and make its
+    losses the result's."""
+    spec, block = trainer.spec, trainer.spec.model.block_size
+    dev = token_logprobs(trainer.model, spec.windows("dev", block), trainer.device).double().numpy()
+    mixture, report = fit_run_mixture(dev, spec.source)
+    if not report["dev_loss"]["mixture"] < report["dev_loss"]["model"] - 1e-6:
+        return
+    test = spec.windows("test", block)
+    if len(test):
+        model_lp = token_logprobs(trainer.model, test, trainer.device).double().numpy()
+        mixed_lp = mixture.logprobs(model_lp, spec.windows("test", mixture.width))
+        report["test_loss"] = {"mixture": float(-mixed_lp.mean()), "model": float(-model_lp.mean())}
+        result.test_loss = report["test_loss"]["mixture"]
+    result.dev_loss, result.mixture = report["dev_loss"]["mixture"], report
+    rundir.save_mixture(spec.run_dir, mixture.ngram, report)
