@@ -8,9 +8,11 @@ import sys
 
 from . import __version__
 from .errors import NnlmError
-from .models import DEFAULT, FAMILIES
+from .models import ARCH_FAMILIES, DEFAULT, FAMILIES
+from .settings import add_flags, given, settings_of
 from .settings.data import DataConfig
-from .settings.training import TrainConfig
+from .settings.declare import FULL_RUN, SHORT
+from .settings.training import DEVICES, TrainConfig
 
 EXIT_USAGE = 2
 
@@ -22,36 +24,33 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def add_settings(p, command: str, sections=("model", "training", "data")) -> None:
-    """The flags of every setting `command` takes, derived from the settings' declarations."""
-    from .settings import add_flags, settings_of
+# the kinds of training (settings.declare scopes) whose settings each command offers as flags
+SCOPES = {"train": FULL_RUN, "lr-find": SHORT, "sweep": (), "ngram": ()}
+READS_DATA = ("train", "lr-find", "sweep", "ngram")
 
-    if "model" in sections:
+
+def add_settings(p, command: str) -> None:
+    """The flags of every setting `command` takes, derived from the settings' declarations."""
+    if SCOPES[command]:
         g = p.add_argument_group("model (each family's own; see --model)")
         g.add_argument("--model", choices=list(FAMILIES), default=DEFAULT,
                        help="model family: " + "; ".join(f"{f.name}: {f.help}" for f in FAMILIES.values()))
-        g.add_argument("--arch", choices=("flat", "hierarchical"), help=argparse.SUPPRESS)  # 0.1's name
+        g.add_argument("--arch", choices=list(ARCH_FAMILIES), help=argparse.SUPPRESS)  # nnlm 0.1's name
         seen = set()
         for fam in FAMILIES.values():
-            add_flags(g, settings_of(fam.config), command, seen)
-    if "training" in sections:
-        add_flags(p.add_argument_group("training"), settings_of(TrainConfig), command)
-    if "data" in sections:
-        add_flags(p.add_argument_group("data"), settings_of(DataConfig), command)
+            add_flags(g, settings_of(fam.config), SCOPES[command], seen)
+        add_flags(p.add_argument_group("training"), settings_of(TrainConfig), SCOPES[command])
+    if command in READS_DATA:
+        add_flags(p.add_argument_group("data"), settings_of(DataConfig), FULL_RUN)
 
 
-def given_settings(args) -> tuple[str, dict, dict]:
-    """(model family, model and training settings, data settings) given on the command line."""
-    from .settings import given, settings_of
-
-    model = {"flat": "mlp", "hierarchical": "hierarchical"}.get(getattr(args, "arch", None) or "",
-                                                                 getattr(args, "model", DEFAULT))
-    def taken(settings):  # a command's own option of the same name is not the setting
-        return [s for s in settings if args.command in s.commands]
-
-    model_settings = [s for f in FAMILIES.values() for s in settings_of(f.config)]
-    settings = given(args, taken(model_settings + settings_of(TrainConfig)))
-    return model, settings, given(args, taken(settings_of(DataConfig)))
+def given_settings(args) -> tuple[str, dict]:
+    """(model family, the settings given on the command line: the family's, training's, data's)."""
+    model = ARCH_FAMILIES.get(getattr(args, "arch", None) or "", getattr(args, "model", DEFAULT))
+    scopes = SCOPES[args.command]
+    settings = [s for f in FAMILIES.values() for s in settings_of(f.config)] + settings_of(TrainConfig)
+    data = given(args, settings_of(DataConfig), FULL_RUN) if args.command in READS_DATA else {}
+    return model, {**given(args, settings, scopes), **data}
 
 
 def preset_names() -> list[str]:
@@ -72,6 +71,14 @@ def add_train(sub) -> None:
     add_settings(p, "train")
 
 
+def add_predictor_options(p) -> None:
+    """The options of the commands that use a trained run: where it runs, and whether with its
+    n-gram mixture."""
+    p.add_argument("--device", default="auto", choices=DEVICES, help="auto picks cuda, then mps, then cpu")
+    p.add_argument("--no-mix", action="store_true",
+                   help="the run's model alone, without the n-gram model training mixed in")
+
+
 def add_sample(sub) -> None:
     p = sub.add_parser("sample", help="generate new items from a trained model")
     p.add_argument("run_dir")
@@ -87,9 +94,7 @@ def add_sample(sub) -> None:
     p.add_argument("--new-only", action="store_true", help="only items not in the training data")
     p.add_argument("--plain", action="store_true", help="the items only, one per line")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--no-mix", action="store_true",
-                   help="the run's model alone, without the n-gram model training mixed in")
+    add_predictor_options(p)
 
 
 def add_eval_and_score(sub) -> None:
@@ -104,16 +109,12 @@ def add_eval_and_score(sub) -> None:
     p.add_argument("--mix-weight", type=float, nargs="+", help="each run's weight in the mix, "
                    "the n-gram taking the rest of 1 (default: all tuned on the dev split by EM)")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--no-mix", action="store_true",
-                   help="the run's model alone, without the n-gram model training mixed in")
+    add_predictor_options(p)
     p = sub.add_parser("score", help="log-probability of each item, and of each character")
     p.add_argument("run_dir")
     p.add_argument("items", nargs="+")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--no-mix", action="store_true",
-                   help="the run's model alone, without the n-gram model training mixed in")
+    add_predictor_options(p)
 
 
 def add_sweep(sub) -> None:
@@ -129,7 +130,7 @@ def add_sweep(sub) -> None:
     p.add_argument("--seconds", type=float, default=60.0, help="training budget per trial")
     p.add_argument("--random", type=int, default=0, help="try N random grid points, not all")
     p.add_argument("--seed", type=int, default=0, help="for --random")
-    add_settings(p, "sweep", sections=("data",))
+    add_settings(p, "sweep")
 
 
 def add_inspect(sub) -> None:
@@ -192,17 +193,17 @@ def add_ngram(sub) -> None:
     p.add_argument("--max-len", type=int, help="longest sample, tokens")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
-    add_settings(p, "ngram", sections=("data",))
+    add_settings(p, "ngram")
 
 
 def cmd_train(args) -> int:
     from .inference.lm import load
     from .training.train import train
 
-    model, settings, data = given_settings(args)
+    model, settings = given_settings(args)
     result = train(args.data, args.out, model=model, preset=args.preset, resume=args.resume,
                    overwrite=args.overwrite, progress=not args.quiet, target_loss=args.target_loss,
-                   data_options=data, log=print, **settings)
+                   log=print, **settings)
     if result.rank != 0:  # under torchrun, rank 0 reports for all
         return 0
     print(f"run directory: {result.run_dir}")
@@ -300,7 +301,7 @@ def cmd_ngram(args) -> int:
 
     auto = args.order == "auto"
     order = 2 if auto and args.method == "bigram" else (None if auto else parse_order(args.order))
-    ds = read_source(args.data, DataConfig(**given_settings(args)[2]))
+    ds = read_source(args.data, DataConfig(**given_settings(args)[1]))
     if order is None:
         choice = choose_order(ds)
         model, order, seconds = choice.model, choice.order, choice.seconds
@@ -391,7 +392,7 @@ def cmd_sweep(args) -> int:
     check_keys(args.model, [*grid, *fixed])
     rows = run_sweep(args.data, args.out, grid, fixed, args.seconds, model=args.model,
                      preset=args.preset, random_trials=args.random, seed=args.seed,
-                     data_options=given_settings(args)[2])
+                     data_options=given_settings(args)[1])
     print(f"best: {rows[0]['trial']} dev {rows[0]['dev_loss']:.4f}; "
           f"table in {args.out}/results.md")
     return 0
@@ -423,9 +424,9 @@ def cmd_lr_find(args) -> int:
     from .tools.plot import lr_sweep, pyplot
 
     pyplot()  # fail on a missing matplotlib before the sweep, not after
-    model, settings, data = given_settings(args)
+    model, settings = given_settings(args)
     result = lr_find(args.data, model=model, preset=args.preset, steps=args.steps, lr_min=args.lr_min,
-                     lr_max=args.lr_max, data_options=data, **settings)
+                     lr_max=args.lr_max, **settings)
     print(lr_sweep(result, args.out))
     print(f"suggested lr: {result.suggestion:.3g} (the bottom of the smoothed loss, "
           f"{len(result.lrs)} steps from {args.lr_min:g} to {result.lrs[-1]:.3g})")

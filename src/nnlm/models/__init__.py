@@ -18,6 +18,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     transformer.FAMILY,
 )}
 DEFAULT = "mlp"
+ARCH_FAMILIES = {"flat": "mlp", "hierarchical": "hierarchical"}  # nnlm 0.1's --arch, and its config
 
 
 def family(name: str) -> Family:
@@ -35,4 +36,4 @@ def build_model(config) -> Model:
     return family_of(config).build(config)
 
 
-__all__ = ["DEFAULT", "FAMILIES", "Family", "Model", "build_model", "family", "family_of"]
+__all__ = ["ARCH_FAMILIES", "DEFAULT", "FAMILIES", "Family", "Model", "build_model", "family", "family_of"]

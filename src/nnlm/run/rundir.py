@@ -32,9 +32,10 @@ from safetensors.torch import save as st_save
 from .. import __version__
 from ..data.sources import SOURCES, kind_of, vocab_from_json
 from ..errors import NnlmError
-from ..models import FAMILIES, family
-from ..settings import from_json, settings_of, to_json
+from ..models import ARCH_FAMILIES, FAMILIES, family
+from ..settings import from_json, to_json
 from ..settings.data import DataConfig
+from ..settings.partition import partition
 from ..settings.training import TrainConfig
 from .spec import RunSpec
 
@@ -253,7 +254,7 @@ def upgrade_v1(config: dict) -> dict:
     """Format 1 (nnlm 0.1): one MLP config with `arch` flat or hierarchical, and the data
     file's sha256 and sizes inside the data section."""
     model = dict(config["model"])
-    name = "hierarchical" if model.pop("arch", "flat") == "hierarchical" else "mlp"
+    name = ARCH_FAMILIES.get(model.pop("arch", "flat"), "mlp")
     known = set(family(name).config.__dataclass_fields__)
     model = {"family": name, **{k: v for k, v in model.items() if k in known}}
     data = dict(config["data"])
@@ -291,7 +292,7 @@ def load_spec(run_dir: str | Path, overrides: dict | None = None) -> RunSpec:
     train_cfg = from_json(TrainConfig, config["train"], f"{where} train", strict=False)
     data_cfg = from_json(DataConfig, config["data"], f"{where} data", strict=False)
     model_cfg.validate()
-    apply_overrides(train_cfg, overrides or {})
+    apply_overrides(fam, train_cfg, overrides or {})
     source = load_source(run_dir, data_cfg, config.get("source"))
     if model_cfg.vocab_size != len(source.vocab):
         raise NnlmError(f"{run_dir}: config.json has vocab_size {model_cfg.vocab_size} but "
@@ -301,14 +302,9 @@ def load_spec(run_dir: str | Path, overrides: dict | None = None) -> RunSpec:
     return RunSpec(run_dir, fam, model_cfg, train_cfg, data_cfg, source, str(config.get("preset", "")), why)
 
 
-def apply_overrides(train_cfg: TrainConfig, overrides: dict) -> None:
-    resumable = [s for s in settings_of(TrainConfig) if s.resumable]
-    for key, value in overrides.items():
-        if value is None:
-            continue
-        if key not in {s.name for s in resumable}:
-            raise NnlmError(f"--{key.replace('_', '-')} cannot change when resuming "
-                            f"(only {', '.join(s.option for s in resumable)})")
+def apply_overrides(spec_family, train_cfg: TrainConfig, overrides: dict) -> None:
+    """Settings given to a resumed run: only those that may change then (see partition)."""
+    for key, value in partition(overrides, spec_family, FAMILIES.values(), resuming=True).train.items():
         setattr(train_cfg, key, value)
     train_cfg.validate()
 

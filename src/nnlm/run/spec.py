@@ -12,7 +12,8 @@ from ..data.text import bundled_names_path
 from ..errors import NnlmError
 from ..models import DEFAULT, FAMILIES, Family, family
 from ..settings.data import DataConfig
-from ..settings.training import TrainConfig, split_settings
+from ..settings.partition import partition
+from ..settings.training import TrainConfig
 from . import auto
 
 
@@ -45,42 +46,33 @@ def preset_settings(fam: Family, name: str) -> dict:
     return dict(fam.presets.get(name, {}))
 
 
-def check_family_settings(fam: Family, settings: dict) -> None:
-    """A setting of another family is a clear error, not 'unknown'."""
-    own = set(fam.config.__dataclass_fields__) | set(TrainConfig.__dataclass_fields__)
-    for key in settings:
-        if key not in own:
-            others = [f.name for f in FAMILIES.values() if key in f.config.__dataclass_fields__]
-            if others:
-                raise NnlmError(f"--{key.replace('_', '-')} is a setting of --model "
-                                f"{', '.join(others)}, not of --model {fam.name}")
-
-
 def build_configs(model: str, preset: str, settings: dict, source: Source):
     """The family, its model config, the training config and why: the preset's settings
     (the default: chosen from the data, see auto.py), overridden by `settings` (None
     values: keep the preset's)."""
     fam = family(model)
     given = {k: v for k, v in settings.items() if v is not None}
-    check_family_settings(fam, given)
     base, why = auto.choose(fam, source) if preset == "default" else (preset_settings(fam, preset), [])
     if given.get("steps") and preset == "default":  # an explicit --steps is trained in full
         base.update(patience=0, max_seconds=0.0)
         why.append(f"--steps {given['steps']}: trained in full")
     elif "max_seconds" in given and preset == "default":
         why.append(f"--max-seconds {given['max_seconds']:g}")
-    model_settings, train_cfg = split_settings(fam.config, {**base, **given})
-    model_cfg = fam.config(vocab_size=len(source.vocab), **model_settings)
+    parts = partition({**base, **given}, fam, FAMILIES.values(), data=False)
+    train_cfg = TrainConfig(**parts.train)
+    train_cfg.validate()
+    model_cfg = fam.config(vocab_size=len(source.vocab), **parts.model)
     model_cfg.validate()
     return fam, model_cfg, train_cfg, why
 
 
 def build_spec(data: str | None, out: str | None, *, model: str = DEFAULT, preset: str = "default",
-               settings: dict | None = None, data_config: DataConfig | None = None) -> RunSpec:
-    """Read and split the data and build every config; nothing is written."""
-    family(model)  # an unknown family fails before the data is read
-    source = read_source(data, data_config or DataConfig())
-    fam, model_cfg, train_cfg, why = build_configs(model, preset, settings or {}, source)
+               settings: dict | None = None) -> RunSpec:
+    """Read and split the data and build every config from `settings` (the model family's,
+    training's and the data's); nothing is written."""
+    parts = partition(settings or {}, family(model), FAMILIES.values())  # before the data is read
+    source = read_source(data, DataConfig(**parts.data))
+    fam, model_cfg, train_cfg, why = build_configs(model, preset, {**parts.model, **parts.train}, source)
     why = source.notes + why
     run_dir = Path(out) if out else default_run_dir(Path(data) if data else bundled_names_path())
     return RunSpec(run_dir, fam, model_cfg, train_cfg, source.config, source, preset, why)

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 
 from .declare import check, setting
 
-DATA = ("train", "ngram", "sweep", "lr-find")  # the commands that read and split data
-
 
 def fraction_list(text: str) -> tuple:
     try:
@@ -34,24 +32,24 @@ def token_counts(text: str) -> tuple:
 @dataclass
 class DataConfig:
     path: str = ""  # the data file; "" means the bundled names.txt
-    split_seed: int = setting(42, "seed of the shuffle that splits items", commands=DATA)
+    split_seed: int = setting(42, "seed of the shuffle that splits items")
     split: tuple = setting((0.8, 0.1, 0.1), "train,dev,test fractions (default 0.8,0.1,0.1)",
-                           parse=fraction_list, commands=DATA, metavar="TRAIN,DEV,TEST")
-    dedupe: bool = setting(False, "drop repeated items before splitting", commands=DATA)
+                           parse=fraction_list, metavar="TRAIN,DEV,TEST")
+    dedupe: bool = setting(False, "drop repeated items before splitting")
     dev: str = setting("", "a file of dev items: DATA is then all training data (PTB/WikiText layout)",
-                       commands=DATA, metavar="FILE")
-    test: str = setting("", "a file of test items, as --dev", commands=DATA, metavar="FILE")
+                       metavar="FILE")
+    test: str = setting("", "a file of test items, as --dev", metavar="FILE")
     level: str = setting("char", "tokens: the characters of each line, or whitespace-separated words",
-                         choices=("char", "word"), commands=DATA)
+                         choices=("char", "word"))
     word_mode: str = setting("sentence", "word level: one sentence per line between boundaries, or one "
-                             "token stream", choices=("sentence", "stream"), commands=DATA)
-    lowercase: bool = setting(False, "word level: lowercase the text first", commands=DATA)
+                             "token stream", choices=("sentence", "stream"))
+    lowercase: bool = setting(False, "word level: lowercase the text first")
     min_count: int = setting(3, "word level: words seen at most this many times become <unk> "
-                             "(the paper's 3)", at_least=0, commands=DATA)
+                             "(the paper's 3)", at_least=0)
     vocab_from: str = setting("train", "word level: count words in the train split or in all the data",
-                              choices=("train", "all"), commands=DATA)
+                              choices=("train", "all"))
     split_tokens: tuple = setting((), "word level: a contiguous split, TRAIN,DEV token counts, the rest "
-                                  "is test", parse=token_counts, commands=DATA, metavar="TRAIN,DEV")
+                                  "is test", parse=token_counts, metavar="TRAIN,DEV")
 
     def validate(self) -> None:
         check(self)

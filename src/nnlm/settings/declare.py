@@ -1,9 +1,10 @@
 """Settings, each declared once: a dataclass field made by `setting()`.
 
 The declaration carries the default, the type (the field's annotation), the help text,
-the allowed values and which commands take it. From it come the command-line flags
-(cli.py), the checks of values (`check`), the reading and type-checking of run configs
-(`from_json`), and the keys that presets, sweeps and the lr finder accept.
+the allowed values and its scope: what kind of training it belongs to. From it come the
+command-line flags (cli.py), the checks of values (`check`), the reading and type-checking of
+run configs (`from_json`), and the keys that presets, sweeps and the lr finder accept
+(partition.py).
 
     @dataclass
     class TrainConfig:
@@ -20,7 +21,14 @@ from typing import Any
 
 from ..errors import NnlmError
 
-EVERYWHERE = ("train", "sweep", "lr-find")  # the commands that build a model and train it
+# A setting's scope: what kind of training it belongs to. Each kind of training takes the
+# settings of its scopes (and the commands offer those as flags).
+TRAINING = "training"  # any training, the lr finder's short sweep too (sizes, batch, optimizer, seed)
+RUN = "run"  # a full training run: its length, lr schedule, evaluations and outputs
+BUDGET = "budget"  # the run's own time budget (a sweep gives each of its trials the same one)
+FULL_RUN = (TRAINING, RUN, BUDGET)  # nnlm train
+TRIAL = (TRAINING, RUN)  # a trial of a sweep
+SHORT = (TRAINING,)  # the lr finder
 
 
 @dataclass(frozen=True)
@@ -34,7 +42,7 @@ class Setting:
     above: float | None = None  # value > above
     below: float | None = None  # value < below
     at_most: float | None = None  # value <= at_most
-    commands: tuple = EVERYWHERE
+    scope: str = TRAINING
     resumable: bool = False  # may change when a run is resumed
     parse: Callable[[str], Any] | None = None  # text -> value, for tuples
     metavar: str | None = None
@@ -127,12 +135,12 @@ def coerce(value, hint, what: str):
     return float(value) if kind is float else value
 
 
-def add_flags(group, settings: list[Setting], command: str, seen: set | None = None) -> None:
-    """An argparse flag (default None: "not given") for each setting `command` takes;
-    `seen` skips names already added (settings several model families share)."""
+def add_flags(group, settings: list[Setting], scopes: tuple = FULL_RUN, seen: set | None = None) -> None:
+    """An argparse flag (default None: "not given") for each setting of `scopes`; `seen`
+    skips names already added (settings several model families share)."""
     seen = set() if seen is None else seen
     for s in settings:
-        if command not in s.commands or s.name in seen:
+        if s.scope not in scopes or s.name in seen:
             continue
         seen.add(s.name)
         kwargs = dict(dest=s.name, default=None, help=s.help)
@@ -147,7 +155,8 @@ def add_flags(group, settings: list[Setting], command: str, seen: set | None = N
         group.add_argument(s.option, **kwargs)
 
 
-def given(args, settings: list[Setting]) -> dict:
-    """{name: value} of the settings given on the command line."""
+def given(args, settings: list[Setting], scopes: tuple = FULL_RUN) -> dict:
+    """{name: value} of the settings of `scopes` given on the command line (a command's own
+    option of the same name, like the lr finder's --steps, is not the setting)."""
     return {s.name: getattr(args, s.name) for s in settings
-            if getattr(args, s.name, None) is not None}
+            if s.scope in scopes and getattr(args, s.name, None) is not None}

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from ..errors import NnlmError
-from .declare import check, setting
+from .declare import BUDGET, RUN, check, setting
 
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("plateau", "cosine", "linear", "step", "constant", "inverse")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-TRAINING = ("train", "sweep")  # settings of a full training run, not of the lr finder's sweep
 
 
 @dataclass
 class TrainConfig:
     steps: int = setting(10_000, "training steps (0: no limit; an explicit --steps is trained in full)",
-                         at_least=0, commands=TRAINING, resumable=True)
+                         at_least=0, scope=RUN, resumable=True)
     batch_size: int = setting(256, "examples per step", at_least=1)
-    lr: float = setting(3e-3, "peak learning rate", above=0, commands=TRAINING)
+    lr: float = setting(3e-3, "peak learning rate", above=0, scope=RUN)
     optimizer: str = setting("adamw", "adamw or sgd", choices=OPTIMIZERS)
     weight_decay: float = setting(0.0, "on weights and C, not biases", at_least=0)
     beta1: float = setting(0.9, "AdamW's first-moment (momentum) decay", at_least=0, below=1)
@@ -28,54 +27,38 @@ class TrainConfig:
                                "the run nears its end, then a cosine decay over --cooldown of the "
                                "run; cosine/linear decay to --min-lr, a step drop, constant, or the "
                                "paper's inverse lr / (1 + r t), t in examples, r = --lr-decay",
-                               choices=SCHEDULES, commands=TRAINING)
+                               choices=SCHEDULES, scope=RUN)
     patience: int = setting(0, "dev evaluations without improvement before the plateau schedule decays "
                             "the lr, and after that before training stops (other schedules: stops); "
-                            "0: never", at_least=0, commands=TRAINING, resumable=True)
+                            "0: never", at_least=0, scope=RUN, resumable=True)
     cooldown: float = setting(0.2, "plateau schedule: the share of the run spent decaying the lr",
-                              above=0, below=1, commands=TRAINING)
-    warmup_steps: int = setting(0, "steps of linear warm-up", at_least=0, commands=TRAINING)
+                              above=0, below=1, scope=RUN)
+    warmup_steps: int = setting(0, "steps of linear warm-up", at_least=0, scope=RUN)
     min_lr: float = setting(0.0, "final lr of cosine/linear decay, a fraction of --lr", at_least=0,
-                            at_most=1, commands=TRAINING)
+                            at_most=1, scope=RUN)
     lr_drop_step: int = setting(0, "step schedule: multiply lr by --lr-drop from this step on",
-                                at_least=0, commands=TRAINING)
-    lr_drop: float = setting(0.1, "step schedule: the factor", above=0, commands=TRAINING)
-    lr_decay: float = setting(1e-8, "r of the inverse schedule", at_least=0, commands=TRAINING)
+                                at_least=0, scope=RUN)
+    lr_drop: float = setting(0.1, "step schedule: the factor", above=0, scope=RUN)
+    lr_decay: float = setting(1e-8, "r of the inverse schedule", at_least=0, scope=RUN)
     eval_interval: int = setting(500, "steps between dev evaluations (best weights, checkpoint)",
-                                 at_least=1, commands=TRAINING, resumable=True)
+                                 at_least=1, scope=RUN, resumable=True)
     eval_tokens: int = setting(100_000, "dev tokens read by each evaluation during training, evenly "
                                "spaced pieces of dev (0: all of it); the final dev and test losses "
-                               "read everything", at_least=0, commands=TRAINING)
+                               "read everything", at_least=0, scope=RUN)
     log_interval: int = setting(50, "steps between train-loss log lines", at_least=1,
-                                commands=TRAINING, resumable=True)
+                                scope=RUN, resumable=True)
     max_seconds: float = setting(0.0, "time budget (0: none); the lr schedule then follows the clock",
-                                 at_least=0, commands=("train",), resumable=True)
+                                 at_least=0, scope=BUDGET, resumable=True)
     seed: int = setting(1337, "same seed, data and thread count give identical weights on CPU")
     device: str = setting("auto", "auto picks cuda, then mps, then cpu", choices=DEVICES, resumable=True)
     mix: bool = setting(True, "after training, mix in a Kneser-Ney model of the train split (order and "
                         "weight chosen on dev) where that beats the model alone on dev; eval, score and "
                         "sample then use the mixture (--no-mix there: the model alone)",
-                        commands=TRAINING, resumable=True)
+                        scope=RUN, resumable=True)
     tensorboard: bool = setting(False, "also log to TensorBoard in RUN_DIR/tb "
-                                "(pip install 'nnlm[tensorboard]')", commands=TRAINING, resumable=True)
+                                "(pip install 'nnlm[tensorboard]')", scope=RUN, resumable=True)
 
     def validate(self) -> None:
         check(self)
         if not (self.steps or self.max_seconds or self.patience):
             raise NnlmError("--steps 0 needs --max-seconds or --patience: nothing would stop training")
-
-
-def train_setting_names() -> set[str]:
-    return {f.name for f in fields(TrainConfig)}
-
-
-def split_settings(model_config: type, settings: dict) -> tuple[dict, TrainConfig]:
-    """Separate a model family's settings from training settings; unknown keys are an error."""
-    model_keys = {f.name for f in fields(model_config)} - {"vocab_size"}
-    train_keys = train_setting_names()
-    unknown = set(settings) - model_keys - train_keys
-    if unknown:
-        raise NnlmError(f"unknown settings: {', '.join(sorted(unknown))}")
-    train = TrainConfig(**{k: v for k, v in settings.items() if k in train_keys})
-    train.validate()
-    return {k: v for k, v in settings.items() if k in model_keys}, train

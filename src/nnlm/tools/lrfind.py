@@ -16,9 +16,11 @@ from ..data.sources import read_source
 from ..data.text import bundled_names_path
 from ..device import resolve_device
 from ..errors import NnlmError
-from ..models import DEFAULT
+from ..models import DEFAULT, FAMILIES, family
 from ..run.spec import build_configs
 from ..settings.data import DataConfig
+from ..settings.declare import SHORT
+from ..settings.partition import partition
 from ..training.batching import make_batches
 from ..training.optim import make_optimizer
 
@@ -47,14 +49,17 @@ def lr_find(data: str | None = None, *, model: str = DEFAULT, preset: str = "def
 
     `settings` override the preset's model and training settings (batch_size, optimizer,
     block_size, ...), as for nnlm.train; the preset's lr and schedule are ignored.
-    `data_options` are data settings (config.DataConfig), as for nnlm.train.
+    `settings` may include data settings (settings.data.DataConfig), as for nnlm.train; so may
+    `data_options`.
     """
     if steps < 10:
         raise NnlmError(f"--steps must be at least 10 for a sweep, got {steps}")
     if not 0 < lr_min < lr_max:
         raise NnlmError(f"need 0 < --lr-min < --lr-max, got {lr_min:g} and {lr_max:g}")
-    source = read_source(data, DataConfig(**(data_options or {})))
-    fam, model_cfg, cfg, _ = build_configs(model, preset, settings, source)
+    parts = partition({**settings, **(data_options or {})}, family(model), FAMILIES.values(), scopes=SHORT,
+                      purpose="the lr finder")
+    source = read_source(data, DataConfig(**parts.data))
+    fam, model_cfg, cfg, _ = build_configs(model, preset, {**parts.model, **parts.train}, source)
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     net = fam.build(model_cfg).to(device)

@@ -15,8 +15,10 @@ import random
 from pathlib import Path
 
 from ..errors import NnlmError
-from ..models import DEFAULT
+from ..models import DEFAULT, FAMILIES, family
 from ..run import rundir
+from ..settings.declare import TRIAL
+from ..settings.partition import partition
 from ..training.train import train
 
 COLUMNS = ("trial", "dev_loss", "train_loss", "gap", "parameters", "steps", "seconds")
@@ -44,17 +46,9 @@ def parse_assignments(pairs: list[str], multi: bool) -> dict:
 
 
 def check_keys(model: str, keys) -> None:
-    """Every key a setting of the model family or of training that a sweep may set."""
-    from ..models import family
-    from ..settings import settings_of
-    from ..settings.training import TrainConfig
-
-    allowed = {s.name for s in settings_of(family(model).config) + settings_of(TrainConfig)
-               if "sweep" in s.commands}
-    for key in keys:
-        if key not in allowed:
-            raise NnlmError(f"{key!r} is not a setting a sweep of --model {model} can set "
-                            f"(see nnlm train --help)")
+    """Every key a setting of the model family or of training that a trial may set."""
+    partition(dict.fromkeys(keys, True), family(model), FAMILIES.values(), scopes=TRIAL, data=False,
+              purpose=f"a sweep of --model {model}")
 
 
 def trials(grid: dict, random_trials: int = 0, seed: int = 0) -> list[dict]:

@@ -16,8 +16,6 @@ from ..models import DEFAULT
 from ..ngram.mixture import fit_run_mixture
 from ..run import rundir
 from ..run.spec import build_spec
-from ..settings import settings_of
-from ..settings.data import DataConfig
 from .batching import evenly_spaced
 from .distributed import setup, teardown
 from .loop import Stop, Trainer
@@ -49,13 +47,6 @@ class TrainResult:
         return d
 
 
-def split_kinds(settings: dict) -> tuple[dict, dict]:
-    """(data settings, model and training settings) of a mixed dict of settings."""
-    data_names = {s.name for s in settings_of(DataConfig)}
-    data = {k: v for k, v in settings.items() if k in data_names and v is not None}
-    return data, {k: v for k, v in settings.items() if k not in data_names}
-
-
 def train(data: str | None = None, out: str | None = None, *, model: str = DEFAULT,
           preset: str = "default", resume: bool = False, overwrite: bool = False,
           progress: bool = True, target_loss: float | None = None,
@@ -63,24 +54,24 @@ def train(data: str | None = None, out: str | None = None, *, model: str = DEFAU
     """Train a model on DATA (default: the bundled names) into the run directory OUT.
 
     `settings` are settings of the model family `model` (block_size=8, ...), of training
-    (lr=3e-3, ...; config.TrainConfig) and of the data (level="word", dev="valid.txt", ...;
-    config.DataConfig; also accepted as `data_options`), over those of `preset`.
+    (lr=3e-3, ...; settings.training.TrainConfig) and of the data (level="word",
+    dev="valid.txt", ...; settings.data.DataConfig; also accepted as `data_options`), over
+    those of `preset`.
     With resume=True, continue the run in OUT from its last checkpoint. `log`, if given,
     receives lines about what the run chose (the default run's settings and why).
     """
     started = time.perf_counter()
-    data_settings, settings = split_kinds({**settings, **(data_options or {})})
+    settings = {**settings, **(data_options or {})}
     if resume:
         if out is None:
             raise NnlmError("--resume needs --out RUN_DIR, the run to continue")
-        if data is not None or data_settings:
-            raise NnlmError("--resume takes no DATA or data settings: the run directory holds its data")
+        if data is not None:
+            raise NnlmError("--resume takes no DATA: the run directory holds its data")
         spec = rundir.load_spec(out, overrides=settings)
     group = setup(resolve_device(spec.train.device if resume else settings.get("device") or "auto"))
     try:
         if not resume:  # every rank builds the same spec; rank 0 alone claims the directory
-            spec = build_spec(data, out, model=model, preset=preset, settings=settings,
-                              data_config=DataConfig(**data_settings))
+            spec = build_spec(data, out, model=model, preset=preset, settings=settings)
             if not out and group.world > 1:
                 raise NnlmError("several processes need an explicit --out run directory")
             if group.is_main:
