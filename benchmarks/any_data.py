@@ -58,7 +58,7 @@ def train_default(path: Path, run: Path) -> float:
 
 def new_share(run: Path, n: int = 1000) -> float:
     samples = nnlm.load(run, device="cpu").sample(n, seed=0)
-    return sum(s.source != "train" for s in samples) / len(samples)
+    return sum(s.novelty != "train" for s in samples) / len(samples)
 
 
 def measure(name: str, path: Path, work: Path) -> dict:

@@ -24,7 +24,7 @@ def test_sample_controls(run_dir, capsys):
     samples = [json.loads(line) for line in out.splitlines()]
     assert len(samples) == 30
     assert all(s["text"].startswith("ma") and 4 <= len(s["text"]) <= 8 for s in samples)
-    assert {s["source"] for s in samples} <= {"new", "train", "dev", "test"}
+    assert {s["novelty"] for s in samples} <= {"new", "train", "dev", "test"}
     again = run_ok(capsys, "sample", run_dir, "-n", 30, "--seed", 3, "--prefix", "ma",
                    "--min-len", 4, "--max-len", 8, "--json")
     assert again == out

@@ -235,7 +235,7 @@ def print_losses(result) -> None:
 
 def print_samples(samples, width: int) -> None:
     for s in samples:
-        print(f"  {s.text:<{width}} {s.source}")
+        print(f"  {s.text:<{width}} {s.novelty or '-'}")
 
 
 def cmd_sample(args) -> int:
@@ -248,7 +248,7 @@ def cmd_sample(args) -> int:
                         new_only=args.new_only)
     for s in samples:
         if args.json:
-            print(json.dumps({"text": s.text, "source": s.source}, ensure_ascii=False))
+            print(json.dumps({"text": s.text, "novelty": s.novelty}, ensure_ascii=False))
         elif args.plain:
             print(s.text)
     if not (args.json or args.plain):

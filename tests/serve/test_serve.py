@@ -170,32 +170,32 @@ def test_defaults_and_greedy(client, char_lm):
     assert all(len(s["text"]) <= char_lm.source.default_max_len() for s in samples)
 
 
-def test_only_new_gives_new_items(client):
-    samples = ok(client.post("/api/sample", json={"run": "names", "n": 10, "only_new": True,
+def test_new_only_gives_new_items(client):
+    samples = ok(client.post("/api/sample", json={"run": "names", "n": 10, "new_only": True,
                                                   "seed": 1}))["samples"]
     assert len(samples) == 10 and all(s["novelty"] == "new" for s in samples)
 
 
-def test_word_run_samples_have_no_novelty_and_refuse_only_new(client, word_lm):
+def test_word_run_samples_have_no_novelty_and_refuse_new_only(client, word_lm):
     samples = ok(client.post("/api/sample", json={"run": "words", "n": 6, "seed": 4}))["samples"]
     assert len(samples) == 6 and all(s["novelty"] is None for s in samples)
     scores = word_lm.score([s["text"] for s in samples])
     assert [s["logprob"] for s in samples] == pytest.approx([sc.logprob for sc in scores], abs=1e-6)
-    message = fails(client.post("/api/sample", json={"run": "words", "only_new": True}), 400)
-    assert "only_new" in message
+    message = fails(client.post("/api/sample", json={"run": "words", "new_only": True}), 400)
+    assert "new_only" in message
 
 
 def test_concurrent_jobs_are_batched_yet_each_keeps_its_seed(char_run):
     """Jobs queued together are generated in one batch, each from its own random stream:
     every one gets exactly what LanguageModel.sample gives for its seed."""
     run = serve_runs.load_runs([char_run])["names"]
-    settings = dict(temperature=0.9, top_k=None, top_p=None, min_len=0, max_len=0, only_new=False)
+    settings = dict(temperature=0.9, top_k=None, top_p=None, min_len=0, max_len=0, new_only=False)
     jobs = [run.sample_job(n, prefix=prefix, seed=seed, **settings)
             for n, prefix, seed in ((3, "", 1), (5, "", 2), (1, "", 3), (4, "m", 4), (2, "m", 5))]
     futures = [run.submit(job) for job in jobs] + [run.submit(run.score_job("emma"))]
     results = [f.result(timeout=60) for f in futures]
     for job, got in zip(jobs, results, strict=False):
-        want = run.lm.sample(job.n, temperature=0.9, prefix=job.prefix_text, seed=job.seed,
+        want = run.lm.sample(job.n, temperature=0.9, prefix=job.request.prefix, seed=job.request.seed,
                              max_len=run.default_max_len)
         assert [s["text"] for s in got] == [s.text for s in want]
     assert results[-1]["logprob"] == pytest.approx(run.lm.score(["emma"])[0].logprob)
@@ -247,7 +247,7 @@ BAD_SAMPLES = [
     ({"run": "names", "n": 2.5}, "n must be an integer"),
     ({"run": "names", "temperature": "hot"}, "temperature must be a number"),
     ({"run": "names", "prefix": 3}, "prefix must be a string"),
-    ({"run": "names", "only_new": "yes"}, "only_new must be true or false"),
+    ({"run": "names", "new_only": "yes"}, "new_only must be true or false"),
     ({"run": "names", "seed": 1.5}, "seed must be an integer"),
     ({"run": "names", "top_k": None}, "top_k must be an integer"),
     ({"run": 5}, "run must be a string"),

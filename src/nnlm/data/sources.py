@@ -95,10 +95,10 @@ class Source(ABC):
     def decode(self, ids) -> str:
         return self.vocab.decode(ids)
 
-    def novelty(self, text: str) -> str:
-        """'new', or the split ('train', 'dev', 'test') a sample already appears in; '-' when
+    def novelty(self, text: str) -> str | None:
+        """'new', or the split ('train', 'dev', 'test') a sample already appears in; None when
         the source keeps no items to compare with."""
-        return "-"
+        return None
 
     def default_max_len(self) -> int:
         return 50
@@ -176,7 +176,7 @@ class CharItems(Source):
         return self.sequence_windows([self.vocab.encode(item, where(path, line)) for line, item in numbered],
                                      block_size)
 
-    def novelty(self, text: str) -> str:
+    def novelty(self, text: str) -> str | None:
         return self._novelty.get(text, "new")
 
     def default_max_len(self) -> int:

@@ -1,7 +1,7 @@
 """The Python API: a trained model loaded from its run directory.
 
     model = nnlm.load("runs/names")
-    model.sample(5, temperature=0.8)      # [Sample(text='kaylen', source='new'), ...]
+    model.sample(5, temperature=0.8)      # [Sample(text='kaylen', novelty='new'), ...]
     model.score(["emma"])                 # total and per-token log-probabilities
     model.evaluate("test")                # EvalResult(loss=..., tokens=...)
 """
@@ -22,7 +22,7 @@ from ..run import rundir
 from ..run.spec import RunSpec
 from .evaluate import evaluate, token_logprobs
 from .mixed import MixedModel
-from .sample import check_controls, generate
+from .sample import SampleRequest, generate
 
 MAX_ROUNDS = 100  # sampling rounds for --unique/--new-only before giving up
 SAMPLE_BATCH = 8192  # rows generated together
@@ -31,7 +31,8 @@ SAMPLE_BATCH = 8192  # rows generated together
 @dataclass
 class Sample:
     text: str
-    source: str  # "new", or the split it appears in: "train", "dev" or "test"; "-": unknown
+    novelty: str | None  # "new", or the split it appears in: "train", "dev" or "test"; None: the
+    # run keeps no list of its items to compare with (word level)
 
 
 @dataclass
@@ -93,36 +94,37 @@ class LanguageModel:
                max_len: int | None = None, seed: int | None = None, unique: bool = False,
                new_only: bool = False) -> list[Sample]:
         """`num` samples; with unique/new_only, draws more rounds until it has `num`."""
-        if num < 1:
-            raise NnlmError(f"--num must be at least 1, got {num}")
-        max_len = max_len or self.source.default_max_len()
-        if new_only and not self.source.marks_novelty:
-            raise NnlmError("--new-only needs a run that keeps its items (character level); this "
-                            "run keeps no list of training sentences")
-        if not self.source.ends:  # a stream has no end: every sample is max_len tokens
-            min_len = max_len
-        check_controls(temperature, top_k, top_p, min_len, max_len)
-        prefix_ids = self.source.encode(prefix, "the prefix")
+        return self.draw(SampleRequest(num, prefix, temperature, top_k, top_p, min_len, max_len, seed,
+                                       unique, new_only))
+
+    def draw(self, request: SampleRequest) -> list[Sample]:
+        """The samples `request` asks for (fewer where the model cannot make that many unique or
+        new ones in MAX_ROUNDS rounds)."""
+        request = request.checked(self.source)
         generator = torch.Generator(self.device)
-        generator.manual_seed(seed if seed is not None else torch.seed())
+        generator.manual_seed(request.seed if request.seed is not None else torch.seed())
+        rounds = request.unique or request.new_only
         found, seen = [], set()
-        for _ in range(MAX_ROUNDS + num // SAMPLE_BATCH):
-            want = num - len(found)
+        for _ in range(MAX_ROUNDS + request.num // SAMPLE_BATCH):
+            want = request.num - len(found)
             # rounds of at most SAMPLE_BATCH rows: bigger batches only grow the model's state
             # (a key-value cache is copied as rows finish) past the CPU's caches
-            batch = min(SAMPLE_BATCH, want if not (unique or new_only) else max(64, 2 * want))
-            for ids in generate(self.predictor(), batch, prefix_ids, temperature=temperature,
-                                top_k=top_k, top_p=top_p, min_len=min_len, max_len=max_len,
-                                generator=generator):
-                text = self.source.decode(ids)
-                mark = self.source.novelty(text)
-                if (unique and text in seen) or (new_only and mark != "new"):
+            batch = min(SAMPLE_BATCH, max(64, 2 * want) if rounds else want)
+            ids = generate(self.predictor(), batch, list(request.prefix_ids), generator=generator,
+                           **request.controls())
+            for sample in self.samples_of(ids):
+                if (request.unique and sample.text in seen) or (request.new_only and sample.novelty != "new"):
                     continue
-                seen.add(text)
-                found.append(Sample(text, mark))
-                if len(found) == num:
+                seen.add(sample.text)
+                found.append(sample)
+                if len(found) == request.num:
                     return found
-        return found  # the model cannot produce `num` distinct/new items: fewer
+        return found
+
+    def samples_of(self, sequences: list[list[int]]) -> list[Sample]:
+        """Generated token sequences as text, each marked with its novelty."""
+        texts = [self.source.decode(ids) for ids in sequences]
+        return [Sample(text, self.source.novelty(text)) for text in texts]
 
     def score(self, items: list[str]) -> list[Score]:
         """Log-probability of each whole item (end token included), and per token."""

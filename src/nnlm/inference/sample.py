@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import torch
 
 from ..data.vocab import BOUNDARY_ID
@@ -19,6 +21,53 @@ def check_controls(temperature: float, top_k: int | None, top_p: float | None,
     if min_len < 0 or max_len < 1 or min_len > max_len:
         raise NnlmError(f"need 0 <= --min-len <= --max-len and --max-len >= 1, "
                         f"got {min_len} and {max_len}")
+
+
+@dataclass(frozen=True)
+class SampleRequest:
+    """What is asked of sampling, as the Python API, `nnlm sample` and `nnlm serve` take it;
+    `checked` fills in the data's defaults and checks every control, once."""
+
+    num: int = 10
+    prefix: str = ""  # every sample starts with it
+    temperature: float = 1.0  # 0: greedy
+    top_k: int | None = None
+    top_p: float | None = None
+    min_len: int = 0
+    max_len: int | None = None  # None or 0: the data's default
+    seed: int | None = None  # None: a fresh one
+    unique: bool = False  # no repeats
+    new_only: bool = False  # only items the data does not hold
+    prefix_ids: tuple[int, ...] = ()  # the prefix's token ids (set by `checked`)
+
+    def checked(self, source) -> SampleRequest:
+        """This request for a run whose data is `source` (data.sources.Source): its max_len
+        (a stream's samples are all max_len tokens long: a stream has no end), the prefix's
+        ids, and a one-line NnlmError for a control it cannot take."""
+        if self.num < 1:
+            raise NnlmError(f"--num must be at least 1, got {self.num}")
+        if self.new_only and not source.marks_novelty:
+            raise NnlmError("new_only needs a run that keeps its items (character level); this run "
+                            "keeps no list of training sentences")
+        max_len = self.max_len or source.default_max_len()
+        min_len = self.min_len if source.ends else max_len
+        if min_len > max_len:
+            raise NnlmError(f"min_len ({min_len}) must not exceed max_len ({max_len})")
+        check_controls(self.temperature, self.top_k, self.top_p, min_len, max_len)
+        return replace(self, min_len=min_len, max_len=max_len,
+                       prefix_ids=tuple(source.encode(self.prefix, "the prefix")))
+
+    def controls(self) -> dict:
+        """The keyword arguments of `generate` (after `checked`)."""
+        return dict(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p, min_len=self.min_len,
+                    max_len=self.max_len)
+
+    def batch_key(self) -> tuple:
+        """Requests with equal keys can be generated in one batch, each with its own seed
+        (a request for unique or new samples draws rounds of its own)."""
+        if self.unique or self.new_only:
+            return ("rounds", id(self))
+        return (self.prefix_ids, *self.controls().values())
 
 
 def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float | None) -> torch.Tensor:

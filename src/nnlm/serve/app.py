@@ -185,7 +185,7 @@ def picture(run: ServedRun, name: str) -> bytes:
 # -- reading and checking requests -------------------------------------------------------
 
 SAMPLE_FIELDS = ("run", "n", "temperature", "top_k", "top_p", "prefix", "min_len", "max_len",
-                 "only_new", "seed")
+                 "new_only", "seed")
 SCORE_FIELDS = ("run", "text")
 
 
@@ -239,7 +239,7 @@ def sample_settings(body: dict) -> tuple[dict, int]:
                     prefix=string(body, "prefix", "", MAX_LEN),
                     min_len=integer(body, "min_len", 0, 0, MAX_LEN),
                     max_len=integer(body, "max_len", 0, 0, MAX_LEN),
-                    only_new=boolean(body, "only_new", False))
+                    new_only=boolean(body, "new_only", False))
     seed = body.get("seed")
     seed = secrets.randbelow(MAX_SEED) if seed is None else integer(body, "seed", None, 0, MAX_SEED)
     return settings, seed

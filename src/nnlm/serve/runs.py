@@ -17,7 +17,7 @@ import torch
 
 from ..errors import NnlmError
 from ..inference.lm import LanguageModel, load
-from ..inference.sample import check_controls, generate
+from ..inference.sample import SampleRequest, generate
 from ..run import rundir
 from ..settings import to_json
 
@@ -26,25 +26,18 @@ MAX_BATCH_ROWS = 2048  # samples generated in one batch, whatever the number of 
 
 @dataclass
 class SampleJob:
-    """One /api/sample request, its settings checked (ServedRun.sample_job)."""
+    """One /api/sample request, checked (ServedRun.sample_job)."""
 
-    n: int
-    prefix_text: str
-    prefix: tuple[int, ...]  # its token ids
-    temperature: float
-    top_k: int | None
-    top_p: float | None
-    min_len: int
-    max_len: int
-    seed: int
-    only_new: bool = False
+    request: SampleRequest
     future: Future = field(default_factory=Future)
 
+    @property
+    def n(self) -> int:
+        return self.request.num
+
     def batch_key(self) -> tuple:
-        """Jobs with equal keys are generated in one batch; only_new draws rounds of its own."""
-        if self.only_new:
-            return ("only_new", id(self))
-        return ("sample", self.prefix, self.temperature, self.top_k, self.top_p, self.min_len, self.max_len)
+        """Jobs with equal keys are generated in one batch."""
+        return ("sample", *self.request.batch_key())
 
 
 @dataclass
@@ -76,20 +69,12 @@ class ServedRun:
         self._start = threading.Lock()
 
     def sample_job(self, n: int, *, prefix: str, temperature: float, top_k: int | None,
-                   top_p: float | None, min_len: int, max_len: int, seed: int, only_new: bool) -> SampleJob:
-        """A job of `n` samples, as LanguageModel.sample would take them; NnlmError for settings
-        it would refuse (max_len 0: the run's default)."""
-        max_len = max_len or self.default_max_len
-        if only_new and not self.lm.source.marks_novelty:
-            raise NnlmError("only_new needs a run that keeps its items (character level); this run "
-                            "keeps no list of training sentences")
-        if not self.lm.source.ends:  # a stream has no end: every sample is max_len tokens
-            min_len = max_len
-        if min_len > max_len:
-            raise NnlmError(f"min_len ({min_len}) must not exceed max_len ({max_len})")
-        check_controls(temperature, top_k, top_p, min_len, max_len)
-        ids = tuple(self.lm.source.encode(prefix, "the prefix"))
-        return SampleJob(n, prefix, ids, temperature, top_k, top_p, min_len, max_len, seed, only_new)
+                   top_p: float | None, min_len: int, max_len: int, seed: int, new_only: bool) -> SampleJob:
+        """A job of `n` samples, as LanguageModel.sample would take them (NnlmError for settings
+        it would refuse; max_len 0: the run's default)."""
+        request = SampleRequest(n, prefix, temperature, top_k, top_p, min_len,
+                                max_len or self.default_max_len, seed, new_only=new_only)
+        return SampleJob(request.checked(self.lm.source))
 
     def score_job(self, text: str) -> ScoreJob:
         """A job scoring `text`; NnlmError for a character the model lacks or nothing to score."""
@@ -148,25 +133,20 @@ class ServedRun:
 def sample_jobs(lm: LanguageModel, jobs: list[SampleJob]) -> list[list[dict]]:
     """Each job's samples, as {text, logprob, novelty}: one batch for all of them, and one
     batched `score` for their log-probabilities."""
-    first = jobs[0]
-    if first.only_new:
-        found = lm.sample(first.n, temperature=first.temperature, top_k=first.top_k, top_p=first.top_p,
-                          prefix=first.prefix_text, min_len=first.min_len,
-                          max_len=first.max_len, seed=first.seed, new_only=True)
-        texts = [[s.text for s in found]]
+    first = jobs[0].request
+    if first.new_only:
+        samples = [lm.draw(first)]
     else:
         generators = []
         for job in jobs:
             generators.append(torch.Generator(lm.device))
-            generators[-1].manual_seed(job.seed)
-        sequences = generate_jobs(lm.predictor(), [job.n for job in jobs], generators, list(first.prefix),
-                                  temperature=first.temperature, top_k=first.top_k, top_p=first.top_p,
-                                  min_len=first.min_len, max_len=first.max_len)
-        texts = [[lm.source.decode(ids) for ids in seqs] for seqs in sequences]
-    scores = iter(lm.score([t for job_texts in texts for t in job_texts]))
-    marks = lm.source.marks_novelty
-    return [[{"text": t, "logprob": next(scores).logprob, "novelty": lm.source.novelty(t) if marks else None}
-             for t in job_texts] for job_texts in texts]
+            generators[-1].manual_seed(job.request.seed)
+        sequences = generate_jobs(lm.predictor(), [job.n for job in jobs], generators, list(first.prefix_ids),
+                                  **first.controls())
+        samples = [lm.samples_of(seqs) for seqs in sequences]
+    scores = iter(lm.score([s.text for job_samples in samples for s in job_samples]))
+    return [[{"text": s.text, "logprob": next(scores).logprob, "novelty": s.novelty} for s in job_samples]
+            for job_samples in samples]
 
 
 def score_jobs(lm: LanguageModel, jobs: list[ScoreJob]) -> list[dict]:
