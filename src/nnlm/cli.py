@@ -180,13 +180,15 @@ def add_serve(sub) -> None:
 
 
 def add_ngram(sub) -> None:
+    from .ngram.baseline import METHODS
+
     p = sub.add_parser("ngram", help="n-gram baseline (Kneser-Ney or count bigram): perplexity, "
                        "samples, ARPA file")
     p.add_argument("data", nargs="?", help="UTF-8 text (default: names.txt)")
     p.add_argument("--order", default="auto", help="n, 1..10, or auto (default): the order with the "
                    "lowest dev loss")
-    p.add_argument("--method", choices=("kn", "bigram"), default="kn",
-                   help="interpolated modified Kneser-Ney (default) or the count bigram")
+    p.add_argument("--method", choices=list(METHODS), default="kn",
+                   help="kn: interpolated modified Kneser-Ney (default); bigram: the count bigram")
     p.add_argument("--smoothing", type=float, default=1.0, help="bigram: add-k smoothing")
     p.add_argument("--arpa", help="write the model to this ARPA file")
     p.add_argument("--sample", type=int, default=0, metavar="N", help="print N samples")
@@ -296,33 +298,12 @@ def print_eval(what: str, result) -> None:
 
 def cmd_ngram(args) -> int:
     from .data.sources import read_source
-    from .ngram.arpa import write_arpa
-    from .ngram.baseline import choose_order, fit_ngram, ngram_eval
+    from .ngram.baseline import ngram_baseline
 
-    auto = args.order == "auto"
-    order = 2 if auto and args.method == "bigram" else (None if auto else parse_order(args.order))
-    ds = read_source(args.data, DataConfig(**given_settings(args)[1]))
-    if order is None:
-        choice = choose_order(ds)
-        model, order, seconds = choice.model, choice.order, choice.seconds
-    else:
-        model, seconds = fit_ngram(ds, order, args.method, args.smoothing)
-    block = max(order - 1, 1)
-    report = {"method": args.method, "order": order, "vocab_size": len(ds.vocab),
-              "ngrams": model.num_ngrams(), "fit_seconds": round(seconds, 3)}
-    if auto and args.method == "kn":
-        report["dev_loss_by_order"] = choice.dev_losses
-    for name in ("dev", "test"):
-        windows = ds.windows(name, block)
-        if len(windows):
-            report[name] = ngram_eval(model, windows).to_json()
-    if args.arpa:
-        if args.method != "kn":
-            raise NnlmError("--arpa is for --method kn")
-        names = [ds.vocab.token_str(i) for i in range(len(ds.vocab))]
-        report["arpa"] = {"path": args.arpa, "entries": write_arpa(model, args.arpa, names)}
-    if args.sample:
-        report["samples"] = ngram_samples(model, ds, args, block)
+    source = read_source(args.data, DataConfig(**given_settings(args)[1]))
+    order = None if args.order == "auto" else parse_order(args.order)
+    report = ngram_baseline(source, order, args.method, smoothing=args.smoothing, arpa=args.arpa,
+                            samples=args.sample, max_len=args.max_len, seed=args.seed)
     print_ngram(report, args.json)
     return 0
 
@@ -338,24 +319,13 @@ def parse_order(text: str) -> int:
     return order
 
 
-def ngram_samples(model, ds, args, block) -> list[str]:
-    import numpy as np
-
-    from .ngram import counts
-
-    max_len = args.max_len or (ds.default_max_len() if ds.marks_novelty else 50)
-    if max_len < 1:
-        raise NnlmError(f"--max-len must be at least 1, got {max_len}")
-    seqs = counts.sample(model, args.sample, block, max_len, np.random.default_rng(args.seed),
-                        stop_at_boundary=ds.ends)
-    return [ds.vocab.decode(s) for s in seqs]
-
-
 def print_ngram(report: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(report, ensure_ascii=False))
         return
-    name = "Kneser-Ney" if report["method"] == "kn" else "count bigram"
+    from .ngram.baseline import METHODS
+
+    name = METHODS[report["method"]]
     chosen = ""
     if "dev_loss_by_order" in report:
         tried = ", ".join(f"{k}: {v:.4f}" for k, v in report["dev_loss_by_order"].items())

@@ -11,8 +11,10 @@ import numpy as np
 from ..errors import NnlmError
 from ..losses import EvalResult
 from . import counts
+from .arpa import write_arpa
 
-METHODS = ("kn", "bigram")
+METHODS = {"kn": "Kneser-Ney", "bigram": "count bigram"}  # --method: what it names
+DEFAULT_SAMPLE_LEN = 50  # tokens of a sample of data with no items to take a length from
 
 
 def examples(windows) -> tuple[np.ndarray, np.ndarray]:
@@ -24,8 +26,7 @@ def examples(windows) -> tuple[np.ndarray, np.ndarray]:
 def fit_ngram(data, order: int, method: str = "kn", smoothing: float = 1.0):
     """An n-gram model fitted on the train split of `data` (a DataSet or RunSpec);
     returns (model, seconds it took)."""
-    if method not in METHODS:
-        raise NnlmError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
+    check_method(method)
     counts.check_order(order)
     if method == "bigram" and order != 2:
         raise NnlmError(f"--method bigram is order 2, got --order {order}")
@@ -74,3 +75,52 @@ def ngram_eval(model, windows) -> EvalResult:
     with np.errstate(divide="ignore"):
         lp = model.logprob(X, Y)
     return EvalResult(loss=float(-lp.sum() / max(len(lp), 1)), tokens=len(lp))
+
+
+def check_method(method: str) -> None:
+    if method not in METHODS:
+        raise NnlmError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
+
+
+def ngram_baseline(source, order: int | None = None, method: str = "kn", *, smoothing: float = 1.0,
+                   arpa: str | None = None, samples: int = 0, max_len: int | None = None,
+                   seed: int = 0) -> dict:
+    """The n-gram baseline of a data source (data.sources.Source): the model fitted on its train
+    split (order None: Kneser-Ney of the order best on dev; the count bigram is order 2), its
+    dev and test losses over the same tokens as the neural models', and, as asked, an ARPA
+    file and samples. Returns the report `nnlm ngram` prints (or --json)."""
+    check_method(method)
+    choice = choose_order(source) if order is None and method == "kn" else None
+    if choice is not None:
+        model, order, seconds = choice.model, choice.order, choice.seconds
+    else:
+        order = order or 2
+        model, seconds = fit_ngram(source, order, method, smoothing)
+    width = max(order - 1, 1)
+    report = {"method": method, "order": order, "vocab_size": len(source.vocab),
+              "ngrams": model.num_ngrams(), "fit_seconds": round(seconds, 3)}
+    if choice is not None:
+        report["dev_loss_by_order"] = choice.dev_losses
+    for name in ("dev", "test"):
+        windows = source.windows(name, width)
+        if len(windows):
+            report[name] = ngram_eval(model, windows).to_json()
+    if arpa:
+        if method != "kn":
+            raise NnlmError("--arpa is for --method kn")
+        names = [source.vocab.token_str(i) for i in range(len(source.vocab))]
+        report["arpa"] = {"path": arpa, "entries": write_arpa(model, arpa, names)}
+    if samples:
+        report["samples"] = ngram_samples(model, source, samples, max_len, seed)
+    return report
+
+
+def ngram_samples(model, source, num: int, max_len: int | None, seed: int) -> list[str]:
+    """`num` samples of an n-gram model, as text; max_len None: the data's default."""
+    max_len = max_len or (source.default_max_len() if source.marks_novelty else DEFAULT_SAMPLE_LEN)
+    if max_len < 1:
+        raise NnlmError(f"--max-len must be at least 1, got {max_len}")
+    width = max(getattr(model, "order", 2) - 1, 1)
+    seqs = counts.sample(model, num, width, max_len, np.random.default_rng(seed),
+                         stop_at_boundary=source.ends)
+    return [source.vocab.decode(s) for s in seqs]
