@@ -16,7 +16,7 @@ from helpers import after_step, run_ok, send_signal
 from nnlm.cli import main
 from nnlm.inference.mixed import MixedModel
 from nnlm.settings.training import TrainConfig
-from nnlm.training.schedule import Plateau
+from nnlm.training.schedule import Schedule, Verdict
 
 
 def write(path, items):
@@ -46,15 +46,18 @@ def test_default_run_stops_when_dev_stops_improving_and_says_why(tiny_file, tmp_
 
 def test_plateau_decays_after_patience_then_stops():
     cfg = TrainConfig(lr=1.0, min_lr=0.0, lr_schedule="plateau", patience=2, steps=0, cooldown=0.2)
-    plateau = Plateau(cfg)
-    assert plateau.lr(0, 0.0) == 1.0 and plateau.lr(399, 0.0) == 1.0  # peak until dev stalls
-    assert plateau.stale(400, 5.0) is False  # dev stalled at step 400: decay over 100 steps
-    assert math.isclose(plateau.lr(450, 6.0), 0.5) and not plateau.done(450, 6.0)
-    assert plateau.lr(500, 7.0) == 0.0 and plateau.done(500, 7.0)
-    assert plateau.stale(460, 6.0) is True  # stalled again while decaying: stop
-    timed = Plateau(TrainConfig(lr=1.0, lr_schedule="plateau", max_seconds=100.0, patience=3, steps=0))
-    assert timed.lr(10, 79.0) == 1.0 and timed.lr(11, 80.0) == 1.0  # the last 20% of the budget
-    assert math.isclose(timed.lr(12, 90.0), 0.5) and not timed.done(12, 90.0)  # ends with the time
+    plateau = Schedule(cfg)
+    assert plateau.advance(0, 0.0) == 1.0 and plateau.advance(399, 0.0) == 1.0  # peak until dev stalls
+    assert plateau.after_eval(False, 300, 4.0) is Verdict.GO  # one evaluation without improvement
+    # dev stalled at step 400: decay over 100 steps
+    assert plateau.after_eval(False, 400, 5.0) is Verdict.DECAY
+    assert math.isclose(plateau.advance(450, 6.0), 0.5) and not plateau.finished(450, 6.0)
+    assert plateau.advance(500, 7.0) == 0.0 and plateau.finished(500, 7.0)
+    assert plateau.after_eval(False, 460, 6.0) is Verdict.GO
+    assert plateau.after_eval(False, 460, 6.0) is Verdict.STOP  # stalled again while decaying: stop
+    timed = Schedule(TrainConfig(lr=1.0, lr_schedule="plateau", max_seconds=100.0, patience=3, steps=0))
+    assert timed.advance(10, 79.0) == 1.0 and timed.advance(11, 80.0) == 1.0  # the last 20% of the budget
+    assert math.isclose(timed.advance(12, 90.0), 0.5) and not timed.finished(12, 90.0)  # ends with the time
 
 
 def test_max_seconds_alone_sets_the_length_and_steps_win(tmp_path, names):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from enum import Enum
 
 import torch
@@ -19,8 +20,9 @@ from .batching import evenly_spaced, make_batches
 from .distributed import Group
 from .metrics import MetricsLog
 from .optim import make_optimizer
-from .schedule import Plateau, learning_rate
+from .schedule import Schedule, Verdict
 from .signals import StopSignals
+from .state import LoopState
 
 
 class Stop(str, Enum):
@@ -56,22 +58,24 @@ class Trainer:
             if self.cfg.eval_tokens else self.dev_windows
         self.batches = make_batches(self.model, self.train_windows, self.cfg.batch_size, self.cfg.seed,
                                     device, self.group.rank, self.group.world)
-        self.step, self.elapsed_before, self.started = 0, 0.0, time.perf_counter()
-        self.best_loss, self.best_step = math.inf, 0
+        self.state = LoopState()  # step, best dev loss...: what a checkpoint keeps
+        self.schedule = Schedule(self.cfg)  # the lr of each step, and patience
+        self.started = time.perf_counter()
         self.last_dev, self.last_eval_step = math.nan, -1
-        self.stale = 0  # evaluations since dev last improved, or since the lr began to decay
-        self.plateau = Plateau(self.cfg) if self.cfg.lr_schedule == "plateau" else None
-        self.decay_seen: int | None = None  # the decay start the stale count last restarted at
         self.loss_sum = torch.zeros((), device=device)  # train loss summed since the last log line
-        self.logged_step, self.logged_time = 0, self.started
+        self.logged_time = self.started
         self.lr = self.cfg.lr
         self.agreed_elapsed = 0.0  # the clock all ranks use for a time-based schedule
         self.metrics: MetricsLog | None = None
         self.bar = None
 
+    @property
+    def step(self) -> int:
+        return self.state.step
+
     def elapsed(self) -> float:
         """Seconds in the training loop, over every session of the run."""
-        return self.elapsed_before + time.perf_counter() - self.started
+        return self.state.elapsed + time.perf_counter() - self.started
 
     # -- state on disk -------------------------------------------------------------
     def resume_from_checkpoint(self) -> bool:
@@ -81,16 +85,12 @@ class Trainer:
         tensors, meta = loaded
         path = self.spec.run_dir / rundir.CHECKPOINT
         try:
-            self.optimizer.load_state(tensors, int(meta["optimizer_t"]))
-            self.step, self.elapsed_before = int(meta["step"]), float(meta["elapsed"])
-            self.best_loss, self.best_step = float(meta["best_loss"]), int(meta["best_step"])
-            self.loss_sum.fill_(float(meta["pending_loss"]))
-            self.logged_step, self.stale = int(meta["logged_step"]), int(meta.get("stale", 0))
-            if self.plateau is not None and "plateau" in meta:
-                self.plateau.load(meta["plateau"])
-                self.decay_seen = meta.get("decay_seen")
+            self.state = LoopState.from_meta(meta)
+            self.optimizer.load_state(tensors, self.state.optimizer_t)
+            self.schedule.load(self.state.schedule)
         except (KeyError, ValueError, TypeError) as e:
             raise NnlmError(f"{path}: bad training state ({e})") from None
+        self.loss_sum.fill_(self.state.pending_loss)
         rng = tensors.get("rng.torch")
         if rng is not None:
             expected = torch.get_rng_state()
@@ -102,16 +102,13 @@ class Trainer:
     def save_checkpoint(self) -> None:
         if not self.group.is_main:  # every rank holds the same weights; one writes
             return
-        state = {**self.optimizer.state_tensors(), "rng.torch": torch.get_rng_state()}
-        meta = {"step": self.step, "elapsed": self.elapsed(), "best_loss": self.best_loss,
-                "best_step": self.best_step, "optimizer_t": self.optimizer.t,
-                "pending_loss": self.loss_sum.item(), "logged_step": self.logged_step, "stale": self.stale}
-        if self.plateau is not None:
-            meta["plateau"], meta["decay_seen"] = self.plateau.state(), self.decay_seen
-        rundir.save_checkpoint(self.spec.run_dir, self.model, state, meta)
+        tensors = {**self.optimizer.state_tensors(), "rng.torch": torch.get_rng_state()}
+        state = replace(self.state, elapsed=self.elapsed(), pending_loss=self.loss_sum.item(),
+                        optimizer_t=self.optimizer.t, schedule=self.schedule.state())
+        rundir.save_checkpoint(self.spec.run_dir, self.model, tensors, state.to_meta())
 
     def save_best(self, dev_loss: float) -> None:
-        self.best_loss, self.best_step = dev_loss, self.step
+        self.state.best_loss, self.state.best_step = dev_loss, self.step
         if self.group.is_main:
             rundir.save_best(self.spec.run_dir, self.model, self.step, dev_loss)
 
@@ -149,12 +146,12 @@ class Trainer:
             if self.step % cfg.log_interval == 0 or last:
                 self.log_train()
             if self.step % cfg.eval_interval == 0 or last:
-                dev = self.evaluate_and_checkpoint()
+                dev, verdict = self.evaluate_and_checkpoint()
                 if dev <= (self.target_loss or -math.inf):
                     return Stop.TARGET
-                if cfg.patience and self.stale >= cfg.patience and self.out_of_patience():
+                if verdict is Verdict.STOP:
                     return Stop.EARLY
-            if self.plateau is not None and self.plateau.done(self.step, self.agreed_elapsed):
+            if self.schedule.finished(self.step, self.agreed_elapsed):
                 stopped = Stop.EARLY
                 break
         else:
@@ -166,15 +163,6 @@ class Trainer:
         elif self.last_eval_step != self.step:  # stopped between evaluations
             self.evaluate_and_checkpoint()
         return stopped
-
-    def out_of_patience(self) -> bool:
-        """Dev has not improved for --patience evaluations: the plateau schedule first decays
-        the lr (and counts again), other schedules stop."""
-        if self.plateau is None or self.plateau.stale(self.step, self.agreed_elapsed):
-            return True
-        self.decay_seen, self.stale = self.plateau.start_step, 0
-        self.save_checkpoint()  # the decay's start is state a resumed run must see
-        return False
 
     STOPS = (Stop.TIME, Stop.SIGINT, Stop.SIGTERM)
 
@@ -195,10 +183,7 @@ class Trainer:
         return self.STOPS[int(agreed[0]) - 1] if agreed[0] else None
 
     def train_step(self) -> None:
-        if self.plateau is not None and self.step >= self.cfg.warmup_steps:
-            self.lr = self.plateau.lr(self.step, self.agreed_elapsed)
-        else:
-            self.lr = learning_rate(self.cfg, self.step, self.agreed_elapsed)
+        self.lr = self.schedule.advance(self.step, self.agreed_elapsed)
         x, y = self.batches.get(self.step)  # (B, block_size), (B,); sequences: (B, L), (B, L)
         if self.fused:
             loss = fused.loss_and_grad(self.model, x, y)  # overwrites the gradients
@@ -210,15 +195,15 @@ class Trainer:
             self.group.all_reduce_sum(self.optimizer.grad).mul_(1.0 / self.group.world)
         self.optimizer.step(self.lr)
         self.loss_sum += loss.detach()  # summed on the device: no host sync per step
-        self.step += 1
+        self.state.step += 1
 
     def log_train(self) -> None:
-        steps, world = self.step - self.logged_step, self.group.world
+        steps, world = self.step - self.state.logged_step, self.group.world
         loss = self.group.all_reduce_sum(self.loss_sum.clone()).item() / max(steps * world, 1)
         if not math.isfinite(loss):
             raise NnlmError(
                 f"training diverged: the loss is {loss} at step {self.step}; {self.spec.run_dir} "
-                f"keeps the last good checkpoint (best step {self.best_step}); try a lower --lr")
+                f"keeps the last good checkpoint (best step {self.state.best_step}); try a lower --lr")
         now = time.perf_counter()
         rate = steps * self.batches.batch_size * world / max(now - self.logged_time, 1e-9)
         self.log({"step": self.step, "examples": self.step * self.batches.batch_size * world,
@@ -227,9 +212,11 @@ class Trainer:
                                  refresh=False)
         self.bar.update(self.step - self.bar.n)
         self.loss_sum.zero_()
-        self.logged_step, self.logged_time = self.step, now
+        self.state.logged_step, self.logged_time = self.step, now
 
-    def evaluate_and_checkpoint(self) -> float:
+    def evaluate_and_checkpoint(self) -> tuple[float, Verdict]:
+        """The dev loss now, and what the schedule makes of it; the best weights and a
+        checkpoint are saved."""
         has_dev = len(self.eval_windows) > 0
         dev = evaluate(self.model, self.eval_windows, self.device, self.group).loss if has_dev else math.nan
         self.last_dev, self.last_eval_step = dev, self.step
@@ -238,13 +225,9 @@ class Trainer:
                 f"training diverged: the dev loss is {dev} at step {self.step}; "
                 f"{self.spec.run_dir} keeps the last good checkpoint; try a lower --lr")
         self.log({"step": self.step, "dev_loss": round(dev, 5), "seconds": round(self.elapsed(), 3)})
-        if self.plateau is not None and self.plateau.start_step != self.decay_seen:
-            # the lr began to decay (near the end of the budget): patience counts from there
-            self.decay_seen, self.stale = self.plateau.start_step, 0
-        if dev < self.best_loss or not has_dev:  # no dev set: keep the latest
+        improved = dev < self.state.best_loss or not has_dev  # no dev set: keep the latest
+        if improved:
             self.save_best(dev)
-            self.stale = 0
-        else:
-            self.stale += 1
-        self.save_checkpoint()
-        return dev
+        verdict = self.schedule.after_eval(improved, self.step, self.agreed_elapsed)
+        self.save_checkpoint()  # after the verdict: an anneal's start is state a resumed run must see
+        return dev, verdict

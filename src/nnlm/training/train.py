@@ -100,38 +100,52 @@ def finish(trainer: Trainer, stopped: Stop, setup_seconds: float) -> TrainResult
     spec, seconds, group = trainer.spec, trainer.elapsed(), trainer.group
     group.barrier()  # rank 0 has written the best weights
     rundir.load_weights(spec.run_dir, trainer.model, "best")
+    losses = best_losses(trainer)
+    mixture = None
+    if group.is_main:
+        rundir.remove_mixture(spec.run_dir)  # an earlier session's no longer fits these weights
+        if spec.train.mix and losses["dev"] is not None and not stopped.interrupted:
+            mixture = mix_into_run(trainer)
+    # the run's predictor's losses: the mixture's where there is one (test: where there is a test split)
+    dev_loss = mixture["dev_loss"]["mixture"] if mixture else losses["dev"]
+    test_loss = mixture["test_loss"]["mixture"] if mixture and "test_loss" in mixture else losses["test"]
+    result = TrainResult(
+        run_dir=spec.run_dir, step=trainer.step, seconds=seconds, setup_seconds=setup_seconds,
+        best_step=trainer.state.best_step, train_loss=losses["train"],
+        dev_loss=dev_loss, test_loss=test_loss,
+        stopped=stopped, epochs=round(trainer.batches.epochs(trainer.step), 2), rank=group.rank,
+        model_dev_loss=losses["dev"], model_test_loss=losses["test"], mixture=mixture, why=spec.why)
+    if group.is_main:
+        rundir.write_summary(spec.run_dir, result.to_json())
+    return result
+
+
+def best_losses(trainer: Trainer) -> dict[str, float | None]:
+    """The loss of the model on each split (train: at most TRAIN_EVAL_LIMIT examples of it;
+    None for an empty split)."""
+    spec = trainer.spec
     built = {"train": evenly_spaced(trainer.train_windows, TRAIN_EVAL_LIMIT, trainer.model),
              "dev": trainer.dev_windows}
     losses = {}
     for name in ("train", "dev", "test"):
         windows = built[name] if name in built else spec.windows(name)
-        losses[name] = evaluate(trainer.model, windows, trainer.device, group).loss \
+        losses[name] = evaluate(trainer.model, windows, trainer.device, trainer.group).loss \
             if len(windows) else None
-    result = TrainResult(spec.run_dir, trainer.step, seconds, setup_seconds, trainer.best_step,
-                         losses["train"], losses["dev"], losses["test"], stopped,
-                         round(trainer.batches.epochs(trainer.step), 2), group.rank,
-                         losses["dev"], losses["test"], None, spec.why)
-    if group.is_main:
-        rundir.remove_mixture(spec.run_dir)  # an earlier session's no longer fits these weights
-        if spec.train.mix and losses["dev"] is not None and not stopped.interrupted:
-            mix_into_run(trainer, result)
-        rundir.write_summary(spec.run_dir, result.to_json())
-    return result
+    return losses
 
 
-def mix_into_run(trainer: Trainer, result: TrainResult) -> None:
-    """Fit the run's mixture; where it beats the model alone on dev, save it and make its
-    losses the result's."""
+def mix_into_run(trainer: Trainer) -> dict | None:
+    """Fit the run's mixture; where it beats the model alone on dev, save it and return its
+    report (mix.json: the n-gram model's order, the weights, the dev and test losses)."""
     spec, block = trainer.spec, trainer.spec.model.block_size
     dev = token_logprobs(trainer.model, spec.windows("dev", block), trainer.device).double().numpy()
     mixture, report = fit_run_mixture(dev, spec.source)
     if not report["dev_loss"]["mixture"] < report["dev_loss"]["model"] - 1e-6:
-        return
+        return None
     test = spec.windows("test", block)
     if len(test):
         model_lp = token_logprobs(trainer.model, test, trainer.device).double().numpy()
         mixed_lp = mixture.logprobs(model_lp, spec.windows("test", mixture.width))
         report["test_loss"] = {"mixture": float(-mixed_lp.mean()), "model": float(-model_lp.mean())}
-        result.test_loss = report["test_loss"]["mixture"]
-    result.dev_loss, result.mixture = report["dev_loss"]["mixture"], report
     rundir.save_mixture(spec.run_dir, mixture.ngram, report)
+    return report
