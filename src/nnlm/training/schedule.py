@@ -85,8 +85,8 @@ class Schedule:
 
     def progress(self, step: int, elapsed: float) -> float:
         """How far the anneal has gone, 0..1 (0 before it begins)."""
-        if self.decay is None:
-            return 0.0
+        if self.decay is None or step == self.decay.start_step:
+            return 0.0  # (at its first step, not even the clock: the same run gives the same lrs)
         d, max_seconds = self.decay, self.cfg.max_seconds
         by_steps = (step - d.start_step) / d.length if d.length else 0.0
         by_time = (elapsed - d.start_time) / max(max_seconds - d.start_time, 1e-9) if max_seconds else 0.0
