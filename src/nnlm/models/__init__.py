@@ -27,13 +27,4 @@ def family(name: str) -> Family:
     return FAMILIES[name]
 
 
-def family_of(config) -> Family:
-    """The family whose config class `config` is an instance of."""
-    return next(f for f in FAMILIES.values() if type(config) is f.config)
-
-
-def build_model(config) -> Model:
-    return family_of(config).build(config)
-
-
-__all__ = ["ARCH_FAMILIES", "DEFAULT", "FAMILIES", "Family", "Model", "build_model", "family", "family_of"]
+__all__ = ["ARCH_FAMILIES", "DEFAULT", "FAMILIES", "Family", "Model", "family"]

@@ -75,6 +75,49 @@ class Model(nn.Module):
             return None
         return F.cross_entropy(logits.flatten(0, -2), targets.flatten(), ignore_index=-1)
 
+    def loss_and_grad(self, idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The loss of a training batch, its gradients added to every p.grad (the trainer zeroes
+        them first). Autograd; a family may give the same gradients a faster way (the MLP's
+        hand-written backward, models/fused.py)."""
+        _, loss = self(idx, targets)
+        loss.backward()
+        return loss
+
+    # -- the output layer --------------------------------------------------------------
+    def output_weight(self) -> torch.Tensor:
+        """The output layer's weight (V, d): its own, or the token embeddings when tied."""
+        raise NotImplementedError
+
+    def output_bias(self) -> torch.Tensor | None:
+        return None
+
+    def output(self, h: torch.Tensor, targets: torch.Tensor | None = None, direct=None):
+        """The output layer over the last features h, (B, d) or (B, T, d): (logits, loss).
+
+        direct: (x, W) adds x W^T to the logits (the paper's direct connections). With
+        config.sampled, training (model.train() and targets given) gives (None, the loss of a
+        sampled softmax) and never the full logits; evaluation is always the exact softmax."""
+        weight, bias = self.output_weight(), self.output_bias()
+        if getattr(self.config, "sampled", 0) and self.training and targets is not None:
+            return None, self.sampled_output_loss(h, targets, weight, bias, direct)
+        logits = F.linear(h, weight, bias)  # (..., V)
+        if direct is not None:
+            logits = logits + F.linear(*direct)
+        return logits, self.loss(logits, targets)
+
+    def sampled_output_loss(self, h, targets, weight, bias, direct) -> torch.Tensor:
+        """sampled_softmax_loss over the output layer, positions with target -1 left out."""
+        keep = targets.flatten() >= 0
+        h, targets = h.reshape(-1, h.shape[-1])[keep], targets.flatten()[keep]  # (N, d), (N,)
+        x = direct[0].reshape(-1, direct[0].shape[-1])[keep] if direct is not None else None
+
+        def logits_of(cand):  # (N, C)
+            logits = h @ weight[cand].T
+            logits = logits + bias[cand] if bias is not None else logits
+            return logits + x @ direct[1][cand].T if direct is not None else logits
+
+        return sampled_softmax_loss(logits_of, targets, self.config.sampled, self.config.vocab_size)
+
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
@@ -139,6 +182,47 @@ class WindowModel(Model):
 
     def keep(self, state, rows):
         return state[rows]
+
+
+class PositionalModel(Model):
+    """A sequence model with learned positions (bow, transformer): it reads at most block_size
+    tokens. Sampling keeps the ids so far and the family's own state (`start`, `step`,
+    `keep_state`); past the last position it reads the last block_size tokens anew."""
+
+    window = False
+
+    def check_length(self, start: int, length: int) -> None:
+        if start + length > self.config.block_size:
+            raise NnlmError(f"a sequence of {start + length} tokens is longer than the block size "
+                            f"{self.config.block_size}")
+
+    def start(self, context: torch.Tensor) -> tuple[torch.Tensor, Any]:
+        """context (B, T <= block_size) -> logits (B, V) of the next token, and the state."""
+        raise NotImplementedError
+
+    def step(self, state, token: torch.Tensor, position: int) -> tuple[torch.Tensor, Any]:
+        """Token (B,) at `position` -> logits (B, V) of the next token, and the new state."""
+        raise NotImplementedError
+
+    def keep_state(self, state, rows):
+        raise NotImplementedError
+
+    def begin(self, context: torch.Tensor):
+        context = context[:, -self.config.block_size:]
+        logits, state = self.start(context)
+        return logits, (state, context)
+
+    def advance(self, state, token: torch.Tensor):
+        state, history = state
+        history = torch.cat([history, token.unsqueeze(1)], 1)
+        if history.shape[1] > self.config.block_size:  # past the last position: read the window anew
+            return self.begin(history)
+        logits, state = self.step(state, token, history.shape[1] - 1)
+        return logits, (state, history)
+
+    def keep(self, state, rows):
+        state, history = state
+        return self.keep_state(state, rows), history[rows]
 
 
 # The `best` presets of the families were chosen by sweeps on names dev
@@ -209,19 +293,6 @@ def zipf_ids(k: int, vocab_size: int, device) -> torch.Tensor:
     """k ids drawn log-uniformly: floor(exp(u log(V + 1))) - 1 for u ~ U[0, 1)."""
     u = torch.rand(k, device=device, dtype=torch.float64)
     return (torch.exp(u * math.log(vocab_size + 1)).floor().long() - 1).clamp_(0, vocab_size - 1)
-
-
-def sequence_sampled_loss(model, h: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor,
-                          bias: torch.Tensor | None) -> torch.Tensor:
-    """The sampled-softmax loss of a sequence model's last hidden states h (B, T, d) against
-    targets (B, T), -1 padding left out; weight (V, d) and bias (V,) the output layer's."""
-    keep = targets.flatten() >= 0
-    h, targets = h.flatten(0, 1)[keep], targets.flatten()[keep]  # (N, d), (N,)
-
-    def logits_of(cand):
-        return h @ weight[cand].T + (bias[cand] if bias is not None else 0.0)
-
-    return sampled_softmax_loss(logits_of, targets, model.config.sampled, model.config.vocab_size)
 
 
 def make_norm(kind: str, size: int) -> nn.Module:

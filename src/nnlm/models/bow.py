@@ -13,8 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..errors import NnlmError
-from .base import NAMES_TRAINING, Family, Model, ModelConfig, block_size, n_embd, n_hidden
+from .base import NAMES_TRAINING, Family, ModelConfig, PositionalModel, block_size, n_embd, n_hidden
 
 
 @dataclass
@@ -24,8 +23,7 @@ class BoWConfig(ModelConfig):
     n_hidden: int = n_hidden(64)
 
 
-class BoW(Model):
-    window = False
+class BoW(PositionalModel):
 
     def __init__(self, config: BoWConfig):
         super().__init__()
@@ -45,9 +43,7 @@ class BoW(Model):
         return self.out(y + self.fc_out(torch.tanh(self.fc(y))))
 
     def embed(self, idx: torch.Tensor, start: int = 0) -> torch.Tensor:
-        if start + idx.shape[1] > self.config.block_size:
-            raise NnlmError(f"a sequence of {start + idx.shape[1]} tokens is longer than the block size "
-                            f"{self.config.block_size}")
+        self.check_length(start, idx.shape[1])
         return self.wte(idx) + self.wpe(torch.arange(start, start + idx.shape[1], device=idx.device))
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
@@ -62,26 +58,20 @@ class BoW(Model):
         return {"MLP (tanh)": torch.tanh(self.fc(x + x.cumsum(1) / count)).flatten(0, 1)}
 
     # -- sampling: the running sum of the embeddings ----------------------------------------
-    def begin(self, context: torch.Tensor):
-        context = context[:, -self.config.block_size:]
+    def start(self, context: torch.Tensor):
         x = self.embed(context)
         total = x.sum(1, keepdim=True)
         logits = self.mix(x[:, -1:], total, torch.tensor(float(context.shape[1])))
-        return logits[:, -1], (total, context)
+        return logits[:, -1], total
 
-    def advance(self, state, token: torch.Tensor):
-        total, history = state
-        history = torch.cat([history, token.unsqueeze(1)], 1)
-        if history.shape[1] > self.config.block_size:  # past the last position: read the window anew
-            return self.begin(history)
-        x = self.embed(token.unsqueeze(1), start=history.shape[1] - 1)
+    def step(self, total, token: torch.Tensor, position: int):
+        x = self.embed(token.unsqueeze(1), start=position)
         total = total + x
-        logits = self.mix(x, total, torch.tensor(float(history.shape[1])))
-        return logits[:, -1], (total, history)
+        logits = self.mix(x, total, torch.tensor(float(position + 1)))
+        return logits[:, -1], total
 
-    def keep(self, state, rows):
-        total, history = state
-        return total[rows], history[rows]
+    def keep_state(self, total, rows):
+        return total[rows]
 
 
 PRESETS = {"default": dict(block_size=32, n_embd=64, n_hidden=64, lr=3e-3, min_lr=0.02, weight_decay=0.01),

@@ -1,4 +1,5 @@
-"""Forward and backward of the MLP and its cross-entropy, written out by hand.
+"""Forward and backward of the paper's MLP and its cross-entropy, written out by hand
+(MLP.loss_and_grad uses it where the config allows).
 
 Autograd records and replays a graph of ~30 small operations per step; for a model
 this small that bookkeeping costs as much as the arithmetic. These ~20 kernels
@@ -7,16 +8,18 @@ compute the same loss and write the same gradients (tested against autograd).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
-from .mlp import MLP
+if TYPE_CHECKING:
+    from .mlp import MLP
 
 
-def supports(model) -> bool:
-    """The paper's model exactly: one tanh layer, no norm, no dropout, full softmax."""
-    cfg = model.config
-    return (type(model) is MLP and cfg.n_layer == 1 and cfg.norm == "none" and not cfg.dropout
-            and not cfg.sampled and not cfg.tie)
+def supports(cfg) -> bool:
+    """An MLP config (mlp.MLPConfig) of the paper's model exactly: one tanh layer, no norm,
+    no dropout, full softmax, untied."""
+    return cfg.n_layer == 1 and cfg.norm == "none" and not cfg.dropout and not cfg.sampled and not cfg.tie
 
 
 @torch.no_grad()

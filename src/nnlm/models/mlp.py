@@ -12,11 +12,11 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..errors import NnlmError
 from ..settings import setting
+from . import fused
 from .base import (
     Family,
     ModelConfig,
@@ -29,7 +29,6 @@ from .base import (
     n_layer,
     norm,
     sampled,
-    sampled_softmax_loss,
 )
 
 INITS = ("scaled", "normal")
@@ -113,6 +112,9 @@ class MLP(WindowModel):
         """(vocab_size, n_out): U, or C itself when tied."""
         return self.C.weight if self.config.tie else self.out.weight
 
+    def output_bias(self) -> torch.Tensor:
+        return self.out.bias
+
     def embeddings(self) -> torch.Tensor:
         return self.C.weight
 
@@ -135,31 +137,20 @@ class MLP(WindowModel):
         return {f"hidden {i} (tanh)": h for i, h in enumerate(layers, 1)}
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
-        """idx (B, block_size) token ids -> logits (B, vocab_size), mean cross-entropy or None.
-
-        With config.sampled, training (model.train() and targets given) returns (None, an
-        estimate of the loss from a sampled softmax); evaluation is always the exact softmax.
-        """
+        """idx (B, block_size) token ids -> logits (B, vocab_size), mean cross-entropy or None
+        (with config.sampled, training gives (None, a sampled softmax's loss): Model.output)."""
         x = self.C(idx).flatten(1)  # (B, block_size * n_embd)
         if self.drop is not None:
             x = self.drop(x)
         h = self.hidden_stack(x)
         if self.proj is not None:
             h = self.proj(h)  # (B, n_embd)
-        if self.config.sampled and self.training and targets is not None:
-            return None, self.sampled_loss(x, h, targets)  # training only: no full logits
-        logits = F.linear(h, self.output_weight(), self.out.bias)  # (B, vocab_size)
-        if self.direct is not None:
-            logits = logits + self.direct(x)
-        return logits, self.loss(logits, targets)
+        return self.output(h, targets, direct=(x, self.direct.weight) if self.direct is not None else None)
 
-    def sampled_loss(self, x: torch.Tensor, h: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """The sampled softmax (base.sampled_softmax_loss) over the output and direct layers."""
-        def logits_of(cand):  # (B, C)
-            logits = h @ self.output_weight()[cand].T + self.out.bias[cand]
-            return logits + x @ self.direct.weight[cand].T if self.direct is not None else logits
-
-        return sampled_softmax_loss(logits_of, targets, self.config.sampled, self.config.vocab_size)
+    def loss_and_grad(self, idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if fused.supports(self.config):  # the paper's model exactly: its hand-written backward
+            return fused.loss_and_grad(self, idx, targets)
+        return super().loss_and_grad(idx, targets)
 
 
 def auto(data) -> tuple[dict, list[str]]:

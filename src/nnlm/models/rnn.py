@@ -24,7 +24,6 @@ from .base import (
     n_hidden,
     n_layer,
     sampled,
-    sequence_sampled_loss,
 )
 
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
@@ -63,12 +62,16 @@ class Recurrent(Model):
             del self.out.weight  # the embeddings, stored once
         with torch.no_grad():
             self.wte.weight.normal_(0.0, 1.0 if not c.tie else 0.1)
-            self.out.bias.zero_()
-            if not c.tie:
-                self.out.weight.normal_(0.0, 0.01)  # a near-uniform first prediction
+            if c.tie:
+                self.out.bias.zero_()
+            else:
+                self.init_output(self.out)
 
     def output_weight(self) -> torch.Tensor:
         return self.wte.weight if self.config.tie else self.out.weight
+
+    def output_bias(self) -> torch.Tensor:
+        return self.out.bias
 
     def embeddings(self) -> torch.Tensor:
         return self.wte.weight
@@ -80,17 +83,13 @@ class Recurrent(Model):
 
     def head(self, h: torch.Tensor) -> torch.Tensor:
         """Hidden states (..., n_hidden) -> logits (..., V)."""
-        return nn.functional.linear(self.features(h), self.output_weight(), self.out.bias)
+        return self.output(self.features(h))[0]
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
         """idx (B, T) -> logits (B, T, V), each position's prediction of the next token; with
         config.sampled, training returns (None, the sampled softmax's loss) instead."""
         h, _ = self.rnn(self.drop(self.wte(idx)))  # (B, T, n_hidden)
-        if self.config.sampled and self.training and targets is not None:
-            return None, sequence_sampled_loss(self, self.features(h), targets, self.output_weight(),
-                                               self.out.bias)
-        logits = self.head(h)
-        return logits, self.loss(logits, targets)
+        return self.output(self.features(h), targets)
 
     def activations(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
         h, _ = self.rnn(self.wte(idx))
@@ -127,21 +126,9 @@ DEFAULT = dict(block_size=64, n_embd=64, n_hidden=256, n_layer=1, lr=3e-3, min_l
 SWEPT = dict(NAMES_TRAINING, block_size=16, n_embd=64, n_layer=1, dropout=0.1, lr=3e-3, weight_decay=0.01)
 
 
-class VanillaRNNConfig(RNNConfig):
-    """The settings of the rnn family (a type of its own, so a config names its family)."""
-
-
-class GRUConfig(RNNConfig):
-    pass
-
-
-class LSTMConfig(RNNConfig):
-    pass
-
-
-RNN_FAMILY = Family("rnn", VanillaRNNConfig, VanillaRNN, "a tanh recurrent network over the whole sequence",
+RNN_FAMILY = Family("rnn", RNNConfig, VanillaRNN, "a tanh recurrent network over the whole sequence",
                     {"default": DEFAULT, "best": dict(SWEPT, n_hidden=256)})
-GRU_FAMILY = Family("gru", GRUConfig, GRU, "gated recurrent units over the whole sequence",
+GRU_FAMILY = Family("gru", RNNConfig, GRU, "gated recurrent units over the whole sequence",
                     {"default": DEFAULT, "best": dict(SWEPT, n_hidden=512)})
-LSTM_FAMILY = Family("lstm", LSTMConfig, LSTM, "long short-term memory over the whole sequence",
+LSTM_FAMILY = Family("lstm", RNNConfig, LSTM, "long short-term memory over the whole sequence",
                      {"default": DEFAULT, "best": dict(SWEPT, n_hidden=512)})

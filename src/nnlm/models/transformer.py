@@ -21,14 +21,13 @@ from ..settings import setting
 from .base import (
     NAMES_TRAINING,
     Family,
-    Model,
+    PositionalModel,
     ModelConfig,
     block_size,
     dropout,
     n_embd,
     n_layer,
     sampled,
-    sequence_sampled_loss,
 )
 
 
@@ -86,8 +85,7 @@ class Block(nn.Module):
         return x + self.drop(self.fc_out(self.mlp_hidden(x)))
 
 
-class Transformer(Model):
-    window = False
+class Transformer(PositionalModel):
 
     def __init__(self, config: TransformerConfig):
         super().__init__()
@@ -117,18 +115,12 @@ class Transformer(Model):
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, caches=None, start: int = 0):
         """idx (B, T), T <= block_size -> logits (B, T, V); positions from `start` (sampling)."""
         T = idx.shape[1]
-        if start + T > self.config.block_size:
-            raise NnlmError(f"a sequence of {start + T} tokens is longer than the block size "
-                            f"{self.config.block_size}")
+        self.check_length(start, T)
         pos = torch.arange(start, start + T, device=idx.device)
         x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, n_embd)
         for i, block in enumerate(self.blocks):
             x = block(x, caches[i] if caches is not None else None)
-        x = self.ln_f(x)
-        if self.config.sampled and self.training and targets is not None:
-            return None, sequence_sampled_loss(self, x, targets, self.output_weight(), None)
-        logits = F.linear(x, self.output_weight())  # (B, T, V)
-        return logits, self.loss(logits, targets)
+        return self.output(self.ln_f(x), targets)  # (B, T, V)
 
     def output_weight(self) -> torch.Tensor:
         return self.wte.weight if self.head is None else self.head.weight
@@ -143,23 +135,17 @@ class Transformer(Model):
         return out
 
     # -- sampling: a key-value cache per block -----------------------------------------------
-    def begin(self, context: torch.Tensor):
-        context = context[:, -self.config.block_size:]
+    def start(self, context: torch.Tensor):
         caches = [[None, None] for _ in self.blocks]
         logits, _ = self(context, caches=caches)
-        return logits[:, -1], (caches, context)
+        return logits[:, -1], caches
 
-    def advance(self, state, token: torch.Tensor):
-        caches, history = state
-        history = torch.cat([history, token.unsqueeze(1)], 1)
-        if history.shape[1] > self.config.block_size:  # past the last position: read the window anew
-            return self.begin(history)
-        logits, _ = self(token.unsqueeze(1), caches=caches, start=history.shape[1] - 1)
-        return logits[:, -1], (caches, history)
+    def step(self, caches, token: torch.Tensor, position: int):
+        logits, _ = self(token.unsqueeze(1), caches=caches, start=position)
+        return logits[:, -1], caches
 
-    def keep(self, state, rows):
-        caches, history = state
-        return [[k[rows], v[rows]] for k, v in caches], history[rows]
+    def keep_state(self, caches, rows):
+        return [[k[rows], v[rows]] for k, v in caches]
 
 
 PRESETS = {"default": dict(block_size=32, n_embd=64, n_layer=4, n_head=4, lr=1e-3, min_lr=0.02,

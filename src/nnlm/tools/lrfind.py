@@ -81,8 +81,7 @@ def lr_find(data: str | None = None, *, model: str = DEFAULT, preset: str = "def
 def sweep_step(model, optimizer, batch, lr: float) -> float:
     """One optimizer step at `lr` on batch (x (B, block_size), y (B,)); its loss."""
     optimizer.zero_grad()
-    _, loss = model(*batch)
-    loss.backward()
+    loss = model.loss_and_grad(*batch)
     optimizer.step(lr)
     return loss.item()
 

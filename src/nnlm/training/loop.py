@@ -13,7 +13,6 @@ from tqdm import tqdm
 
 from ..errors import NnlmError
 from ..inference.evaluate import evaluate
-from ..models import fused
 from ..run import rundir
 from ..run.spec import RunSpec
 from .batching import evenly_spaced, make_batches
@@ -50,7 +49,6 @@ class Trainer:
         self.model = spec.family.build(spec.model).to(device)
         self.optimizer = make_optimizer(self.model, self.cfg)
         self.group.broadcast(self.optimizer.flat)  # every rank starts from rank 0's weights
-        self.fused = fused.supports(self.model)
         self.train_windows = spec.windows("train")
         self.dev_windows = spec.windows("dev")
         # (dev during training: at most eval_tokens of it, the same pieces every time)
@@ -185,12 +183,8 @@ class Trainer:
     def train_step(self) -> None:
         self.lr = self.schedule.advance(self.step, self.agreed_elapsed)
         x, y = self.batches.get(self.step)  # (B, block_size), (B,); sequences: (B, L), (B, L)
-        if self.fused:
-            loss = fused.loss_and_grad(self.model, x, y)  # overwrites the gradients
-        else:
-            self.optimizer.zero_grad()
-            _, loss = self.model(x, y)
-            loss.backward()  # accumulates into the flat gradient buffer's views
+        self.optimizer.zero_grad()
+        loss = self.model.loss_and_grad(x, y)  # the gradients land in the flat buffer's views
         if self.group.world > 1:  # average the ranks' gradients: one all-reduce, one bucket
             self.group.all_reduce_sum(self.optimizer.grad).mul_(1.0 / self.group.world)
         self.optimizer.step(self.lr)
