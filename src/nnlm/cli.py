@@ -102,7 +102,7 @@ def add_eval_and_score(sub) -> None:
     p.add_argument("run_dir")
     p.add_argument("file", nargs="?", help="items to evaluate (default: --split of the run)")
     p.add_argument("--split", default="dev", choices=("train", "dev", "test"))
-    p.add_argument("--mix-order", type=int, help="also the MLP mixed with a Kneser-Ney model "
+    p.add_argument("--mix-order", type=int, help="also the run's model mixed with a Kneser-Ney model "
                    "of this order fitted on the run's train split")
     p.add_argument("--mix-with", nargs="+", default=[], metavar="RUN_DIR",
                    help="other runs on the same data to put in the mix")

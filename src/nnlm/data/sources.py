@@ -14,7 +14,7 @@ Nothing outside this module compares `level` or `word_mode` strings.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -32,13 +32,24 @@ from .words import WordSplit, WordVocab, encode_parts, read_corpus, split_corpus
 SPLITS = ("train", "dev", "test")
 
 
+@dataclass(frozen=True)
+class DataFacts:
+    """Facts about a data set that the default run's choices follow."""
+
+    tokens: int  # training tokens (predicted: end tokens included)
+    items: int  # items or lines in all (0: one stream of text)
+    vocab_size: int
+    chars_per_token: float  # characters a token stands for, on average (1: characters)
+    has_dev: bool
+
+
 class Source(ABC):
     """The vocabulary and the train/dev/test token data of one data set."""
 
     kind: ClassVar[str]
     ends: ClassVar[bool] = True  # sequences end with a boundary token (a stream's never do)
     marks_novelty: ClassVar[bool] = False  # keeps its items, so a sample can be marked new
-    word_level: ClassVar[bool] = False  # tokens are words: show them joined by spaces
+    level: ClassVar[str] = "char"  # what a token is, as people say it
 
     def __init__(self, config: DataConfig, vocab):
         self.config, self.vocab = config, vocab
@@ -102,6 +113,16 @@ class Source(ABC):
 
     def default_max_len(self) -> int:
         return 50
+
+    def chars_per_token(self) -> float:
+        """Characters of text a training token stands for, on average (1 for characters)."""
+        return 1.0
+
+    def facts(self) -> DataFacts:
+        """What the default run's rules (run/auto.py) look at."""
+        tokens = self.tokens()
+        return DataFacts(tokens["train"], self.items(), len(self.vocab), self.chars_per_token(),
+                         tokens["dev"] > 0)
 
 
 def check_split_files(config: DataConfig) -> None:
@@ -182,8 +203,6 @@ class CharItems(Source):
     def default_max_len(self) -> int:
         return max(32, 2 * max(map(len, self.split.train)))
 
-    def train_items(self) -> list[str]:
-        return self.split.train
 
 
 class WordSource(Source):
@@ -192,7 +211,7 @@ class WordSource(Source):
     The corpus is not copied into the run directory: config.json records each file's path
     and SHA-256, and the split is made again from the files when it is needed."""
 
-    word_level = True
+    level = "word"
     mode: ClassVar[str]
 
     def __init__(self, config: DataConfig, vocab: WordVocab, split: WordSplit | None,
@@ -253,6 +272,12 @@ class WordSource(Source):
 
     def tokens(self) -> dict[str, int]:
         return self.split.tokens()
+
+    def chars_per_token(self) -> float:
+        """The mean length of the training split's words (<unk> and the end token count 1)."""
+        counts = token_counts(self)
+        lengths = np.array([len(self.vocab.token_str(i)) if i >= 2 else 1 for i in range(len(self.vocab))])
+        return float(counts @ lengths / max(counts.sum(), 1))
 
     def windows(self, split: str, block_size: int):
         return self.split.windows(split, block_size)

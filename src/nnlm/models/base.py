@@ -5,7 +5,7 @@ and its presets (see `Family`). A model maps token ids to next-token logits:
 
     forward(idx, targets=None) -> (logits, loss)
 
-A *window* model (the MLPs) reads a fixed window: idx (B, block_size) -> logits (B, V),
+A *window* model (the MLPs, the bigram) reads a fixed window: idx (B, block_size) -> logits (B, V),
 one prediction per row. A *sequence* model reads whole sequences: idx (B, T) -> logits
 (B, T, V), a prediction at every position; targets of -1 are padding and not counted.
 

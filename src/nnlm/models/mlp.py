@@ -156,7 +156,7 @@ class MLP(WindowModel):
 def auto(data) -> tuple[dict, list[str]]:
     """Size and regularisation by the number of training tokens T (see auto.py)."""
     T = data.tokens
-    if data.word_level:  # nnlm's best MLP on Brown, shrunk to train within the budget
+    if data.chars_per_token > 1.5:  # words: nnlm's best MLP on Brown, shrunk to train within the budget
         settings = dict(block_size=4, n_embd=64, n_hidden=256, tie=True, dropout=0.3, weight_decay=0.1,
                         lr=3e-3, min_lr=0.05, sampled=4096 if data.vocab_size > 8192 else 0)
         return settings, ["word level: context 4, tied embeddings of 64, 256 tanh units, dropout 0.3"

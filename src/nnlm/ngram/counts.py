@@ -1,8 +1,8 @@
 """Count-based models: interpolated modified Kneser-Ney (orders 1..10) and the count bigram.
 
-Both are fitted on exactly the examples the MLP sees: a context matrix X (N, order - 1),
+Both are fitted on exactly the examples the neural models see: a context matrix X (N, order - 1),
 most recent token last, boundary-padded like `data.Windows`, and the targets Y (N,).
-So perplexities are over the same predicted tokens as the MLP's.
+So perplexities are over the same predicted tokens as theirs.
 
 Kneser-Ney here is Chen & Goodman's (1998) interpolated modified KN, as KenLM's lmplz:
 the highest order uses raw counts, lower orders continuation counts N1+(. h w), except

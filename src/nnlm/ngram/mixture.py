@@ -65,7 +65,7 @@ class MixResult:
 
     @property
     def weight(self) -> float:
-        """The first run's weight (the paper's two-way mix: the MLP's)."""
+        """The first run's weight (the paper's two-way mix: the model's)."""
         return self.weights[0]
 
     def to_json(self) -> dict:

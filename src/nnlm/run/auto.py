@@ -13,9 +13,7 @@ The rules were set on a suite of public lists of 280 to 150,000 items in many sc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from ..data.sources import Source
+from ..data.sources import DataFacts, Source
 
 # Seconds of training. A list of up to BIG_LIST items (or a text of up to BIG_TOKENS training
 # tokens) gets SMALL_BUDGET, less past MID_TOKENS (where fitting the n-gram model and the
@@ -26,22 +24,6 @@ MID_TOKENS, BIG_TOKENS, BIG_LIST = 200_000, 500_000, 100_000
 EVALS_PER_EPOCH = 2
 PATIENCE = 6  # evaluations, three passes over the data
 NO_DEV_EPOCHS = 30  # a list too small for a dev split trains this many passes
-
-
-@dataclass(frozen=True)
-class DataFacts:
-    """What the rules look at."""
-
-    tokens: int  # training tokens (predicted: end tokens included)
-    items: int  # items or lines in all (0: one stream of text)
-    vocab_size: int
-    word_level: bool
-    has_dev: bool
-
-
-def facts(source: Source) -> DataFacts:
-    tokens = source.tokens()
-    return DataFacts(tokens["train"], source.items(), len(source.vocab), source.word_level, tokens["dev"] > 0)
 
 
 def time_budget(data: DataFacts) -> float:
@@ -75,7 +57,7 @@ def training_settings(data: DataFacts) -> tuple[dict, list[str]]:
 
 def choose(family, source: Source) -> tuple[dict, list[str]]:
     """The settings of the default run of `family` on `source`, and why, one reason a line."""
-    data = facts(source)
+    data = source.facts()
     settings, why = training_settings(data)
     if family.auto is not None:
         model, model_why = family.auto(data)

@@ -8,6 +8,10 @@
     checkpoint.safetensors   latest weights, optimizer state, RNG state (for --resume)
     metrics.jsonl            one JSON object per logged step
     summary.json             how training ended and the losses of the best weights
+    ngram.safetensors        the Kneser-Ney model mixed with the model, where the mixture is
+    mix.json                 better on dev: its order, the weights, the losses (written last)
+    .lock                    held while a process trains the run (a second one is refused)
+    tb/                      TensorBoard event files (--tensorboard)
 
 Every file is written atomically (temporary file, fsync, rename), so whatever moment the
 process dies at, each file is either the old or the new version, never half. Weights are

@@ -192,7 +192,7 @@ def run_card(name: str, lm: LanguageModel, default_max_len: int) -> dict:
     summary = read_optional(rundir.read_summary, spec.run_dir)
     source_state = read_optional(rundir.read_config, spec.run_dir).get("source", {})
     return {
-        "name": name, "level": "word" if lm.source.word_level else "char", "family": spec.family.name,
+        "name": name, "level": lm.source.level, "family": spec.family.name,
         "data_kind": lm.source.kind, "vocab_size": len(lm.vocab),
         "parameters": sum(p.numel() for p in lm.model.parameters()),
         "dev_loss": summary.get("dev_loss"), "test_loss": summary.get("test_loss"),
