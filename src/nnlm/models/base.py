@@ -85,11 +85,13 @@ class Model(nn.Module):
 
     # -- the output layer --------------------------------------------------------------
     def output_weight(self) -> torch.Tensor:
-        """The output layer's weight (V, d): its own, or the token embeddings when tied."""
-        raise NotImplementedError
+        """The output layer's weight (V, d): the layer `out`'s, or the token embeddings when tied
+        (config.tie; `out` then has no weight of its own, so the tensor is saved once)."""
+        return self.embeddings() if getattr(self.config, "tie", False) else self.out.weight
 
     def output_bias(self) -> torch.Tensor | None:
-        return None
+        out = getattr(self, "out", None)
+        return out.bias if out is not None else None
 
     def output(self, h: torch.Tensor, targets: torch.Tensor | None = None, direct=None):
         """The output layer over the last features h, (B, d) or (B, T, d): (logits, loss).

@@ -108,13 +108,6 @@ class MLP(WindowModel):
         if self.direct is not None:
             self.direct.weight.zero_()
 
-    def output_weight(self) -> torch.Tensor:
-        """(vocab_size, n_out): U, or C itself when tied."""
-        return self.C.weight if self.config.tie else self.out.weight
-
-    def output_bias(self) -> torch.Tensor:
-        return self.out.bias
-
     def embeddings(self) -> torch.Tensor:
         return self.C.weight
 

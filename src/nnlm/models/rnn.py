@@ -67,12 +67,6 @@ class Recurrent(Model):
             else:
                 self.init_output(self.out)
 
-    def output_weight(self) -> torch.Tensor:
-        return self.wte.weight if self.config.tie else self.out.weight
-
-    def output_bias(self) -> torch.Tensor:
-        return self.out.bias
-
     def embeddings(self) -> torch.Tensor:
         return self.wte.weight
 

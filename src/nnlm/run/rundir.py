@@ -34,14 +34,15 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from .. import __version__
-from ..data.sources import SOURCES, kind_of, vocab_from_json
+from ..data.sources import SOURCES, vocab_from_json
 from ..errors import NnlmError
-from ..models import ARCH_FAMILIES, FAMILIES, family
+from ..models import FAMILIES
 from ..settings import from_json, to_json
 from ..settings.data import DataConfig
 from ..settings.partition import partition
 from ..settings.training import TrainConfig
 from .spec import RunSpec
+from .upgrade import upgrade_v1
 
 FORMAT = "nnlm-run"
 FORMAT_VERSION = 2
@@ -252,22 +253,6 @@ def read_config(run_dir: Path) -> dict:
         if not isinstance(config.get(key), dict):
             raise NnlmError(f"{run_dir / CONFIG}: the '{key}' section is missing")
     return upgrade_v1(config) if version == 1 else config
-
-
-def upgrade_v1(config: dict) -> dict:
-    """Format 1 (nnlm 0.1): one MLP config with `arch` flat or hierarchical, and the data
-    file's sha256 and sizes inside the data section."""
-    model = dict(config["model"])
-    name = ARCH_FAMILIES.get(model.pop("arch", "flat"), "mlp")
-    known = set(family(name).config.__dataclass_fields__)
-    model = {"family": name, **{k: v for k, v in model.items() if k in known}}
-    data = dict(config["data"])
-    sha, tokens, items = data.pop("sha256", ""), data.pop("tokens", None), data.pop("items", None)
-    source = {"kind": kind_of(from_json(DataConfig, data, "config.json data", strict=False))}
-    if sha:
-        source["sha256"] = {data.get("path", ""): sha}
-    source.update({k: v for k, v in (("tokens", tokens), ("items", items)) if v is not None})
-    return {**config, "model": model, "data": data, "source": source}
 
 
 def write_spec(spec: RunSpec) -> None:
