@@ -1,8 +1,7 @@
 """nnlm: neural probabilistic language models (Bengio et al. 2003) for everyday use."""
 
-__version__ = "0.1.0"
-
 from .errors import NnlmError
+from .version import __version__
 from .inference.lm import LanguageModel, load
 from .training.train import TrainResult, train
 

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from . import __version__
+from .version import __version__
 from .errors import NnlmError
 from .models import ARCH_FAMILIES, DEFAULT, FAMILIES
 from .settings import add_flags, given, settings_of

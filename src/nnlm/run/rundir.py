@@ -33,7 +33,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from .. import __version__
+from ..version import __version__
 from ..data.sources import SOURCES, vocab_from_json
 from ..errors import NnlmError
 from ..models import FAMILIES
