@@ -31,7 +31,7 @@ from nnlm.settings.data import DataConfig
 FILE = re.compile(r"brown/c[a-r]\d\d$")
 EXPECTED_VOCAB = 17_905  # words kept plus <unk>, on NLTK's copy (REFERENCE.md)
 SPLIT = (800_000, 200_000)
-DATA = {"level": "word", "word_mode": "stream", "min_count": 3, "vocab_from": "all",
+DATA = {"tokens": "word", "kind": "text", "line_ends": False, "min_count": 3, "vocab_from": "all",
         "split_tokens": SPLIT}
 
 
@@ -83,8 +83,8 @@ def mlp_row(stream: Path, work: Path, name: str, seconds: float, args) -> tuple[
                     seed=args.seed, device="cpu", mix=False)  # the MLP alone: mixes are rows of their own
     summary = finished_run(out, settings) if args.reuse else None
     if summary is None:
-        result = nnlm.train(str(stream), str(out), preset="quick", overwrite=True,  # one tanh layer
-                            progress=not args.quiet, data_options=DATA, **settings)
+        result = nnlm.train(str(stream), str(out), model="mlp", preset="quick",  # one tanh layer
+                            overwrite=True, progress=not args.quiet, data_options=DATA, **settings)
         summary = result.to_json()
     lm = nnlm.load(out, device="cpu")
     ppl = {"dev": math.exp(summary["dev_loss"]), "test": math.exp(summary["test_loss"])}  # best

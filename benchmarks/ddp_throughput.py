@@ -21,7 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from bengio_brown import brown_words, write_stream  # noqa: E402
 
-MODEL = ["--preset", "quick", "--no-mix", "--level", "word", "--word-mode", "stream", "--min-count", "3",
+MODEL = ["--model", "mlp", "--preset", "quick", "--no-mix", "--tokens", "word", "--kind", "text",
+         "--no-line-ends",
+         "--min-count", "3",
          "--vocab-from", "all",
          "--split-tokens", "800000,20000", "--block-size", "4", "--n-embd", "30",
          "--n-hidden", "100", "--sampled-softmax", "4096", "--lr", "0.003", "--device", "cpu",

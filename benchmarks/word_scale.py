@@ -4,7 +4,7 @@
 
 Writes a synthetic corpus (Zipf-distributed words over a 50,000-word vocabulary, 20 words a
 line, or the whole corpus as one line with --one-line) to --work, then, in a fresh process,
-reads and splits it as `nnlm train --level word --word-mode stream` does, gathers training
+reads and splits it as `nnlm train --tokens word --kind text --no-line-ends` does, gathers training
 windows and takes sampled-softmax steps. Prints the peak resident memory of that process.
 """
 
@@ -56,7 +56,7 @@ def measure(path: Path, tokens: int, steps: int) -> dict:
 
     start = time.perf_counter()
     split = (int(tokens * 0.8), int(tokens * 0.1))
-    ds = read_source(str(path), DataConfig(level="word", word_mode="stream", min_count=3,
+    ds = read_source(str(path), DataConfig(tokens="word", kind="text", line_ends=False, min_count=3,
                                             split_tokens=split))
     read_seconds = time.perf_counter() - start
     after_read = peak_rss_gib()

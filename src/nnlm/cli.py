@@ -8,7 +8,7 @@ import sys
 
 from .version import __version__
 from .errors import NnlmError
-from .models import ARCH_FAMILIES, DEFAULT, FAMILIES
+from .models import ARCH_FAMILIES, FAMILIES
 from .settings import add_flags, given, settings_of
 from .settings.data import DataConfig
 from .settings.declare import FULL_RUN, SHORT
@@ -33,8 +33,9 @@ def add_settings(p, command: str) -> None:
     """The flags of every setting `command` takes, derived from the settings' declarations."""
     if SCOPES[command]:
         g = p.add_argument_group("model (each family's own; see --model)")
-        g.add_argument("--model", choices=list(FAMILIES), default=DEFAULT,
-                       help="model family: " + "; ".join(f"{f.name}: {f.help}" for f in FAMILIES.values()))
+        g.add_argument("--model", choices=list(FAMILIES),
+                       help="model family (default: chosen from the data, mlp for a list, lstm for running "
+                       "text): " + "; ".join(f"{f.name}: {f.help}" for f in FAMILIES.values()))
         g.add_argument("--arch", choices=list(ARCH_FAMILIES), help=argparse.SUPPRESS)  # nnlm 0.1's name
         seen = set()
         for fam in FAMILIES.values():
@@ -46,7 +47,7 @@ def add_settings(p, command: str) -> None:
 
 def given_settings(args) -> tuple[str, dict]:
     """(model family, the settings given on the command line: the family's, training's, data's)."""
-    model = ARCH_FAMILIES.get(getattr(args, "arch", None) or "", getattr(args, "model", DEFAULT))
+    model = ARCH_FAMILIES.get(getattr(args, "arch", None) or "", getattr(args, "model", None))
     scopes = SCOPES[args.command]
     settings = [s for f in FAMILIES.values() for s in settings_of(f.config)] + settings_of(TrainConfig)
     data = given(args, settings_of(DataConfig), FULL_RUN) if args.command in READS_DATA else {}
@@ -82,7 +83,8 @@ def add_predictor_options(p) -> None:
 def add_sample(sub) -> None:
     p = sub.add_parser("sample", help="generate new items from a trained model")
     p.add_argument("run_dir")
-    p.add_argument("-n", "--num", type=int, default=20)
+    p.add_argument("-n", "--num", type=int, help="how many (default: 20 items of a list; one continuation "
+                   "of running text, printed as it is drawn)")
     p.add_argument("--temperature", type=float, default=1.0, help="0 is greedy")
     p.add_argument("--top-k", type=int)
     p.add_argument("--top-p", type=float)
@@ -125,7 +127,7 @@ def add_sweep(sub) -> None:
                    help="values to try, e.g. n_hidden=256,512 dropout=0,0.2")
     p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                    help="settings fixed for every trial, e.g. block_size=8")
-    p.add_argument("--model", choices=list(FAMILIES), default=DEFAULT, help="model family")
+    p.add_argument("--model", choices=list(FAMILIES), help="model family (default: chosen from the data)")
     p.add_argument("--preset", default="default", choices=preset_names())
     p.add_argument("--seconds", type=float, default=60.0, help="training budget per trial")
     p.add_argument("--random", type=int, default=0, help="try N random grid points, not all")
@@ -244,10 +246,15 @@ def cmd_sample(args) -> int:
     from .inference.lm import load
 
     lm = load(args.run_dir, device=args.device, mix=not args.no_mix)
-    samples = lm.sample(args.num, temperature=args.temperature, top_k=args.top_k,
+    num = args.num if args.num is not None else 20 if lm.source.ends else 1  # running text: one
+    stream = not lm.source.ends and num == 1 and not args.json  # printed as it is drawn
+    samples = lm.sample(num, temperature=args.temperature, top_k=args.top_k,
                         top_p=args.top_p, prefix=args.prefix, min_len=args.min_len,
                         max_len=args.max_len, seed=args.seed, unique=args.unique,
-                        new_only=args.new_only)
+                        new_only=args.new_only, on_text=print_now if stream else None)
+    if stream:
+        print()
+        return 0
     for s in samples:
         if args.json:
             print(json.dumps({"text": s.text, "novelty": s.novelty}, ensure_ascii=False))
@@ -255,10 +262,14 @@ def cmd_sample(args) -> int:
             print(s.text)
     if not (args.json or args.plain):
         print_samples(samples, width=max([len(s.text) for s in samples] + [8]))
-    if len(samples) < args.num:
-        print(f"nnlm sample: only {len(samples)} of {args.num} found (the model rarely makes "
+    if len(samples) < num:
+        print(f"nnlm sample: only {len(samples)} of {num} found (the model rarely makes "
               "more that are unique/new)", file=sys.stderr)
     return 0
+
+
+def print_now(text: str) -> None:
+    print(text, end="", flush=True)
 
 
 def cmd_eval(args) -> int:
@@ -292,8 +303,9 @@ def cmd_eval(args) -> int:
 
 
 def print_eval(what: str, result) -> None:
+    per_char = f"  {result.bits_per_char:.4f} bits/character" if result.chars else ""
     print(f"{what}: loss {result.loss:.4f} nats/token  perplexity {result.perplexity:.3f}  "
-          f"{result.bits:.4f} bits/token  ({result.tokens} tokens)")
+          f"{result.bits:.4f} bits/token{per_char}  ({result.tokens} tokens)")
 
 
 def cmd_ngram(args) -> int:
@@ -356,10 +368,9 @@ def cmd_score(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from .tools.sweep import check_keys, parse_assignments, run_sweep
+    from .tools.sweep import parse_assignments, run_sweep
 
     grid, fixed = parse_assignments(args.grid, multi=True), parse_assignments(args.set, multi=False)
-    check_keys(args.model, [*grid, *fixed])
     rows = run_sweep(args.data, args.out, grid, fixed, args.seconds, model=args.model,
                      preset=args.preset, random_trials=args.random, seed=args.seed,
                      data_options=given_settings(args)[1])

@@ -1,4 +1,5 @@
-"""A loss over a set of tokens, and what it says: perplexity, bits per token."""
+"""A loss over a set of tokens, and what it says: perplexity, bits per token, and bits per
+character of the text the tokens cover (one scale for runs whose tokens differ)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,12 @@ from dataclasses import dataclass
 class EvalResult:
     loss: float  # mean negative log-likelihood, nats per token
     tokens: int
+    chars: int | None = None  # characters of the text the tokens cover, where known
+
+    @property
+    def bits_per_char(self) -> float | None:
+        """The total log-probability over the text's characters, in bits."""
+        return self.loss * self.tokens / math.log(2) / self.chars if self.chars else None
 
     @property
     def perplexity(self) -> float:
@@ -20,5 +27,8 @@ class EvalResult:
         return self.loss / math.log(2)
 
     def to_json(self) -> dict:
-        return {"loss": self.loss, "perplexity": self.perplexity, "bits_per_token": self.bits,
-                "tokens": self.tokens}
+        out = {"loss": self.loss, "perplexity": self.perplexity, "bits_per_token": self.bits,
+               "tokens": self.tokens}
+        if self.chars:
+            out.update(characters=self.chars, bits_per_char=self.bits_per_char)
+        return out

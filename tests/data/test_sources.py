@@ -76,6 +76,6 @@ def test_brown_line_files_give_the_ptb_token_counts(tmp_path, capsys):
                     str(SHARED / "data" / "brown.zip"), str(tmp_path)], check=True, capture_output=True)
     files = [tmp_path / f"brown.{name}.txt" for name in ("train", "valid", "test")]
     report = json.loads(run_ok(capsys, "ngram", files[0], "--dev", files[1], "--test", files[2],
-                               "--level", "word", "--min-count", 0, "--order", 2, "--json"))
+                               "--tokens", "word", "--min-count", 0, "--order", 2, "--json"))
     # words plus one end token per line
     assert report["dev"]["tokens"] == 211_691 and report["test"]["tokens"] == 171_320

@@ -84,10 +84,10 @@ def test_long_lines_are_read_in_pieces_that_keep_every_word(line, size):
 
 def test_word_level_cli_sentence_mode(sentences, tmp_path, capsys):
     out = tmp_path / "run"
-    printed = run_ok(capsys, "train", sentences, "--out", out, "--level", "word", *WORD_TRAIN)
+    printed = run_ok(capsys, "train", sentences, "--out", out, "--tokens", "word", *WORD_TRAIN)
     assert "samples:" in printed
     config = json.loads((out / "config.json").read_text())
-    assert config["data"]["level"] == "word" and config["source"]["kind"] == "sentences"
+    assert config["data"]["tokens"] == "word" and config["source"]["kind"] == "sentences"
     assert len(config["source"]["sha256"][str(sentences.resolve())]) == 64
     assert not (out / "splits.json").exists()
     assert json.loads((out / "vocab.json").read_text())["level"] == "word"
@@ -113,16 +113,17 @@ def test_word_level_cli_sentence_mode(sentences, tmp_path, capsys):
 
 def test_word_level_cli_stream_mode_and_ngram(sentences, tmp_path, capsys):
     out = tmp_path / "stream"
-    run_ok(capsys, "train", sentences, "--out", out, "--level", "word", "--word-mode", "stream",
-        "--split-tokens", "2000,400", "--lr-schedule", "inverse", "--lr-decay", "1e-4", *WORD_TRAIN)
+    run_ok(capsys, "train", sentences, "--out", out, "--model", "mlp", "--tokens", "word", "--kind", "text",
+           "--no-line-ends",
+           "--split-tokens", "2000,400", "--lr-schedule", "inverse", "--lr-decay", "1e-4", *WORD_TRAIN)
     ev = json.loads(run_ok(capsys, "eval", out, "--json"))
     assert ev["tokens"] == 400  # exactly the dev tokens: no end tokens in a stream
     samples = run_ok(capsys, "sample", out, "-n", 3, "--max-len", 7, "--plain", "--seed", 0)
     assert [len(s.split()) for s in samples.splitlines()] == [7, 7, 7]
     score = json.loads(run_ok(capsys, "score", out, "Emma met Ava .", "--json"))
     assert len(score["tokens"]) == 4  # no end token
-    report = json.loads(run_ok(capsys, "ngram", sentences, "--level", "word", "--word-mode",
-                            "stream", "--split-tokens", "2000,400", "--order", 3, "--min-count",
-                            1, "--sample", 2, "--arpa", tmp_path / "w.arpa", "--json"))
+    report = json.loads(run_ok(capsys, "ngram", sentences, "--tokens", "word", "--no-line-ends", "--kind",
+                               "text", "--split-tokens", "2000,400", "--order", 3, "--min-count",
+                               1, "--sample", 2, "--arpa", tmp_path / "w.arpa", "--json"))
     assert report["dev"]["tokens"] == 400 and len(report["samples"]) == 2
     assert (tmp_path / "w.arpa").read_text().startswith("\\data\\")

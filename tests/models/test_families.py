@@ -142,7 +142,8 @@ def test_sequence_families_on_a_word_stream(name, tmp_path, capsys):
     path = tmp_path / "words.txt"
     path.write_text("\n".join(lines) + "\n")
     run = tmp_path / "run"
-    run_ok(capsys, "train", path, "--out", run, "--model", name, "--level", "word", "--word-mode", "stream",
+    run_ok(capsys, "train", path, "--out", run, "--model", name, "--tokens", "word", "--kind", "text",
+           "--no-line-ends",
            "--min-count", 0, "--split-tokens", "400,70", "--steps", 60, "--quiet", "--samples", 0,
            *[f"--{k.replace('_', '-')}={v}" for k, v in SMALL[name].items()])
     ev = json.loads(run_ok(capsys, "eval", run, "--json", "--no-mix"))

@@ -7,8 +7,8 @@ from nnlm.cli import main
 @pytest.mark.parametrize("argv, message", [
     (["--order", "0"], "--order must be between 1 and 10"),
     (["--order", "3", "--method", "bigram"], "--method bigram is order 2"),
-    (["--level", "word"], "--level word needs a DATA file"),
-    (["--split-tokens", "5,5"], "--lowercase and --split-tokens are for --level word"),
+    (["--tokens", "word"], "--tokens word needs a DATA file"),
+    (["--lowercase"], "--lowercase is for --tokens word"),
 ])
 def test_ngram_cli_errors_are_one_line(capsys, argv, message):
     assert main(["ngram", *argv]) == 2

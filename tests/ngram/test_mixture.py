@@ -52,8 +52,8 @@ def test_em_weights_of_three_components_match_a_grid_over_the_simplex():
 
 def test_mixing_runs_with_each_other_and_a_trigram(sentences, tmp_path, capsys):
     a, b, other = tmp_path / "a", tmp_path / "b", tmp_path / "other"
-    run_ok(capsys, "train", sentences, "--out", a, "--level", "word", *WORD_TRAIN)
-    run_ok(capsys, "train", sentences, "--out", b, "--level", "word", *WORD_TRAIN, "--seed", 7, "--tie")
+    run_ok(capsys, "train", sentences, "--out", a, "--tokens", "word", *WORD_TRAIN)
+    run_ok(capsys, "train", sentences, "--out", b, "--tokens", "word", *WORD_TRAIN, "--seed", 7, "--tie")
     assert json.loads((b / "config.json").read_text())["model"]["tie"] is True
     alone = [json.loads(run_ok(capsys, "eval", r, "--json", "--no-mix"))["loss"] for r in (a, b)]
     both = json.loads(run_ok(capsys, "eval", a, "--mix-with", b, "--json"))["mix"]
@@ -68,7 +68,7 @@ def test_mixing_runs_with_each_other_and_a_trigram(sentences, tmp_path, capsys):
                         rel_tol=1e-6)
     different = tmp_path / "other.txt"
     different.write_text("Different words entirely here .\n" * 30)
-    run_ok(capsys, "train", different, "--out", other, "--level", "word", *WORD_TRAIN)
+    run_ok(capsys, "train", different, "--out", other, "--tokens", "word", *WORD_TRAIN)
     assert main(["eval", str(a), "--mix-with", str(other)]) == 2
     err = capsys.readouterr().err
     assert "not trained on the same data" in err and "Traceback" not in err

@@ -22,7 +22,7 @@ def v1_copy(name, tmp_path) -> Path:
     shutil.copytree(FIXTURES / name, run)
     config = json.loads((run / "config.json").read_text())
     assert config["format_version"] == 1
-    if config["data"]["level"] == "word":
+    if config["data"].get("level") == "word":
         shutil.copy(FIXTURES / "words200.txt", tmp_path / "words200.txt")
         config["data"]["path"] = str(tmp_path / "words200.txt")
         (run / "config.json").write_text(json.dumps(config))
@@ -66,7 +66,7 @@ def test_current_config_sections(tiny_file, tmp_path):
     out = tmp_path / "run"
     nnlm.train(str(tiny_file), str(out), progress=False, **TINY_SETTINGS)
     config = json.loads((out / "config.json").read_text())
-    assert config["format"] == "nnlm-run" and config["format_version"] == rundir.FORMAT_VERSION == 2
+    assert config["format"] == "nnlm-run" and config["format_version"] == rundir.FORMAT_VERSION == 3
     assert config["model"]["family"] == "mlp" and config["model"]["n_hidden"] == 16
     assert config["source"]["kind"] == "items"
     assert config["source"]["items"] == {"train": 240, "dev": 30, "test": 30}

@@ -44,7 +44,7 @@ def char_run(runs_dir):
 
 @pytest.fixture(scope="module")
 def word_run(runs_dir):
-    return train_run(runs_dir / "words", FIXTURES / "words200.txt", level="word")
+    return train_run(runs_dir / "words", FIXTURES / "words200.txt", tokens="word")
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +207,8 @@ def test_concurrent_jobs_are_batched_yet_each_keeps_its_seed(char_run):
 
 
 def test_stream_run_samples_max_len_words_and_scores(runs_dir):
-    run = train_run(runs_dir / "stream", FIXTURES / "words200.txt", level="word", word_mode="stream")
+    run = train_run(runs_dir / "stream", FIXTURES / "words200.txt", model="mlp", tokens="word", kind="text",
+                    line_ends=False)
     with TestClient(create_app([run])) as c:
         body = {"run": "stream", "n": 3, "max_len": 5, "seed": 1}
         samples = ok(c.post("/api/sample", json=body))["samples"]

@@ -160,7 +160,7 @@ def test_plot_a_word_level_run(tmp_path, capsys):
     path = tmp_path / "words.txt"
     path.write_text("\n".join(lines) + "\n")
     run = tmp_path / "w"
-    train(str(path), str(run), progress=False, level="word", min_count=0, **TINY_SETTINGS)
+    train(str(path), str(run), progress=False, tokens="word", min_count=0, **TINY_SETTINGS)
     printed = run_ok(capsys, "plot", run, "--activations").split()
     names = ["loss_curve.png", "embedding_map.png", "activations.png"]
     assert [p.rsplit("/", 1)[1] for p in printed] == names

@@ -64,9 +64,9 @@ def final_weights(out):
     return meta["step"], {k: v for k, v in tensors.items() if k.startswith("model.")}
 
 
-WORD_LEVEL = dict(data_options={"level": "word", "word_mode": "stream", "min_count": 1,
+WORD_LEVEL = dict(data_options={"tokens": "word", "kind": "text", "line_ends": False, "min_count": 1,
                                  "split_tokens": (200, 50)},
-                  sampled=40, dropout=0.2, direct=True, tie=True, n_embd=8, optimizer="adamw",
+                  model="mlp", sampled=40, dropout=0.2, direct=True, tie=True, n_embd=8, optimizer="adamw",
                   weight_decay=0.1)
 
 

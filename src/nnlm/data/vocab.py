@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import unicodedata
+
+import numpy as np
+
 from ..errors import NnlmError
 
 BOUNDARY_ID = 0  # start/end of an item; never a real character
 BOUNDARY_DISPLAY = "<e>"  # how the boundary token is shown to people
+SPELLED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}  # characters shown by their escapes
 
 
 class Vocab:
@@ -20,6 +25,8 @@ class Vocab:
             raise NnlmError("vocabulary has a repeated token")
         self.chars = list(chars)
         self.stoi = {c: i + 1 for i, c in enumerate(self.chars)}
+        self._codepoints = np.array([ord(c) for c in self.chars], dtype=np.uint32)  # (V - 1,)
+        self._sorter = np.argsort(self._codepoints, kind="stable")
 
     @classmethod
     def from_items(cls, items: list[str]) -> Vocab:
@@ -40,11 +47,26 @@ class Vocab:
             raise NnlmError(f"character {e.args[0]!r}{at} is not in the model's vocabulary "
                             f"({len(self.chars)} characters)") from None
 
+    def encode_array(self, text: str, context: str = "") -> np.ndarray:
+        """Token ids of a text of any length, all at once: (len(text),) int32."""
+        codepoints = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        at = np.searchsorted(self._codepoints, codepoints, sorter=self._sorter)
+        ids = self._sorter[np.minimum(at, len(self.chars) - 1)] if len(self.chars) else at
+        unknown = np.flatnonzero(self._codepoints[ids] != codepoints) if len(self.chars) else \
+            np.arange(len(codepoints))
+        if len(unknown):
+            self.encode(text[unknown[0]], context)  # the error, naming the character
+        return (ids + 1).astype(np.int32)
+
     def decode(self, ids) -> str:
         return "".join(self.chars[i - 1] for i in ids if i != BOUNDARY_ID)
 
     def token_str(self, i: int) -> str:
-        return BOUNDARY_DISPLAY if i == BOUNDARY_ID else self.chars[i - 1]
+        """The token as people read it: a line end, tab or control character spelled out."""
+        if i == BOUNDARY_ID:
+            return BOUNDARY_DISPLAY
+        c = self.chars[i - 1]
+        return SPELLED.get(c) or (f"\\u{ord(c):04x}" if unicodedata.category(c) == "Cc" else c)
 
     def to_json(self) -> dict:
         return {"level": "char", "boundary_id": BOUNDARY_ID, "chars": self.chars}

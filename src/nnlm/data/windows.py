@@ -132,10 +132,17 @@ class StreamWindows:
     Memory is the int32 stream alone; contexts are gathered per batch.
     """
 
-    def __init__(self, ids: torch.Tensor, block_size: int):
+    def __init__(self, ids: torch.Tensor, block_size: int, bounded: torch.Tensor | None = None):
         self.stream = ids.to(torch.int32)  # (N,)
         self.block_size = block_size
         self._offsets = torch.arange(-block_size, 0, dtype=torch.long)
+        self._bounded = bounded  # the boundary, then the stream (a view of the same memory)
+
+    @classmethod
+    def bounded(cls, ids: torch.Tensor, block_size: int) -> StreamWindows:
+        """The stream ids[1:], where ids[0] is the boundary token: no copy is made, so a
+        stream in a memory-mapped file stays there."""
+        return cls(ids[1:], block_size, bounded=ids)
 
     def __len__(self) -> int:
         return self.stream.numel()
@@ -155,5 +162,6 @@ class StreamWindows:
 
     def sequences(self) -> Sequences:
         """The stream as one sequence from a boundary token, for models that read sequences."""
-        stream = torch.cat([torch.zeros(1, dtype=torch.int32), self.stream])
+        stream = self._bounded if self._bounded is not None else \
+            torch.cat([torch.zeros(1, dtype=torch.int32), self.stream])
         return Sequences(stream, torch.zeros(1, dtype=torch.long), torch.tensor([len(self)]))

@@ -32,6 +32,7 @@ from .windows import StreamWindows, Windows
 
 UNK = "<unk>"
 UNK_ID = 1
+LINE_END = "\n"  # a word of its own in running text (--line-ends)
 MODES = ("sentence", "stream")
 VOCAB_FROM = ("train", "all")
 WHITESPACE = re.compile(r"\s")
@@ -67,12 +68,15 @@ class WordVocab:
         return [self.stoi.get(w, UNK_ID) for w in self.split(item)]
 
     def decode(self, ids) -> str:
-        return " ".join(self.token_str(i) for i in ids if i != BOUNDARY_ID)
+        """The words joined by spaces; a line end starts a new line, without spaces around it."""
+        words = [UNK if i == UNK_ID else self.words[i - 2] for i in ids if i != BOUNDARY_ID]
+        return " ".join(words).replace(" \n ", "\n").replace(" \n", "\n").replace("\n ", "\n")
 
     def token_str(self, i: int) -> str:
         if i == BOUNDARY_ID:
             return BOUNDARY_DISPLAY
-        return UNK if i == UNK_ID else self.words[i - 2]
+        word = UNK if i == UNK_ID else self.words[i - 2]
+        return "\\n" if word == LINE_END else word
 
     def to_json(self) -> dict:
         return {"level": "word", "boundary_id": BOUNDARY_ID, "unk": UNK,
@@ -82,7 +86,8 @@ class WordVocab:
     def from_json(cls, obj: dict) -> WordVocab:
         if obj.get("level") != "word" or not isinstance(obj.get("words"), list):
             raise NnlmError("vocab.json: not a word vocabulary")
-        if not all(isinstance(w, str) and w and not any(c.isspace() for c in w) for w in obj["words"]):
+        if not all(isinstance(w, str) and (w == LINE_END or w and not any(c.isspace() for c in w))
+                   for w in obj["words"]):
             raise NnlmError("vocab.json: every word must be a non-empty string without whitespace")
         return cls(obj["words"], bool(obj.get("lowercase", False)))
 
@@ -100,15 +105,19 @@ class Corpus:
         return np.diff(self.line_starts)
 
 
-def read_corpus(path: str | Path, lowercase: bool = False) -> Corpus:
-    """Every whitespace-separated word of a UTF-8 file, line by line; blank lines skipped."""
+def read_corpus(path: str | Path, lowercase: bool = False, line_ends: bool = False) -> Corpus:
+    """Every whitespace-separated word of a UTF-8 file, line by line; blank lines skipped,
+    unless `line_ends`: then each line end is a word of its own, LINE_END (text as a stream)."""
     text = read_text(path)
     sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
     index: dict[str, int] = {}
     ids, starts = array("i"), array("q", [0])
-    for line in lines(text):
+    found = lines(text)
+    for n, line in enumerate(found, 1):
         for piece in pieces(line.lower() if lowercase else line):
             ids.extend([index.setdefault(w, len(index)) for w in piece.split()])
+        if line_ends and n < len(found):  # (the last piece follows the last line end)
+            ids.append(index.setdefault(LINE_END, len(index)))
         if len(ids) > starts[-1]:
             starts.append(len(ids))
     if not ids:

@@ -92,14 +92,15 @@ class LanguageModel:
     def sample(self, num: int = 10, *, temperature: float = 1.0, top_k: int | None = None,
                top_p: float | None = None, prefix: str = "", min_len: int = 0,
                max_len: int | None = None, seed: int | None = None, unique: bool = False,
-               new_only: bool = False) -> list[Sample]:
-        """`num` samples; with unique/new_only, draws more rounds until it has `num`."""
+               new_only: bool = False, on_text=None) -> list[Sample]:
+        """`num` samples; with unique/new_only, draws more rounds until it has `num`.
+        `on_text(piece)`: the first sample's text, piece by piece as it is drawn."""
         return self.draw(SampleRequest(num, prefix, temperature, top_k, top_p, min_len, max_len, seed,
-                                       unique, new_only))
+                                       unique, new_only), on_text)
 
-    def draw(self, request: SampleRequest) -> list[Sample]:
+    def draw(self, request: SampleRequest, on_text=None) -> list[Sample]:
         """The samples `request` asks for (fewer where the model cannot make that many unique or
-        new ones in MAX_ROUNDS rounds)."""
+        new ones in MAX_ROUNDS rounds); `on_text` as for `sample`."""
         request = request.checked(self.source)
         generator = torch.Generator(self.device)
         generator.manual_seed(request.seed if request.seed is not None else torch.seed())
@@ -111,6 +112,7 @@ class LanguageModel:
             # (a key-value cache is copied as rows finish) past the CPU's caches
             batch = min(SAMPLE_BATCH, max(64, 2 * want) if rounds else want)
             ids = generate(self.predictor(), batch, list(request.prefix_ids), generator=generator,
+                           on_token=self.text_stream(request, on_text) if not found else None,
                            **request.controls())
             for sample in self.samples_of(ids):
                 if (request.unique and sample.text in seen) or (request.new_only and sample.novelty != "new"):
@@ -120,6 +122,23 @@ class LanguageModel:
                 if len(found) == request.num:
                     return found
         return found
+
+    def text_stream(self, request: SampleRequest, on_text):
+        """A callback for `generate` that hands `on_text` the text each new token adds (the
+        prefix first), or None."""
+        if on_text is None:
+            return None
+        ids = list(request.prefix_ids)
+        shown = [self.source.decode(ids)]
+        on_text(shown[0])
+
+        def on_token(token: int) -> None:
+            ids.append(token)
+            text = self.source.decode(ids)
+            on_text(text[len(shown[0]):])
+            shown[0] = text
+
+        return on_token
 
     def samples_of(self, sequences: list[list[int]]) -> list[Sample]:
         """Generated token sequences as text, each marked with its novelty."""
@@ -141,11 +160,15 @@ class LanguageModel:
         return scores
 
     def evaluate(self, split: str = "dev", path: str | Path | None = None) -> EvalResult:
-        """Loss on a split of the run's data, or on the items of a file."""
+        """Loss on a split of the run's data, or on the items of a file (and bits per
+        character, where the data's tokens are characters)."""
         if self.mixture is None:
-            return evaluate(self.model, self.windows(split, path), self.device)
-        lp = self.logprobs(lambda width: self.windows(split, path, width))
-        return EvalResult(loss=float(-lp.mean()), tokens=lp.numel())
+            result = evaluate(self.model, self.windows(split, path), self.device)
+        else:
+            lp = self.logprobs(lambda width: self.windows(split, path, width))
+            result = EvalResult(loss=float(-lp.mean()), tokens=lp.numel())
+        result.chars = self.source.chars_of(result.tokens)
+        return result
 
     def windows(self, split: str = "dev", path: str | Path | None = None, width: int | None = None):
         """The examples of a split of the run's data, or of a file, contexts of the model's

@@ -89,9 +89,10 @@ def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float | None) 
 def generate(model, num: int, prefix: list[int], *, temperature: float = 1.0,
              top_k: int | None = None, top_p: float | None = None, min_len: int = 0,
              max_len: int = 64, generator: torch.Generator | None = None,
-             groups: list[tuple[torch.Generator, int]] | None = None) -> list[list[int]]:
+             groups: list[tuple[torch.Generator, int]] | None = None, on_token=None) -> list[list[int]]:
     """`num` token sequences, each starting with `prefix`, ending at the boundary token
     (not included) or at max_len tokens. The end token is forbidden before min_len.
+    `on_token(id)` is called with each token of the first sequence as it is drawn.
 
     The model carries its own state from step to step (models.base.Model.begin/advance),
     so a step costs one position whatever the model reads. `groups` [(generator, rows)]
@@ -117,6 +118,8 @@ def generate(model, num: int, prefix: list[int], *, temperature: float = 1.0,
                              for (g, _), k in zip(groups, alive, strict=True) if k])  # (R, 1)
         token = _choose(logits.float(), temperature, top_k, top_p, uniform)  # (R,)
         out[rows, pos] = token
+        if on_token is not None and rows[0] == 0 and token[0] != BOUNDARY_ID:
+            on_token(int(token[0]))
         going = token != BOUNDARY_ID
         lengths[rows[~going]] = pos
         rows = rows[going]

@@ -8,11 +8,13 @@ Sampling carries the recurrent state: a step costs one position, whatever came b
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from ..device import fast_bf16
 from ..settings import setting
 from .base import (
     NAMES_TRAINING,
@@ -120,9 +122,30 @@ DEFAULT = dict(block_size=64, n_embd=64, n_hidden=256, n_layer=1, lr=3e-3, min_l
 SWEPT = dict(NAMES_TRAINING, block_size=16, n_embd=64, n_layer=1, dropout=0.1, lr=3e-3, weight_decay=0.01)
 
 
+def auto(data) -> tuple[dict, list[str]]:
+    """The default run's sizes (see run/auto.py): running text by its kind and size; a list
+    gets the default preset."""
+    if data.items:
+        return dict(DEFAULT), []
+    settings = dict(precision="bf16" if fast_bf16() else "fp32", grad_clip=1.0, min_lr=0.05)
+    if data.chars_per_token > 1.5:  # words: the settings that won on Brown (benchmarks/zoo.py)
+        sampled = 4096 if data.vocab_size > 8192 else 0
+        settings.update(block_size=64, n_embd=256, n_hidden=512, n_layer=1, tie=True, dropout=0.5,
+                        batch_size=2048, lr=3e-3, weight_decay=0.01, sampled=sampled)
+        why = ["words: 512 units, 256-d embeddings tied to the output, dropout 0.5, pieces of 64 words"
+               + (f", sampled softmax {sampled}" if sampled else "")]
+    else:
+        hidden = 256 if data.tokens < 300_000 else 512
+        drop = round(min(0.3, max(0.0, 0.1 + 0.05 * math.log2(1_000_000 / max(data.tokens, 1)))), 2)
+        settings.update(block_size=128, n_embd=64, n_hidden=hidden, n_layer=1, dropout=drop, batch_size=8192,
+                        lr=3e-3, weight_decay=0.01)
+        why = [f"characters: {hidden} units, dropout {drop} (more for less text), pieces of 128 characters"]
+    return settings, why + [f"{settings['precision']} arithmetic"]
+
+
 RNN_FAMILY = Family("rnn", RNNConfig, VanillaRNN, "a tanh recurrent network over the whole sequence",
                     {"default": DEFAULT, "best": dict(SWEPT, n_hidden=256)})
 GRU_FAMILY = Family("gru", RNNConfig, GRU, "gated recurrent units over the whole sequence",
                     {"default": DEFAULT, "best": dict(SWEPT, n_hidden=512)})
 LSTM_FAMILY = Family("lstm", RNNConfig, LSTM, "long short-term memory over the whole sequence",
-                     {"default": DEFAULT, "best": dict(SWEPT, n_hidden=512)})
+                     {"default": DEFAULT, "best": dict(SWEPT, n_hidden=512)}, auto)

@@ -36,8 +36,18 @@ def batch_size(tokens: int) -> int:
     return 128 if tokens < 20_000 else 512 if tokens < 200_000 else 1024
 
 
-def training_settings(data: DataFacts) -> tuple[dict, list[str]]:
-    batch = batch_size(data.tokens)
+def choose_family(data: DataFacts) -> tuple[str, list[str]]:
+    """The family of the default run, and why: the MLP for a list; for running text a
+    recurrent network, whose state carries context across lines and which beats the MLP there
+    (benchmarks/text.py)."""
+    if data.items:
+        return "mlp", []
+    return "lstm", ["running text: an LSTM, whose state carries the context across lines"]
+
+
+def training_settings(data: DataFacts, batch: int | None = None) -> tuple[dict, list[str]]:
+    """How the default run trains; `batch`: the family's batch size, where it chooses one."""
+    batch = batch or batch_size(data.tokens)
     per_epoch = max(1, data.tokens // batch)
     budget = time_budget(data)
     settings = dict(optimizer="adamw", lr_schedule="plateau", batch_size=batch, max_seconds=budget,
@@ -58,11 +68,9 @@ def training_settings(data: DataFacts) -> tuple[dict, list[str]]:
 def choose(family, source: Source) -> tuple[dict, list[str]]:
     """The settings of the default run of `family` on `source`, and why, one reason a line."""
     data = source.facts()
-    settings, why = training_settings(data)
-    if family.auto is not None:
-        model, model_why = family.auto(data)
-        settings.update(model)
-        why = model_why + why
-    else:  # the family's default preset, trained as above
-        settings = {**family.presets.get("default", {}), **settings}
-    return settings, why
+    if family.auto is None:  # the family's default preset, trained as below
+        settings, why = training_settings(data)
+        return {**family.presets.get("default", {}), **settings}, why
+    model, model_why = family.auto(data)
+    settings, why = training_settings(data, model.get("batch_size"))
+    return {**settings, **model}, model_why + why

@@ -42,10 +42,10 @@ from ..settings.data import DataConfig
 from ..settings.partition import partition
 from ..settings.training import TrainConfig
 from .spec import RunSpec
-from .upgrade import upgrade_v1
+from .upgrade import upgrade
 
 FORMAT = "nnlm-run"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 CONFIG, VOCAB, MODEL, CHECKPOINT = "config.json", "vocab.json", "model.safetensors", "checkpoint.safetensors"
 METRICS, SUMMARY, LOCK = "metrics.jsonl", "summary.json", ".lock"
 NGRAM, MIX = "ngram.safetensors", "mix.json"  # the n-gram model mixed in, and how
@@ -252,7 +252,7 @@ def read_config(run_dir: Path) -> dict:
     for key in ("model", "train", "data"):
         if not isinstance(config.get(key), dict):
             raise NnlmError(f"{run_dir / CONFIG}: the '{key}' section is missing")
-    return upgrade_v1(config) if version == 1 else config
+    return upgrade(config, version)
 
 
 def write_spec(spec: RunSpec) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..data.sources import Source, read_source
 from ..data.text import bundled_names_path
 from ..errors import NnlmError
-from ..models import DEFAULT, FAMILIES, Family, family
+from ..models import FAMILIES, Family, family
 from ..settings.data import DataConfig
 from ..settings.partition import partition
 from ..settings.training import TrainConfig
@@ -42,17 +42,21 @@ def preset_settings(fam: Family, name: str) -> dict:
     """The settings of preset `name` of a family."""
     if name not in fam.presets:
         choices = ", ".join(sorted({"default", *fam.presets}))
-        raise NnlmError(f"unknown preset {name!r} for --model {fam.name}; choose from {choices}")
+        others = [f.name for f in FAMILIES.values() if name in f.presets]
+        has = f" (--model {', '.join(others)} {'has' if len(others) == 1 else 'have'} it)" if others else ""
+        raise NnlmError(f"unknown preset {name!r} for --model {fam.name}; choose from {choices}{has}")
     return dict(fam.presets.get(name, {}))
 
 
-def build_configs(model: str, preset: str, settings: dict, source: Source):
-    """The family, its model config, the training config and why: the preset's settings
-    (the default: chosen from the data, see auto.py), overridden by `settings` (None
-    values: keep the preset's)."""
+def build_configs(model: str | None, preset: str, settings: dict, source: Source):
+    """The family (None: chosen from the data), its model config, the training config and
+    why: the preset's settings (the default: chosen from the data, see auto.py), overridden by
+    `settings` (None values: keep the preset's)."""
+    model, why = (model, []) if model else auto.choose_family(source.facts())
     fam = family(model)
     given = {k: v for k, v in settings.items() if v is not None}
-    base, why = auto.choose(fam, source) if preset == "default" else (preset_settings(fam, preset), [])
+    base, chosen = auto.choose(fam, source) if preset == "default" else (preset_settings(fam, preset), [])
+    why += chosen
     if given.get("steps") and preset == "default":  # an explicit --steps is trained in full
         base.update(patience=0, max_seconds=0.0)
         why.append(f"--steps {given['steps']}: trained in full")
@@ -66,11 +70,12 @@ def build_configs(model: str, preset: str, settings: dict, source: Source):
     return fam, model_cfg, train_cfg, why
 
 
-def build_spec(data: str | None, out: str | None, *, model: str = DEFAULT, preset: str = "default",
+def build_spec(data: str | None, out: str | None, *, model: str | None = None, preset: str = "default",
                settings: dict | None = None) -> RunSpec:
     """Read and split the data and build every config from `settings` (the model family's,
-    training's and the data's); nothing is written."""
-    parts = partition(settings or {}, family(model), FAMILIES.values())  # before the data is read
+    training's and the data's); the family None: chosen from the data. Nothing is written."""
+    # (before the data is read: an unknown family or setting)
+    parts = partition(settings or {}, family(model) if model else None, FAMILIES.values())
     source = read_source(data, DataConfig(**parts.data))
     fam, model_cfg, train_cfg, why = build_configs(model, preset, {**parts.model, **parts.train}, source)
     why = source.notes + why

@@ -29,27 +29,40 @@ def token_counts(text: str) -> tuple:
     return values
 
 
+KINDS = ("auto", "list", "text")  # what the file is
+TOKENS = ("char", "word")  # what a token is
+MIN_COUNT_AUTO = -1  # --min-count: 0 where the text marks its own rare words with <unk>, else 3
+
+
 @dataclass
 class DataConfig:
     path: str = ""  # the data file; "" means the bundled names.txt
-    split_seed: int = setting(42, "seed of the shuffle that splits items")
-    split: tuple = setting((0.8, 0.1, 0.1), "train,dev,test fractions (default 0.8,0.1,0.1)",
-                           parse=fraction_list, metavar="TRAIN,DEV,TEST")
-    dedupe: bool = setting(False, "drop repeated items before splitting")
-    dev: str = setting("", "a file of dev items: DATA is then all training data (PTB/WikiText layout)",
+    kind: str = setting("auto", "what the file is: a list (one item per line, each modelled on its own) or "
+                        "running text (one stream: every character kept, the newline a token, context "
+                        "across lines); auto decides from the file and says why", choices=KINDS)
+    tokens: str = setting("char", "what a token is: a character, or a whitespace-separated word",
+                          choices=TOKENS)
+    split_seed: int = setting(42, "seed of the shuffle that splits a list's items")
+    split: tuple = setting((0.8, 0.1, 0.1), "train,dev,test fractions (default 0.8,0.1,0.1): of a list's "
+                           "items, shuffled, or of a text's tokens, in order", parse=fraction_list,
+                           metavar="TRAIN,DEV,TEST")
+    dedupe: bool = setting(False, "drop repeated items of a list before splitting")
+    dev: str = setting("", "a file of dev data: DATA is then all training data (PTB/WikiText layout)",
                        metavar="FILE")
-    test: str = setting("", "a file of test items, as --dev", metavar="FILE")
-    level: str = setting("char", "tokens: the characters of each line, or whitespace-separated words",
-                         choices=("char", "word"))
-    word_mode: str = setting("sentence", "word level: one sentence per line between boundaries, or one "
-                             "token stream", choices=("sentence", "stream"))
+    test: str = setting("", "a file of test data, as --dev", metavar="FILE")
+    split_tokens: tuple = setting((), "a contiguous split by token counts, TRAIN,DEV; the rest is test (a "
+                                  "list's cuts move to the next line start)", parse=token_counts,
+                                  metavar="TRAIN,DEV")
+    line_ends: bool = setting(True, "word-level text: each line end is a token (--no-line-ends: line ends "
+                              "mean nothing, the stream of Bengio et al. 2003)")
     lowercase: bool = setting(False, "word level: lowercase the text first")
-    min_count: int = setting(3, "word level: words seen at most this many times become <unk> "
-                             "(the paper's 3)", at_least=0)
-    vocab_from: str = setting("train", "word level: count words in the train split or in all the data",
-                              choices=("train", "all"))
-    split_tokens: tuple = setting((), "word level: a contiguous split, TRAIN,DEV token counts, the rest "
-                                  "is test", parse=token_counts, metavar="TRAIN,DEV")
+    min_count: int = setting(MIN_COUNT_AUTO, "word level: words seen at most this many times become <unk> "
+                             "(default: 0 where the text already has <unk>, else the paper's 3)",
+                             at_least=MIN_COUNT_AUTO)
+    vocab_from: str = setting("auto", "word level: count words in the train split or in all the data "
+                              "(auto: all of it where the text marks its own rare words with <unk>, so the "
+                              "corpus keeps its vocabulary; else the train split)",
+                              choices=("auto", "train", "all"))
 
     def validate(self) -> None:
         check(self)

@@ -23,10 +23,12 @@ class Parts:
     data: dict = field(default_factory=dict)
 
 
-def kinds(family) -> dict[str, list[Setting]]:
-    """The settings a run of `family` (a models.Family) takes, by what they configure."""
-    return {"model": settings_of(family.config), "train": settings_of(TrainConfig),
-            "data": settings_of(DataConfig)}
+def kinds(family, families: Iterable = ()) -> dict[str, list[Setting]]:
+    """The settings a run of `family` (a models.Family; None: any of `families`) takes, by
+    what they configure."""
+    model = settings_of(family.config) if family is not None else \
+        list({s.name: s for f in families for s in settings_of(f.config)}.values())
+    return {"model": model, "train": settings_of(TrainConfig), "data": settings_of(DataConfig)}
 
 
 def partition(values: dict, family, families: Iterable = (), *, scopes: tuple = FULL_RUN,
@@ -37,8 +39,9 @@ def partition(values: dict, family, families: Iterable = (), *, scopes: tuple = 
     scopes: the kinds of training taken (declare.FULL_RUN, TRIAL or SHORT); resuming: only
     settings that may change when a run resumes; data=False: no data settings; purpose
     names the caller in errors ("a sweep of --model mlp")."""
+    families = list(families)
     parts, unknown = Parts(), []
-    declared = kinds(family)
+    declared = kinds(family, families)
     for key, value in values.items():
         if value is None:
             continue

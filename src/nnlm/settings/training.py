@@ -10,6 +10,7 @@ from .declare import BUDGET, RUN, check, setting
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("plateau", "cosine", "linear", "step", "constant", "inverse")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass
@@ -49,6 +50,11 @@ class TrainConfig:
                                 scope=RUN, resumable=True)
     max_seconds: float = setting(0.0, "time budget (0: none); the lr schedule then follows the clock",
                                  at_least=0, scope=BUDGET, resumable=True)
+    grad_clip: float = setting(0.0, "scale the gradient down to this norm where it is longer (0: never)",
+                               at_least=0)
+    precision: str = setting("fp32", "the arithmetic of training steps: fp32, or bf16 (autocast: matrix "
+                             "products in bfloat16, fast where the hardware has it: CUDA, and CPUs with "
+                             "AMX); the weights stay fp32", choices=PRECISIONS)
     seed: int = setting(1337, "same seed, data and thread count give identical weights on CPU")
     device: str = setting("auto", "auto picks cuda, then mps, then cpu", choices=DEVICES, resumable=True)
     mix: bool = setting(True, "after training, mix in a Kneser-Ney model of the train split (order and "

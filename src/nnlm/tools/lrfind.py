@@ -16,7 +16,7 @@ from ..data.sources import read_source
 from ..data.text import bundled_names_path
 from ..device import resolve_device
 from ..errors import NnlmError
-from ..models import DEFAULT, FAMILIES, family
+from ..models import FAMILIES, family
 from ..run.spec import build_configs
 from ..settings.data import DataConfig
 from ..settings.declare import SHORT
@@ -42,7 +42,7 @@ def lr_schedule(lr_min: float, lr_max: float, steps: int) -> list[float]:
     return [10 ** (lo + (hi - lo) * i / max(1, steps - 1)) for i in range(steps)]
 
 
-def lr_find(data: str | None = None, *, model: str = DEFAULT, preset: str = "default",
+def lr_find(data: str | None = None, *, model: str | None = None, preset: str = "default",
             steps: int = 300, lr_min: float = 1e-4, lr_max: float = 1.0,
             data_options: dict | None = None, **settings) -> LRFindResult:
     """Sweep the lr over `steps` minibatches of the training split of DATA.
@@ -56,8 +56,8 @@ def lr_find(data: str | None = None, *, model: str = DEFAULT, preset: str = "def
         raise NnlmError(f"--steps must be at least 10 for a sweep, got {steps}")
     if not 0 < lr_min < lr_max:
         raise NnlmError(f"need 0 < --lr-min < --lr-max, got {lr_min:g} and {lr_max:g}")
-    parts = partition({**settings, **(data_options or {})}, family(model), FAMILIES.values(), scopes=SHORT,
-                      purpose="the lr finder")
+    parts = partition({**settings, **(data_options or {})}, family(model) if model else None,
+                      FAMILIES.values(), scopes=SHORT, purpose="the lr finder")
     source = read_source(data, DataConfig(**parts.data))
     fam, model_cfg, cfg, _ = build_configs(model, preset, {**parts.model, **parts.train}, source)
     device = resolve_device(cfg.device)

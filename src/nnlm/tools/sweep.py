@@ -15,8 +15,11 @@ import random
 from pathlib import Path
 
 from ..errors import NnlmError
-from ..models import DEFAULT, FAMILIES, family
+from ..models import FAMILIES, family
+from ..data.sources import read_source
 from ..run import rundir
+from ..run.auto import choose_family
+from ..settings.data import DataConfig
 from ..settings.declare import TRIAL
 from ..settings.partition import partition
 from ..training.train import train
@@ -66,12 +69,16 @@ def trial_name(params: dict) -> str:
 
 
 def run_sweep(data: str | None, out: str | Path, grid: dict, fixed: dict, seconds: float,
-              model: str = DEFAULT, preset: str = "default", random_trials: int = 0, seed: int = 0,
+              model: str | None = None, preset: str = "default", random_trials: int = 0, seed: int = 0,
               progress: bool = False, report=print, data_options: dict | None = None) -> list[dict]:
     """Train every trial for `seconds` (the preset, then `fixed`, then the trial's own
-    settings); write results.csv, results.md and results.json after each trial."""
+    settings); write results.csv, results.md and results.json after each trial. The family
+    None: the one the default run chooses from the data."""
     if seconds <= 0:
         raise NnlmError(f"--seconds must be positive, got {seconds}")
+    if model is None:
+        model = choose_family(read_source(data, DataConfig(**(data_options or {}))).facts())[0]
+    check_keys(model, [*grid, *fixed])
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []

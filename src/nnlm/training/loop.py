@@ -56,6 +56,8 @@ class Trainer:
             if self.cfg.eval_tokens else self.dev_windows
         self.batches = make_batches(self.model, self.train_windows, self.cfg.batch_size, self.cfg.seed,
                                     device, self.group.rank, self.group.world)
+        bf16 = self.cfg.precision == "bf16" and device.type in ("cpu", "cuda")
+        self.autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
         self.state = LoopState()  # step, best dev loss...: what a checkpoint keeps
         self.schedule = Schedule(self.cfg)  # the lr of each step, and patience
         self.started = time.perf_counter()
@@ -184,7 +186,8 @@ class Trainer:
         self.lr = self.schedule.advance(self.step, self.agreed_elapsed)
         x, y = self.batches.get(self.step)  # (B, block_size), (B,); sequences: (B, L), (B, L)
         self.optimizer.zero_grad()
-        loss = self.model.loss_and_grad(x, y)  # the gradients land in the flat buffer's views
+        with self.autocast:
+            loss = self.model.loss_and_grad(x, y)  # the gradients land in the flat buffer's views
         if self.group.world > 1:  # average the ranks' gradients: one all-reduce, one bucket
             self.group.all_reduce_sum(self.optimizer.grad).mul_(1.0 / self.group.world)
         self.optimizer.step(self.lr)

@@ -37,7 +37,7 @@ def make_optimizer(model, cfg) -> FlatOptimizer:
     decay_mask = torch.cat([torch.full((p.numel(),), float(id(p) in decaying))
                             for p in model.parameters()])
     return FlatOptimizer(flat, grad, decay_mask, cfg.optimizer, cfg.weight_decay,
-                         beta1=cfg.beta1, beta2=cfg.beta2, momentum=cfg.momentum)
+                         beta1=cfg.beta1, beta2=cfg.beta2, momentum=cfg.momentum, clip=cfg.grad_clip)
 
 
 class FlatOptimizer:
@@ -48,8 +48,8 @@ class FlatOptimizer:
 
     def __init__(self, flat: torch.Tensor, grad: torch.Tensor, decay_mask: torch.Tensor,
                  kind: str, weight_decay: float, beta1: float = 0.9, beta2: float = 0.99,
-                 momentum: float = 0.0, eps: float = 1e-8):
-        self.flat, self.grad, self.kind = flat, grad, kind
+                 momentum: float = 0.0, eps: float = 1e-8, clip: float = 0.0):
+        self.flat, self.grad, self.kind, self.clip = flat, grad, kind, clip
         self.decay = decay_mask.to(flat) * weight_decay  # (P,) per-element decay
         self.beta1, self.beta2, self.momentum, self.eps = beta1, beta2, momentum, eps
         self.t = 0
@@ -62,6 +62,8 @@ class FlatOptimizer:
     @torch.no_grad()
     def step(self, lr: float) -> None:
         self.t += 1
+        if self.clip:  # scaled on the device, without asking the host whether it is needed
+            self.grad.mul_(torch.clamp(self.clip / (self.grad.norm() + 1e-6), max=1.0))
         if self.kind == "sgd":
             update = self.grad.addcmul(self.decay, self.flat)  # L2: g + wd * w
             if self.momentum:

@@ -12,7 +12,6 @@ from pathlib import Path
 from ..device import resolve_device
 from ..errors import NnlmError
 from ..inference.evaluate import evaluate, token_logprobs
-from ..models import DEFAULT
 from ..ngram.mixture import fit_run_mixture
 from ..run import rundir
 from ..run.spec import build_spec
@@ -47,13 +46,14 @@ class TrainResult:
         return d
 
 
-def train(data: str | None = None, out: str | None = None, *, model: str = DEFAULT,
+def train(data: str | None = None, out: str | None = None, *, model: str | None = None,
           preset: str = "default", resume: bool = False, overwrite: bool = False,
           progress: bool = True, target_loss: float | None = None,
           data_options: dict | None = None, log=None, **settings) -> TrainResult:
     """Train a model on DATA (default: the bundled names) into the run directory OUT.
 
-    `settings` are settings of the model family `model` (block_size=8, ...), of training
+    `settings` are settings of the model family `model` (None: chosen from the data, the MLP
+    for a list, an LSTM for running text; block_size=8, ...), of training
     (lr=3e-3, ...; settings.training.TrainConfig) and of the data (level="word",
     dev="valid.txt", ...; settings.data.DataConfig; also accepted as `data_options`), over
     those of `preset`.
@@ -80,8 +80,8 @@ def train(data: str | None = None, out: str | None = None, *, model: str = DEFAU
         with rundir.locked(spec.run_dir) if group.is_main else contextlib.nullcontext():
             if not resume and group.is_main:
                 rundir.write_spec(spec)
-                if log and spec.why:
-                    log("settings chosen from the data: " + "; ".join(spec.why))
+                if log:
+                    report_choices(spec, log)
             group.barrier()
             trainer = Trainer(spec, device, progress, target_loss, group)
             if resume and trainer.resume_from_checkpoint() and spec.train.steps and \
@@ -92,6 +92,16 @@ def train(data: str | None = None, out: str | None = None, *, model: str = DEFAU
             return finish(trainer, trainer.run(), setup_seconds)
     finally:
         teardown(group)
+
+
+def report_choices(spec, log) -> None:
+    """What reading the data decided, and the settings chosen from it, a line each."""
+    notes = spec.source.notes
+    if notes:
+        log("data: " + "; ".join(notes))
+    chosen = spec.why[len(notes):] if spec.why[:len(notes)] == notes else spec.why
+    if chosen:
+        log("settings chosen from the data: " + "; ".join(chosen))
 
 
 def finish(trainer: Trainer, stopped: Stop, setup_seconds: float) -> TrainResult:

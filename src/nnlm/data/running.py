@@ -1,0 +1,152 @@
+"""Running text as characters: one stream in which every character is a token (spaces, tabs,
+indentation, blank lines; the newline is a token like any other), context crosses line ends,
+and the split is contiguous (train first, then dev, then test; or --dev/--test files).
+
+A text of any size: files are read in pieces (text.text_pieces), twice (the characters, then
+their ids), and a stream of more than MEMMAP_TOKENS tokens keeps its ids in a memory-mapped
+file rather than in memory. Encoding then decoding gives the text back exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..errors import NnlmError
+from ..settings.data import DataConfig
+from .base import SPLITS, FromFiles, check_split_files
+from .text import bundled_names_path, text_pieces
+from .vocab import Vocab
+from .windows import StreamWindows
+
+MEMMAP_TOKENS = 16 * 1024**2  # a longer stream's ids live in a memory-mapped file
+
+
+@dataclass
+class TextSplit:
+    """Every split's tokens in one int32 array: a boundary token (0), train's tokens, a
+    boundary, dev's, a boundary, test's; each split reads its own span, from its boundary."""
+
+    ids: np.ndarray  # (tokens + 3,) int32, in memory or memory-mapped
+    spans: dict[str, tuple[int, int]]  # split -> [start, end) of ids, start at its boundary
+
+    def tokens(self) -> dict[str, int]:
+        return {name: end - start - 1 for name, (start, end) in self.spans.items()}
+
+    def windows(self, name: str, block_size: int) -> StreamWindows:
+        start, end = self.spans[name]
+        return StreamWindows.bounded(torch.from_numpy(self.ids[start:end]), block_size)
+
+
+def scan(paths: list[str]) -> tuple[set[str], dict[str, int], dict[str, str]]:
+    """The characters of the files, each file's length in characters and its SHA-256."""
+    chars, lengths, hashes = set(), {}, {}
+    for path in dict.fromkeys(paths):
+        digest, n = hashlib.sha256(), 0
+        for piece in text_pieces(path, digest):
+            chars.update(piece)
+            n += len(piece)
+        lengths[path], hashes[path] = n, digest.hexdigest()
+    if chars <= set(" \t\n\r\f\v\x1c\x1d\x1e\x1f\x85\xa0\u2028\u2029"):
+        raise NnlmError(f"{paths[0]}: no text (the file has only blank lines and whitespace)")
+    return chars, lengths, hashes
+
+
+def cut_points(n: int, config: DataConfig) -> tuple[int, int]:
+    """Where dev and test start in a text of n tokens: by --split-tokens or --split."""
+    if config.split_tokens:
+        a, b = config.split_tokens[0], sum(config.split_tokens)
+        if b > n:
+            raise NnlmError(f"--split-tokens {a},{config.split_tokens[1]} asks for {b} tokens; the text "
+                            f"has {n}")
+        return a, b
+    fractions = config.split
+    return int(fractions[0] * n), (int((1.0 - fractions[2]) * n) if fractions[2] > 0 else n)
+
+
+def new_ids(size: int) -> np.ndarray:
+    """An int32 array of `size`, memory-mapped from a file that is gone once the process is."""
+    if size <= MEMMAP_TOKENS:
+        return np.zeros(size, dtype=np.int32)
+    fd, path = tempfile.mkstemp(prefix="nnlm-text-", suffix=".ids")
+    try:
+        os.ftruncate(fd, size * 4)
+        return np.memmap(path, dtype=np.int32, mode="r+", shape=(size,))
+    finally:
+        os.close(fd)
+        os.unlink(path)  # the mapping keeps the pages; the name goes now
+
+
+def encode_files(vocab: Vocab, parts: list[tuple[str, int, int]]) -> TextSplit:
+    """The split whose train, dev and test are parts[k] = (file, first, last character)."""
+    total = sum(hi - lo for _, lo, hi in parts)
+    ids = new_ids(total + len(SPLITS))
+    spans, at = {}, 0
+    for name, (_, lo, hi) in zip(SPLITS, parts, strict=True):
+        spans[name] = (at, at + 1 + hi - lo)  # ids[at] stays the boundary
+        at += 1 + hi - lo
+    for path in dict.fromkeys(p for p, _, _ in parts):
+        owned = [(spans[name][0] + 1 - lo, lo, hi) for name, (p, lo, hi) in zip(SPLITS, parts, strict=True)
+                 if p == path and hi > lo]
+        pos = 0
+        for piece in text_pieces(path):
+            encoded = vocab.encode_array(piece, str(path))
+            for offset, lo, hi in owned:  # the characters [lo, hi) of the file go to offset + position
+                first, last = max(lo, pos), min(hi, pos + len(piece))
+                if first < last:
+                    ids[offset + first:offset + last] = encoded[first - pos:last - pos]
+            pos += len(piece)
+    return TextSplit(ids, spans)
+
+
+class CharText(FromFiles):
+    """Running text, characters as tokens (see the module's docstring)."""
+
+    kind = "text"
+    ends = False  # a stream has no end: samples are max_len characters
+
+    @classmethod
+    def read(cls, config: DataConfig) -> CharText:
+        if config.lowercase:
+            raise NnlmError("--lowercase is for --tokens word")
+        check_split_files(config)
+        path = config.path or str(bundled_names_path())
+        files = [p for p in (path, config.dev, config.test) if p]
+        chars, lengths, hashes = scan(files)
+        vocab, notes = Vocab(sorted(chars)), []
+        if config.dev or config.test:
+            parts = [(p, 0, lengths[p]) if p else (path, 0, 0) for p in (path, config.dev, config.test)]
+        else:
+            n = lengths[path]
+            a, b = cut_points(n, config)
+            if a < 1 or (config.split[1] > 0 and b == a and not config.split_tokens):
+                a, b = n, n
+                notes.append(f"{n:,} characters are too few for a dev split: training on all of them")
+            parts = [(path, 0, a), (path, a, b), (path, b, n)]
+        source = cls(config, vocab, encode_files(vocab, parts), hashes)
+        source.notes = notes
+        return source
+
+    def tokens(self) -> dict[str, int]:
+        return self.split.tokens()
+
+    def windows(self, split: str, block_size: int) -> StreamWindows:
+        return self.split.windows(split, block_size)
+
+    def file_windows(self, path, block_size: int) -> StreamWindows:
+        return encode_files(self.vocab, [(str(path), 0, scan([str(path)])[1][str(path)]),
+                                         (str(path), 0, 0), (str(path), 0, 0)]).windows("train", block_size)
+
+    def encode(self, text: str, context: str) -> list[int]:
+        return self.vocab.encode_array(text, context).tolist()
+
+    def default_max_len(self) -> int:
+        return 500
+
+
+__all__ = ["CharText", "TextSplit", "encode_files"]
