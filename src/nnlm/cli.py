@@ -67,7 +67,8 @@ def add_train(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
     p.add_argument("--target-loss", type=float, help="stop once the dev loss is at or below this")
-    p.add_argument("--samples", type=int, default=10, help="samples printed at the end")
+    p.add_argument("--samples", type=int, default=10, help="samples printed at the end (running text: "
+                   "one continuation)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_settings(p, "train")
 
@@ -218,8 +219,13 @@ def cmd_train(args) -> int:
         print(f"checkpoint saved; continue with: nnlm train --resume --out {result.run_dir}")
         return 143 if result.stopped.value.endswith("SIGTERM") else 130
     if args.samples > 0:
-        print("samples:")
-        print_samples(load(result.run_dir).sample(args.samples, seed=0), width=24)
+        lm = load(result.run_dir)
+        if lm.source.ends:
+            print("samples:")
+            print_samples(lm.sample(args.samples, seed=0), width=24)
+        else:  # running text: a continuation of its start, as it is
+            print("samples:")
+            print(lm.sample(1, seed=0)[0].text)
     return 0
 
 
