@@ -29,6 +29,27 @@ def v1_copy(name, tmp_path) -> Path:
     return run
 
 
+def test_format_2_word_stream_loads_and_gives_the_same_numbers(tmp_path):
+    """--level word --word-mode stream (format 2) reads as --tokens word --kind text --no-line-ends."""
+    run = tmp_path / "run_v2_stream"
+    shutil.copytree(FIXTURES / "run_v2_stream", run)
+    shutil.copy(FIXTURES / "words200.txt", tmp_path / "words200.txt")
+    config = json.loads((run / "config.json").read_text())
+    old_path = config["data"]["path"]
+    config["data"]["path"] = str(tmp_path / "words200.txt")
+    config["source"]["sha256"] = {config["data"]["path"]: config["source"]["sha256"][old_path]}
+    (run / "config.json").write_text(json.dumps(config))
+    expected = json.loads((FIXTURES / "run_v2_expected.json").read_text())
+    lm = nnlm.load(run, device="cpu")
+    assert (lm.spec.data.tokens, lm.spec.data.kind, lm.spec.data.line_ends) == ("word", "text", False)
+    assert lm.evaluate("dev").loss == pytest.approx(expected["dev_loss"], rel=1e-6)
+    assert lm.evaluate("test").loss == pytest.approx(expected["test_loss"], rel=1e-6)
+    assert [s.logprob for s in lm.score(expected["items"])] == pytest.approx(expected["scores"], rel=1e-5)
+    assert [s.text for s in lm.sample(3, seed=5, max_len=6)] == expected["samples"]
+    result = nnlm.train(out=str(run), resume=True, steps=50, progress=False)
+    assert result.step == 50
+
+
 @pytest.mark.parametrize("name", ["run_v1_char", "run_v1_word"])
 def test_format_1_runs_load_and_give_the_same_numbers(name, tmp_path):
     expected = EXPECTED[name]

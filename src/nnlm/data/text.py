@@ -146,6 +146,8 @@ def detect_kind(path: str | Path) -> tuple[str, str]:
     indented = sum(ln[0].isspace() for ln in filled) / len(found)
     words = statistics.median(len(ln.split()) for ln in filled)
     longest = max(map(len, found))
+    if len(found) == 1:
+        return "text", "it is one line"
     for share, what in ((blank, "blank"), (indented, "indented")):
         if share >= BLANK_SHARE:
             return "text", f"{share:.0%} of its lines are {what}"
@@ -153,7 +155,5 @@ def detect_kind(path: str | Path) -> tuple[str, str]:
         return "text", f"its lines have {words:g} words each (the median)"
     if longest >= LONG_LINE:
         return "text", f"a line is {longest:,} characters long"
-    if len(found) == 1:
-        return "text", "it is one line"
     plural = "s" if words != 1 else ""
     return "list", f"{len(found):,} lines of {words:g} word{plural} each (the median), none blank"

@@ -8,7 +8,7 @@ import torch
 
 from ..errors import NnlmError
 from ..losses import EvalResult
-from ..ngram.baseline import examples, fit_ngram
+from ..ngram.baseline import fit_ngram, logprobs
 from ..ngram.mixture import MixResult, check_weights, mix_many, tune_weights
 from .evaluate import token_logprobs
 
@@ -31,7 +31,7 @@ def component_logprobs(lms: list, ngram_model, name: str) -> list[np.ndarray]:
         out.append(token_logprobs(lm.model, windows, lm.device).double().numpy())
     if ngram_model is not None:
         context = max(getattr(ngram_model, "order", 2) - 1, 1)
-        out.append(ngram_model.logprob(*examples(first.windows(name, context))))
+        out.append(logprobs(ngram_model, first.windows(name, context)))
     return out
 
 

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from ..errors import NnlmError
 from ..losses import EvalResult
@@ -15,12 +16,28 @@ from .arpa import write_arpa
 
 METHODS = {"kn": "Kneser-Ney", "bigram": "count bigram"}  # --method: what it names
 DEFAULT_SAMPLE_LEN = 50  # tokens of a sample of data with no items to take a length from
+# Bounded memory on data of any size: a model is fitted on at most FIT_TOKENS training tokens
+# (the first), its order chosen on at most CHOOSE_TOKENS dev tokens, and it scores a split
+# SCORE_CHUNK tokens at a time.
+FIT_TOKENS, CHOOSE_TOKENS, SCORE_CHUNK = 4_000_000, 1_000_000, 1 << 20
 
 
-def examples(windows) -> tuple[np.ndarray, np.ndarray]:
-    """All (context, target) pairs of a windows object as numpy: X (N, block), Y (N,)."""
-    X, Y = windows.tensors()
-    return X.numpy(), Y.numpy()
+def examples(windows, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The (context, target) pairs of a windows object as numpy, X (N, block) and Y (N,): all of
+    them, or the first `limit`."""
+    index = torch.arange(len(windows) if limit is None else min(limit, len(windows)))
+    return windows.contexts(index).numpy(), windows.targets(index).numpy()
+
+
+def logprobs(model, windows) -> np.ndarray:
+    """log p of every example of `windows` under an n-gram model: (N,) float64."""
+    out = np.empty(len(windows))
+    for start in range(0, len(windows), SCORE_CHUNK):
+        index = torch.arange(start, min(start + SCORE_CHUNK, len(windows)))
+        with np.errstate(divide="ignore"):
+            out[start:start + len(index)] = model.logprob(windows.contexts(index).numpy(),
+                                                          windows.targets(index).numpy())
+    return out
 
 
 def fit_ngram(data, order: int, method: str = "kn", smoothing: float = 1.0):
@@ -30,7 +47,7 @@ def fit_ngram(data, order: int, method: str = "kn", smoothing: float = 1.0):
     counts.check_order(order)
     if method == "bigram" and order != 2:
         raise NnlmError(f"--method bigram is order 2, got --order {order}")
-    X, Y = examples(data.windows("train", max(order - 1, 1)))
+    X, Y = examples(data.windows("train", max(order - 1, 1)), FIT_TOKENS)
     start = time.perf_counter()
     V = len(data.vocab)
     model = counts.CountBigram(V, smoothing) if method == "bigram" else counts.KneserNey(order, V)
@@ -51,12 +68,12 @@ def choose_order(data, max_order: int = counts.MAX_ORDER, patience: int = 2) -> 
     in turn until `patience` orders in a row do no better. Without a dev split: order 3."""
     start = time.perf_counter()
     width = max(max_order - 1, 1)
-    X, Y = examples(data.windows("train", width))  # the widest contexts once, sliced per order
+    X, Y = examples(data.windows("train", width), FIT_TOKENS)  # the widest contexts once, sliced per order
     dev = data.windows("dev", width)
     if not len(dev):
         model = counts.KneserNey(3, len(data.vocab)).fit(X[:, -2:], Y)
         return OrderChoice(model, 3, {}, time.perf_counter() - start)
-    Xd, Yd = examples(dev)
+    Xd, Yd = examples(dev, CHOOSE_TOKENS)
     best, losses = None, {}
     for order in range(1, max_order + 1):
         cols = slice(width - (order - 1), width)
@@ -71,9 +88,7 @@ def choose_order(data, max_order: int = counts.MAX_ORDER, patience: int = 2) -> 
 
 
 def ngram_eval(model, windows) -> EvalResult:
-    X, Y = examples(windows)
-    with np.errstate(divide="ignore"):
-        lp = model.logprob(X, Y)
+    lp = logprobs(model, windows)
     return EvalResult(loss=float(-lp.sum() / max(len(lp), 1)), tokens=len(lp))
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import NnlmError
-from .baseline import choose_order, examples
+from .baseline import choose_order, logprobs
 from .counts import KneserNey
 
 
@@ -106,7 +106,7 @@ class RunMixture:
 
     def logprobs(self, model_logprobs: np.ndarray, ngram_windows) -> np.ndarray:
         """The mixture's log p of each token, from the model's and the n-gram's windows."""
-        kn = self.ngram.logprob(*examples(ngram_windows))
+        kn = logprobs(self.ngram, ngram_windows)
         return mix_many([np.asarray(model_logprobs, dtype=np.float64), kn], [self.weight, 1 - self.weight])
 
 
@@ -116,7 +116,7 @@ def fit_run_mixture(dev_model: np.ndarray, source) -> tuple[RunMixture, dict]:
     n-gram model and the mixture."""
     choice = choose_order(source)
     mixture = RunMixture(choice.model, 0.0)
-    dev_kn = choice.model.logprob(*examples(source.windows("dev", mixture.width)))
+    dev_kn = logprobs(choice.model, source.windows("dev", mixture.width))
     mixture.weight = float(tune_weights([dev_model, dev_kn])[0])
     mixed = mix_many([dev_model, dev_kn], [mixture.weight, 1 - mixture.weight])
     report = {"order": choice.order, "weight": mixture.weight, "fit_seconds": round(choice.seconds, 3),

@@ -215,7 +215,10 @@ class Trainer:
         """The dev loss now, and what the schedule makes of it; the best weights and a
         checkpoint are saved."""
         has_dev = len(self.eval_windows) > 0
-        dev = evaluate(self.model, self.eval_windows, self.device, self.group).loss if has_dev else math.nan
+        dev = math.nan
+        if has_dev:
+            with self.autocast:  # (bf16 runs: an estimate to stop on; the final losses are fp32)
+                dev = evaluate(self.model, self.eval_windows, self.device, self.group).loss
         self.last_dev, self.last_eval_step = dev, self.step
         if math.isinf(dev) or (math.isnan(dev) and has_dev):
             raise NnlmError(
