@@ -96,3 +96,12 @@ def test_word_level_text_keeps_line_ends_and_a_marked_vocabulary(tmp_path, capsy
     assert sum(tokens.values()) == 240 * 9  # 8 words and a line end a line
     text = nnlm.load(out, device="cpu").sample(1, max_len=30, seed=0)[0].text
     assert " \n" not in text and "\n " not in text  # line ends without spaces around them
+
+
+def test_one_long_line_without_a_line_end_is_running_text(tmp_path, capsys):
+    path = tmp_path / "one.txt"
+    path.write_text("to be or not to be, " * 50_000)  # 1 MB, no line end at all
+    printed = run_ok(capsys, "train", path, "--out", tmp_path / "r", "--steps", 3, "--no-mix", *TINY_LSTM)
+    assert "read as running text: it is one line" in printed
+    tokens = json.loads((tmp_path / "r" / "config.json").read_text())["source"]["tokens"]
+    assert sum(tokens.values()) == 1_000_000

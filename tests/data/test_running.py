@@ -50,9 +50,9 @@ def test_lists_stay_lists(name):
     (VERSE * 3, "blank"),
     ("def f(x):\n    return x\n" * 20, "indented"),
     ("The quick brown fox jumps over the lazy dog while the cat sleeps .\n" * 30, "words each"),
-    ("a" * 5000 + "\n", "characters long"),
+    ("short\n" + "a" * 5000 + "\nend\n", "characters long"),
     ("just one line", "one line"),
-])
+], ids=["verse", "code", "prose", "a long line", "one line"])
 def test_running_text_is_told_from_a_list(tmp_path, text, why):
     kind, reason = detect_kind(write(tmp_path, text))
     assert kind == "text" and why in reason

@@ -97,6 +97,28 @@ def test_long_sequences_are_read_in_half_overlapping_windows():
     assert math.isclose(lp[10 + 9].item(), expected.item(), rel_tol=1e-5)
 
 
+@pytest.mark.parametrize("name", ["rnn", "gru", "lstm"])
+def test_a_recurrent_model_reads_a_long_sequence_with_its_state_carried(name):
+    """Segments side by side, each warmed up on the block before it: the first segment is one
+    pass over the sequence, the rest nearly (their context starts a block before them), and a
+    process's shard of the segments plus the other's is the whole."""
+    model = model_of(name, vocab_size=11, block_size=8)
+    stream = torch.randint(1, 11, (400,), generator=torch.Generator().manual_seed(0), dtype=torch.int32)
+    stream[0] = 0
+    seqs = Sequences(stream, torch.tensor([0, 300]), torch.tensor([290, 6]))  # long, and short
+    lp = sequence_logprobs(model, seqs, "cpu")
+    with torch.no_grad():
+        logits, _ = model.read(stream[:290].long().unsqueeze(0))
+    one_pass = torch.log_softmax(logits[0], -1).gather(1, stream[1:291].long().unsqueeze(1)).squeeze(1)
+    segment = -(-290 // 37)  # 37 segments of a block or so: the first is read as one pass is
+    assert torch.allclose(lp[:segment], one_pass[:segment], atol=1e-6)
+    assert math.isclose(lp[:290].mean().item(), one_pass.mean().item(), rel_tol=0.02)
+    assert (lp[290:] < 0).all()
+    halves = sequence_logprobs(model, seqs, "cpu", shard=(0, 2)) + sequence_logprobs(model, seqs, "cpu",
+                                                                                      shard=(1, 2))
+    assert torch.allclose(halves, lp)
+
+
 @pytest.mark.parametrize("name", list(FAMILIES))
 def test_every_family_through_every_command(name, tiny_file, tmp_path, capsys):
     run = tmp_path / name

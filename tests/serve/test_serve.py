@@ -219,6 +219,23 @@ def test_stream_run_samples_max_len_words_and_scores(runs_dir):
         assert "nothing to score" in fails(c.post("/api/score", json={"run": "stream", "text": ""}), 400)
 
 
+def test_a_text_run_continues_its_prompt_with_every_character(runs_dir):
+    run = runs_dir / "verse"
+    nnlm.train(str(FIXTURES / "verse20k.txt"), str(run), progress=False, steps=20, n_hidden=16, n_embd=8,
+               block_size=16, batch_size=256, precision="fp32")
+    with TestClient(create_app([run])) as c:
+        card = ok(c.get("/api/runs"))["runs"][0]
+        described = (card["level"], card["data_kind"], card["family"], card["ends"])
+        assert described == ("char", "text", "lstm", False)
+        prompt = "ROMEO:\n  Soft"
+        samples = ok(c.post("/api/sample", json={"run": "verse", "n": 2, "prefix": prompt, "max_len": 40,
+                                                  "seed": 4}))["samples"]
+        assert all(s["text"].startswith(prompt) and len(s["text"]) == 40 for s in samples)
+        assert all(s["novelty"] is None for s in samples)
+        scored = ok(c.post("/api/score", json={"run": "verse", "text": "A\nB"}))
+        assert [t["token"] for t in scored["tokens"]] == ["A", "\\n", "B"]
+
+
 # -- scoring -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("text", ["emma", "a", ""])

@@ -1,1 +1,2 @@
-"""The data layer: text files in, token ids out (reading, vocabularies, splits, windows, sources)."""
+"""The data layer: text files in, token ids out (reading, telling lists from running text,
+vocabularies, splits, windows; the sources, one per kind of data)."""

@@ -9,6 +9,7 @@ from ..losses import EvalResult
 
 CHUNK = 65_536  # examples per forward pass: bounds memory on big evaluation sets
 CHUNK_LOGITS = 2**23  # and at most this many logits at once (big vocabularies: cache-sized)
+SEGMENTS = 64  # a long sequence read with a carried state: this many segments side by side
 
 
 @torch.no_grad()
@@ -50,13 +51,16 @@ def evaluate(model, windows: Windows, device, group=None) -> EvalResult:
     return EvalResult(loss=float(totals[0] / max(n, 1)), tokens=n)
 
 
-def reading_plan(sequences: Sequences, context: int) -> tuple[torch.Tensor, ...]:
+def reading_plan(sequences: Sequences, context: int, out_start: torch.Tensor | None = None
+                 ) -> tuple[torch.Tensor, ...]:
     """How to read sequences no more than `context` tokens at a time: windows (start, length,
-    first scored target, where its targets go in the output). A longer sequence is read in
-    windows a half context apart, each after the first scoring only its last half, so
-    every token is predicted from at least context / 2 tokens (or all there are)."""
+    first scored target, where its targets go in the output; a sequence's targets go from
+    `out_start`, by default one after another). A longer sequence is read in windows a half
+    context apart, each after the first scoring only its last half, so every token is
+    predicted from at least context / 2 tokens (or all there are)."""
     half = max(1, context // 2)
-    out_start = torch.cumsum(sequences.lengths, 0) - sequences.lengths
+    if out_start is None:
+        out_start = torch.cumsum(sequences.lengths, 0) - sequences.lengths
     count = torch.where(sequences.lengths <= context, 1,
                         1 + (sequences.lengths - context + half - 1) // half)  # (S,) windows each
     seq = torch.repeat_interleave(torch.arange(len(sequences)), count)
@@ -70,12 +74,29 @@ def reading_plan(sequences: Sequences, context: int) -> tuple[torch.Tensor, ...]
 @torch.no_grad()
 def sequence_logprobs(model, sequences: Sequences, device, shard: tuple[int, int] = (0, 1)) -> torch.Tensor:
     """log p of every predicted token of `sequences`, in order, by a sequence model (on the
-    CPU); with shard (rank, world) only every world-th window is read (the others stay 0)."""
+    CPU); with shard (rank, world) only every world-th window or segment is read (the others
+    stay 0). A model that carries its state (a recurrent one) reads a sequence longer than
+    its block with that state carried across (carried_logprobs); other models and shorter
+    sequences are read in windows of the block (reading_plan)."""
     was_training = model.training
     model.eval()
-    starts, lengths, skip, out_at = (t[shard[0]::shard[1]] for t in
-                                     reading_plan(sequences, model.config.block_size))
     out = torch.zeros(sequences.tokens(), dtype=torch.float32)
+    out_start = torch.cumsum(sequences.lengths, 0) - sequences.lengths
+    carried = sequences.lengths > model.config.block_size if model.carries_state else \
+        torch.zeros(len(sequences), dtype=torch.bool)
+    for s in torch.nonzero(carried).flatten().tolist():
+        carried_logprobs(model, sequences.select(torch.tensor([s])), out, int(out_start[s]), device, shard)
+    windowed = Sequences(sequences.stream, sequences.starts[~carried], sequences.lengths[~carried])
+    window_logprobs(model, windowed, out, out_start[~carried], device, shard)
+    model.train(was_training)
+    return out
+
+
+def window_logprobs(model, sequences: Sequences, out: torch.Tensor, out_start: torch.Tensor, device,
+                    shard: tuple[int, int]) -> None:
+    """Fill `out` with the log p of `sequences`, read in windows (reading_plan)."""
+    starts, lengths, skip, out_at = (t[shard[0]::shard[1]] for t in
+                                     reading_plan(sequences, model.config.block_size, out_start))
     order = torch.argsort(lengths, descending=True)  # batches of alike lengths pad little
     at = 0
     while at < order.numel():
@@ -90,5 +111,28 @@ def sequence_logprobs(model, sequences: Sequences, device, shard: tuple[int, int
         j = torch.arange(x.shape[1])
         scored = (j >= skip[chunk].unsqueeze(1)) & (y >= 0)  # (B, L)
         out[(out_at[chunk].unsqueeze(1) + j)[scored]] = lp.squeeze(2).cpu()[scored]
-    model.train(was_training)
-    return out
+
+
+def carried_logprobs(model, sequence: Sequences, out: torch.Tensor, out_start: int, device,
+                     shard: tuple[int, int]) -> None:
+    """Fill `out` from `out_start` with the log p of one long sequence, read by a model that
+    carries its state (Model.read): the sequence is cut into segments read side by side, a
+    block at a time, the state carried from block to block. A segment first reads the
+    block_size tokens before its own (not scored), so every token has at least that much
+    context, and nearly all of them far more: as one pass over the whole sequence, not two."""
+    block, length, start = model.config.block_size, int(sequence.lengths[0]), int(sequence.starts[0])
+    rows = max(1, min(SEGMENTS, -(-length // block), CHUNK_LOGITS // (block * model.config.vocab_size)))
+    first = torch.arange(rows) * -(-length // rows)  # (R,) each segment's first scored target
+    last = torch.minimum(first + -(-length // rows), torch.tensor(length))
+    begin = (first - block).clamp(min=0)  # where each segment starts reading
+    keep = torch.arange(rows)[shard[0]::shard[1]]
+    first, last, begin = first[keep], last[keep], begin[keep]
+    x, y = Sequences(sequence.stream, start + begin, last - begin).batch(torch.arange(len(keep)))  # (R, L)
+    state = None
+    for t in range(0, x.shape[1], block):
+        logits, state = model.read(x[:, t:t + block].to(device), state)  # (R, block, V)
+        yt = y[:, t:t + block]
+        lp = torch.log_softmax(logits.float(), -1).gather(2, yt.clamp(min=0).to(device).unsqueeze(2))
+        j = t + torch.arange(yt.shape[1])  # positions in each segment
+        scored = (begin.unsqueeze(1) + j >= first.unsqueeze(1)) & (yt >= 0)  # (R, T)
+        out[(out_start + begin.unsqueeze(1) + j)[scored]] = lp.squeeze(2).cpu()[scored]

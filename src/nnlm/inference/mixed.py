@@ -24,6 +24,7 @@ class MixedModel(Model):
         super().__init__()
         self.inner, self.mixture = model, mixture
         self.config, self.window = model.config, model.window
+        self.carries_state = False  # its n-gram model reads the ids of each call alone
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
         """idx (B, block_size) -> (B, V), or (B, T) -> (B, T, V): the mixture's log-probabilities."""

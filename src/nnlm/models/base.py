@@ -68,6 +68,7 @@ class Model(nn.Module):
     """Base class of every family's model."""
 
     window: ClassVar[bool] = True  # reads a fixed window (else whole sequences)
+    carries_state: ClassVar[bool] = False  # reads a sequence in pieces, its state carried (read)
     config: Any
 
     def loss(self, logits: torch.Tensor, targets: torch.Tensor | None):
@@ -139,6 +140,11 @@ class Model(nn.Module):
         """{layer name: (N, units)} hidden activations for a batch of inputs, for the
         saturation histogram; the name says which nonlinearity (e.g. 'hidden 1 (tanh)')."""
         return {}
+
+    def read(self, idx: torch.Tensor, state=None) -> tuple[torch.Tensor, Any]:
+        """(carries_state models) idx (B, T), the sequences' next tokens after `state` (None:
+        their start) -> logits (B, T, V) and the state after them."""
+        raise NotImplementedError
 
     # -- sampling --------------------------------------------------------------------
     def begin(self, context: torch.Tensor) -> tuple[torch.Tensor, Any]:

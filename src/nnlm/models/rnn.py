@@ -48,6 +48,7 @@ class Recurrent(Model):
     """One recurrent family's model; `cell` is rnn, gru or lstm."""
 
     window = False
+    carries_state = True
     cell = "gru"
 
     def __init__(self, config: RNNConfig):
@@ -86,6 +87,10 @@ class Recurrent(Model):
         config.sampled, training returns (None, the sampled softmax's loss) instead."""
         h, _ = self.rnn(self.drop(self.wte(idx)))  # (B, T, n_hidden)
         return self.output(self.features(h), targets)
+
+    def read(self, idx: torch.Tensor, state=None):
+        h, state = self.rnn(self.wte(idx), state)
+        return self.head(h), state
 
     def activations(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
         h, _ = self.rnn(self.wte(idx))

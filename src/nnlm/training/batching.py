@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from ..data.windows import Sequences
+
 MATERIALIZE_LIMIT = 64 * 1024**2  # contexts held as one tensor up to this many token ids
 
 
@@ -66,11 +68,16 @@ class Subset:
 
 def evenly_spaced(windows, limit: int, model=None):
     """At most about `limit` examples of `windows`, evenly spaced (all of them if fewer); for
-    a sequence model, whole pieces of sequences (see SequenceSample)."""
+    a sequence model, whole pieces of sequences (see SequenceSample), or of one stream its
+    first `limit` tokens, read as the final evaluation reads them."""
     if len(windows) <= limit:
         return windows
     if model is not None and not model.window:
-        pieces = windows.sequences().pieces(model.config.block_size)
+        sequences = windows.sequences()
+        if len(sequences) == 1:
+            return SequenceSample(Sequences(sequences.stream, sequences.starts,
+                                            sequences.lengths.clamp(max=limit)))
+        pieces = sequences.pieces(model.config.block_size)
         keep = torch.linspace(0, len(pieces) - 1, max(1, limit * len(pieces) // pieces.tokens())).long()
         return SequenceSample(pieces.select(keep))
     return Subset(windows, torch.linspace(0, len(windows) - 1, limit).long())

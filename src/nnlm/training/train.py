@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..device import resolve_device
 from ..errors import NnlmError
 from ..inference.evaluate import evaluate, token_logprobs
@@ -110,12 +112,14 @@ def finish(trainer: Trainer, stopped: Stop, setup_seconds: float) -> TrainResult
     spec, seconds, group = trainer.spec, trainer.elapsed(), trainer.group
     group.barrier()  # rank 0 has written the best weights
     rundir.load_weights(spec.run_dir, trainer.model, "best")
-    losses = best_losses(trainer)
+    logprobs = split_logprobs(trainer) if group.world == 1 else {}  # each split read once
+    losses = {name: float(-lp.mean()) if len(lp) else None for name, lp in logprobs.items()} \
+        if logprobs else best_losses(trainer)
     mixture = None
     if group.is_main:
         rundir.remove_mixture(spec.run_dir)  # an earlier session's no longer fits these weights
         if spec.train.mix and losses["dev"] is not None and not stopped.interrupted:
-            mixture = mix_into_run(trainer)
+            mixture = mix_into_run(trainer, logprobs)
     # the run's predictor's losses: the mixture's where there is one (test: where there is a test split)
     dev_loss = mixture["dev_loss"]["mixture"] if mixture else losses["dev"]
     test_loss = mixture["test_loss"]["mixture"] if mixture and "test_loss" in mixture else losses["test"]
@@ -130,32 +134,51 @@ def finish(trainer: Trainer, stopped: Stop, setup_seconds: float) -> TrainResult
     return result
 
 
+def evaluated_windows(trainer: Trainer, name: str):
+    """What the final losses read: all of dev and test, at most TRAIN_EVAL_LIMIT of train."""
+    if name == "train":
+        return evenly_spaced(trainer.train_windows, TRAIN_EVAL_LIMIT, trainer.model)
+    return trainer.dev_windows if name == "dev" else trainer.spec.windows(name)
+
+
+def split_logprobs(trainer: Trainer) -> dict[str, np.ndarray]:
+    """The model's log p of each token that the final losses read, by split (one process)."""
+    out = {}
+    for name in ("train", "dev", "test"):
+        windows = evaluated_windows(trainer, name)
+        out[name] = token_logprobs(trainer.model, windows, trainer.device).double().numpy() \
+            if len(windows) else np.zeros(0)
+    return out
+
+
 def best_losses(trainer: Trainer) -> dict[str, float | None]:
-    """The loss of the model on each split (train: at most TRAIN_EVAL_LIMIT examples of it;
-    None for an empty split)."""
-    spec = trainer.spec
-    built = {"train": evenly_spaced(trainer.train_windows, TRAIN_EVAL_LIMIT, trainer.model),
-             "dev": trainer.dev_windows}
+    """The loss of the model on each split, the processes of a group sharing the work (None
+    for an empty split)."""
     losses = {}
     for name in ("train", "dev", "test"):
-        windows = built[name] if name in built else spec.windows(name)
+        windows = evaluated_windows(trainer, name)
         losses[name] = evaluate(trainer.model, windows, trainer.device, trainer.group).loss \
             if len(windows) else None
     return losses
 
 
-def mix_into_run(trainer: Trainer) -> dict | None:
+def mix_into_run(trainer: Trainer, logprobs: dict) -> dict | None:
     """Fit the run's mixture; where it beats the model alone on dev, save it and return its
-    report (mix.json: the n-gram model's order, the weights, the dev and test losses)."""
+    report (mix.json: the n-gram model's order, the weights, the dev and test losses).
+    `logprobs`: the model's of dev and test where already computed."""
     spec, block = trainer.spec, trainer.spec.model.block_size
-    dev = token_logprobs(trainer.model, spec.windows("dev", block), trainer.device).double().numpy()
-    mixture, report = fit_run_mixture(dev, spec.source)
+
+    def model_lp(name):
+        if name in logprobs:
+            return logprobs[name]
+        return token_logprobs(trainer.model, spec.windows(name, block), trainer.device).double().numpy()
+
+    mixture, report = fit_run_mixture(model_lp("dev"), spec.source)
     if not report["dev_loss"]["mixture"] < report["dev_loss"]["model"] - 1e-6:
         return None
-    test = spec.windows("test", block)
-    if len(test):
-        model_lp = token_logprobs(trainer.model, test, trainer.device).double().numpy()
-        mixed_lp = mixture.logprobs(model_lp, spec.windows("test", mixture.width))
-        report["test_loss"] = {"mixture": float(-mixed_lp.mean()), "model": float(-model_lp.mean())}
+    if len(spec.windows("test", block)):
+        test = model_lp("test")
+        mixed_lp = mixture.logprobs(test, spec.windows("test", mixture.width))
+        report["test_loss"] = {"mixture": float(-mixed_lp.mean()), "model": float(-test.mean())}
     rundir.save_mixture(spec.run_dir, mixture.ngram, report)
     return report
