@@ -235,12 +235,16 @@ def print_losses(result) -> None:
 
     print(f"loss (nats/token) of the best weights: train {fmt(result.train_loss)}  "
           f"dev {fmt(result.model_dev_loss)}  test {fmt(result.model_test_loss)}")
+    per_char = result.bits_per_char or {}
     if result.mixture:
         m = result.mixture
         print(f"mixed with a Kneser-Ney model of order {m['order']} (weights {m['weight']:.2f} / "
               f"{1 - m['weight']:.2f}, tuned on dev; the n-gram alone: dev {m['dev_loss']['ngram']:.4f}): "
               f"dev {fmt(result.dev_loss)}  test {fmt(result.test_loss)}; eval, score and sample use "
               "the mixture (--no-mix: the model alone)")
+    if per_char:
+        print("bits per character of the run's predictor: " +
+              "  ".join(f"{name} {bits:.4f}" for name, bits in per_char.items()))
 
 
 def print_samples(samples, width: int) -> None:
@@ -315,13 +319,11 @@ def print_eval(what: str, result) -> None:
 
 
 def cmd_ngram(args) -> int:
-    from .data.sources import read_source
-    from .ngram.baseline import ngram_baseline
+    from .ngram.baseline import ngram
 
-    source = read_source(args.data, DataConfig(**given_settings(args)[1]))
     order = None if args.order == "auto" else parse_order(args.order)
-    report = ngram_baseline(source, order, args.method, smoothing=args.smoothing, arpa=args.arpa,
-                            samples=args.sample, max_len=args.max_len, seed=args.seed)
+    report = ngram(args.data, order, args.method, smoothing=args.smoothing, arpa=args.arpa,
+                   samples=args.sample, max_len=args.max_len, seed=args.seed, **given_settings(args)[1])
     print_ngram(report, args.json)
     return 0
 
@@ -395,14 +397,10 @@ def cmd_plot(args) -> int:
 
 
 def cmd_neighbors(args) -> int:
-    from .inference.lm import load
-    from .tools.inspect import nearest, token_index
+    from .tools.inspect import neighbors
 
-    lm = load(args.run_dir, device="cpu")
-    if args.k < 1:
-        raise NnlmError(f"-k must be at least 1, got {args.k}")
-    for i, score in nearest(lm.model.embeddings().detach(), token_index(lm.vocab, args.token), args.k):
-        print(f"{lm.vocab.token_str(i)}\t{score:.4f}")
+    for token, score in neighbors(args.run_dir, args.token, args.k):
+        print(f"{token}\t{score:.4f}")
     return 0
 
 

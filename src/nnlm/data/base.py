@@ -35,7 +35,6 @@ class Source(ABC):
     kind: ClassVar[str]
     ends: ClassVar[bool] = True  # sequences end with a boundary token (a stream's never do)
     marks_novelty: ClassVar[bool] = False  # keeps its items, so a sample can be marked new
-    level: ClassVar[str] = "char"  # what a token is, as people say it
 
     def __init__(self, config: DataConfig, vocab):
         self.config, self.vocab = config, vocab
@@ -102,12 +101,26 @@ class Source(ABC):
 
     def chars_per_token(self) -> float:
         """Characters of text a training token stands for, on average (1 for characters)."""
-        return 1.0
+        chars, tokens = self.chars("train"), self.tokens()["train"]
+        return chars / tokens if chars and tokens else 1.0
 
-    def chars_of(self, tokens: int) -> int | None:
-        """Characters of the text that `tokens` predicted tokens of this data cover, where
-        that is exact: a character each (an item's end token is its line end); None for words."""
-        return tokens if self.level == "char" else None
+    def chars(self, split: str) -> int | None:
+        """Characters of the text that a split's predicted tokens cover, where that is exact:
+        a list's items and a line end each (its end token); a text's characters; None for words."""
+        return self.tokens()[split] if self.level == "char" else None
+
+    def file_chars(self, path) -> int | None:
+        """The same, of a file that is not part of the run's data (nnlm eval RUN FILE)."""
+        return None
+
+    def vocab_files(self) -> dict[str, object]:
+        """Files of the run directory that the vocabulary needs beside vocab.json."""
+        return {"tokenizer.json": self.vocab.json} if self.level == "bpe" else {}
+
+    @property
+    def level(self) -> str:
+        """What a token is, as people say it: char, word or bpe."""
+        return self.vocab.level
 
     def facts(self) -> DataFacts:
         """What the default run's rules (run/auto.py) look at."""
@@ -147,6 +160,10 @@ class FromFiles(Source):
     def state_json(self) -> dict:
         return {**super().state_json(), "sha256": self.hashes}
 
+    def reread(self) -> FromFiles:
+        """The source made again from its files (its vocabulary rebuilt, as reading builds it)."""
+        return type(self).read(self.config)
+
     @property
     def split(self):
         """The split, made again from the data files (checked against their hashes)."""
@@ -154,7 +171,7 @@ class FromFiles(Source):
             for path in self.hashes:
                 if not Path(path).exists():
                     raise NnlmError(f"{path}: the run's data file is gone (this run re-reads it)")
-            again = type(self).read(self.config)
+            again = self.reread()
             if again.hashes != self.hashes or again.vocab != self.vocab:
                 changed = next((p for p in self.hashes if again.hashes.get(p) != self.hashes[p]),
                                self.config.path)

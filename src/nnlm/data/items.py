@@ -8,6 +8,7 @@ from pathlib import Path
 from ..errors import NnlmError, TooFew, where
 from ..settings.data import DataConfig
 from .base import SPLITS, Source, check_split_files
+from .bpe import bpe_vocab
 from .split import Split, split_items
 from .text import bundled_names_path, read_items, read_numbered_items
 from .vocab import Vocab
@@ -46,7 +47,11 @@ class CharItems(Source):
                 split = Split(list(dict.fromkeys(items)) if config.dedupe else items, [], [])
                 notes.append(f"{len(split.train)} items are too few for a dev split: training on all "
                              "of them, with no dev split to stop on or test split to report")
-        source = cls(config, Vocab.from_items(split.train + split.dev + split.test), split)
+        if config.tokens == "bpe":
+            vocab = bpe_vocab(split.train, config, notes)
+        else:
+            vocab = Vocab.from_items(split.train + split.dev + split.test)
+        source = cls(config, vocab, split)
         source.notes = notes
         return source
 
@@ -61,13 +66,21 @@ class CharItems(Source):
         return cls(config, vocab, Split(splits["train"], splits["dev"], splits["test"]))
 
     def files(self) -> dict[str, object]:
-        return {"splits.json": self.split.to_json()}
+        return {"splits.json": self.split.to_json(), **self.vocab_files()}
+
+    def chars(self, split: str) -> int:
+        return sum(len(s) + 1 for s in getattr(self.split, split))
+
+    def file_chars(self, path) -> int:
+        return sum(len(item) + 1 for item in read_items(path))
 
     def state_json(self) -> dict:
         return {**super().state_json(),
                 "items": {name: len(getattr(self.split, name)) for name in SPLITS}}
 
     def tokens(self) -> dict[str, int]:
+        if self.level != "char":
+            return super().tokens()
         return {name: sum(len(s) + 1 for s in getattr(self.split, name)) for name in SPLITS}
 
     def items(self) -> int:

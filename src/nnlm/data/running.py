@@ -20,6 +20,7 @@ import torch
 from ..errors import NnlmError
 from ..settings.data import DataConfig
 from .base import SPLITS, FromFiles, check_split_files
+from .bpe import bpe_vocab
 from .text import bundled_names_path, text_pieces
 from .vocab import Vocab
 from .windows import StreamWindows
@@ -104,21 +105,50 @@ def encode_files(vocab: Vocab, parts: list[tuple[str, int, int]]) -> TextSplit:
     return TextSplit(ids, spans)
 
 
+def split_text(path: str, lo: int, hi: int) -> str:
+    """The characters [lo, hi) of a file."""
+    out, pos = [], 0
+    for piece in text_pieces(path):
+        if pos < hi and pos + len(piece) > lo:
+            out.append(piece[max(0, lo - pos):hi - pos])
+        pos += len(piece)
+    return "".join(out)
+
+
+def encode_subwords(vocab, parts: list[tuple[str, int, int]]) -> TextSplit:
+    """encode_files for a vocabulary whose tokens are not characters: each split's text is
+    encoded whole (in pieces cut where its pre-tokenizer cuts), then laid out alike."""
+    encoded = [vocab.encode_array(split_text(*part)) if part[2] > part[1] else np.zeros(0, dtype=np.int32)
+               for part in parts]
+    ids = new_ids(sum(map(len, encoded)) + len(SPLITS))
+    spans, at = {}, 0
+    for name, tokens in zip(SPLITS, encoded, strict=True):
+        spans[name] = (at, at + 1 + len(tokens))
+        ids[at + 1:at + 1 + len(tokens)] = tokens
+        at += 1 + len(tokens)
+    return TextSplit(ids, spans)
+
+
 class CharText(FromFiles):
-    """Running text, characters as tokens (see the module's docstring)."""
+    """Running text, characters (or a BPE's subwords) as tokens (see the module's docstring)."""
 
     kind = "text"
     ends = False  # a stream has no end: samples are max_len characters
 
+    def __init__(self, config: DataConfig, vocab, split, hashes: dict[str, str], chars=None):
+        super().__init__(config, vocab, split, hashes)
+        self._chars = chars  # split -> characters (the parts' lengths)
+
     @classmethod
-    def read(cls, config: DataConfig) -> CharText:
+    def read(cls, config: DataConfig, vocab=None) -> CharText:
+        """Read the files; `vocab` (a BPE's, when the run already has one): not trained again."""
         if config.lowercase:
             raise NnlmError("--lowercase is for --tokens word")
         check_split_files(config)
         path = config.path or str(bundled_names_path())
         files = [p for p in (path, config.dev, config.test) if p]
         chars, lengths, hashes = scan(files)
-        vocab, notes = Vocab(sorted(chars)), []
+        notes = []
         if config.dev or config.test:
             parts = [(p, 0, lengths[p]) if p else (path, 0, 0) for p in (path, config.dev, config.test)]
         else:
@@ -128,9 +158,30 @@ class CharText(FromFiles):
                 a, b = n, n
                 notes.append(f"{n:,} characters are too few for a dev split: training on all of them")
             parts = [(path, 0, a), (path, a, b), (path, b, n)]
-        source = cls(config, vocab, encode_files(vocab, parts), hashes)
+        if config.tokens == "bpe":
+            vocab = vocab or bpe_vocab([split_text(*parts[0])], config, notes)
+            split = encode_subwords(vocab, parts)
+        else:
+            vocab = Vocab(sorted(chars))
+            split = encode_files(vocab, parts)
+        chars_of = dict(zip(SPLITS, (hi - lo for _, lo, hi in parts), strict=True))
+        source = cls(config, vocab, split, hashes, chars_of)
         source.notes = notes
         return source
+
+    def reread(self) -> CharText:
+        return type(self).read(self.config, self.vocab if self.level == "bpe" else None)
+
+    def files(self) -> dict[str, object]:
+        return self.vocab_files()
+
+    def chars(self, split: str) -> int:
+        if self._chars is None:
+            self._chars = self.reread()._chars
+        return self._chars[split]
+
+    def file_chars(self, path) -> int:
+        return scan([str(path)])[1][str(path)]
 
     def tokens(self) -> dict[str, int]:
         return self.split.tokens()
@@ -139,14 +190,15 @@ class CharText(FromFiles):
         return self.split.windows(split, block_size)
 
     def file_windows(self, path, block_size: int) -> StreamWindows:
-        return encode_files(self.vocab, [(str(path), 0, scan([str(path)])[1][str(path)]),
-                                         (str(path), 0, 0), (str(path), 0, 0)]).windows("train", block_size)
+        parts = [(str(path), 0, self.file_chars(path)), (str(path), 0, 0), (str(path), 0, 0)]
+        encode = encode_subwords if self.level == "bpe" else encode_files
+        return encode(self.vocab, parts).windows("train", block_size)
 
     def encode(self, text: str, context: str) -> list[int]:
         return self.vocab.encode_array(text, context).tolist()
 
     def default_max_len(self) -> int:
-        return 500
+        return 500 if self.level == "char" else 150
 
 
 __all__ = ["CharText", "TextSplit", "encode_files"]

@@ -6,6 +6,7 @@ and what a token is (--tokens) choose the source:
 
     items      a list, characters: one item per line (names, words, cities...)   items.py
     text       running text, characters: one stream, every character kept       running.py
+               (both also with a byte-level BPE's subwords as tokens: --tokens bpe, bpe.py)
     sentences  a list, words: one sentence per line, each between boundaries     wordsources.py
     stream     running text, words: one stream, each line end a token            wordsources.py
 
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from ..settings.data import DataConfig
 from .base import DataFacts, Source, token_counts
+from .bpe import BPEVocab
 from .items import CharItems
 from .running import CharText
 from .text import bundled_names_path, detect_kind
@@ -34,9 +36,9 @@ SOURCES: dict[str, type[Source]] = {s.kind: s for s in (CharItems, CharText, Wor
 def kind_of(config: DataConfig) -> str:
     """Which source reads the data that `config` describes (its kind decided)."""
     text = config.kind == "text"
-    if config.tokens == "char":
-        return CharText.kind if text else CharItems.kind
-    return WordStream.kind if text else WordSentences.kind
+    if config.tokens == "word":
+        return WordStream.kind if text else WordSentences.kind
+    return CharText.kind if text else CharItems.kind  # characters, or a BPE's subwords
 
 
 def read_source(data: str | None, config: DataConfig) -> Source:
@@ -58,9 +60,13 @@ def read_source(data: str | None, config: DataConfig) -> Source:
     return source
 
 
-def vocab_from_json(obj: dict):
-    """The character or word vocabulary that vocab.json describes."""
-    return WordVocab.from_json(obj) if obj.get("level") == "word" else Vocab.from_json(obj)
+def vocab_from_json(obj: dict, stored: dict, where: str):
+    """The vocabulary that vocab.json describes: characters, words, or a BPE (whose
+    tokenizer.json is among `stored`, the JSON of the run directory's files by name)."""
+    level = obj.get("level")
+    if level == "bpe":
+        return BPEVocab.from_json(obj, stored.get("tokenizer.json"), f"{where}/tokenizer.json")
+    return WordVocab.from_json(obj) if level == "word" else Vocab.from_json(obj)
 
 
 __all__ = ["BOUNDARY_ID", "SOURCES", "CharItems", "CharText", "DataFacts", "Source", "WordSentences",

@@ -20,6 +20,8 @@ class Vocab:
     ordinary token of its own.
     """
 
+    level = "char"
+
     def __init__(self, chars: list[str]):
         if len(set(chars)) != len(chars):
             raise NnlmError("vocabulary has a repeated token")

@@ -144,6 +144,7 @@ class Part:
 
     ids: np.ndarray  # (tokens,) int32
     lengths: np.ndarray  # (sentences,) int64; in stream mode, one "sentence": everything
+    chars: int = 0  # characters of the text its tokens cover (see text_lengths)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -164,6 +165,16 @@ class WordSplit:
 
     def tokens(self) -> dict:
         return {name: len(getattr(self, name)) for name in ("train", "dev", "test")}
+
+    def chars(self) -> dict:
+        return {name: getattr(self, name).chars for name in ("train", "dev", "test")}
+
+
+def text_lengths(corpus: Corpus) -> np.ndarray:
+    """Characters of text each word of a corpus stands for (by its id): its own and one
+    whitespace character after it; a line end token none (the word before counted it). A
+    word that becomes <unk> still stands for its own characters."""
+    return np.array([0 if w == LINE_END else len(w) + 1 for w in corpus.words], dtype=np.int64)
 
 
 def cut_points(corpus: Corpus, mode: str, split_tokens: tuple) -> tuple[int, int]:
@@ -229,9 +240,11 @@ def check_choices(mode: str, vocab_from: str) -> None:
         raise NnlmError(f"--vocab-from must be one of {', '.join(VOCAB_FROM)}, got {vocab_from!r}")
 
 
-def make_parts(parts, mode: str, ids_map) -> WordSplit:
-    """A WordSplit of (ids, line lengths) per split, ids mapped through ids_map[k]."""
-    encoded = [Part(ids_map[k][ids], lengths if mode == "sentence" else np.array([len(ids)]))
+def make_parts(parts, mode: str, ids_map, lengths_map) -> WordSplit:
+    """A WordSplit of (ids, line lengths) per split, ids mapped through ids_map[k] (and their
+    characters counted through lengths_map[k])."""
+    encoded = [Part(ids_map[k][ids], lengths if mode == "sentence" else np.array([len(ids)]),
+                    int(lengths_map[k][ids].sum()) if len(ids) else 0)
                for k, (ids, lengths) in enumerate(parts)]
     return WordSplit(*encoded, mode=mode)
 
@@ -251,7 +264,7 @@ def split_corpus(corpus: Corpus, *, mode: str, min_count: int = 3, vocab_from: s
     vocab = build_vocab(corpus.words, np.bincount(counted, minlength=len(corpus.words)),
                         min_count, lowercase)
     ids_map = remap(corpus, vocab)
-    return vocab, make_parts(parts, mode, [ids_map] * 3)
+    return vocab, make_parts(parts, mode, [ids_map] * 3, [text_lengths(corpus)] * 3)
 
 
 def encode_parts(corpora: list[Corpus | None], *, mode: str, min_count: int = 3,
@@ -270,7 +283,8 @@ def encode_parts(corpora: list[Corpus | None], *, mode: str, min_count: int = 3,
     empty = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64))
     parts = [(c.ids, c.line_lengths()) if c is not None else empty for c in corpora]
     ids_map = [remap(c, vocab) if c is not None else np.zeros(0, dtype=np.int32) for c in corpora]
-    return vocab, make_parts(parts, mode, ids_map)
+    lengths_map = [text_lengths(c) if c is not None else np.zeros(0, dtype=np.int64) for c in corpora]
+    return vocab, make_parts(parts, mode, ids_map, lengths_map)
 
 
 def _contiguous(corpus: Corpus, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:

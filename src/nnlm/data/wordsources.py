@@ -60,6 +60,10 @@ class WordSource(FromFiles):
     def tokens(self) -> dict[str, int]:
         return self.split.tokens()
 
+    def chars(self, split: str) -> int:
+        """The words' characters and one whitespace character after each (see words.text_lengths)."""
+        return self.split.chars()[split]
+
     def chars_per_token(self) -> float:
         """The mean length of the training split's words (<unk> and the end token count 1)."""
         counts = token_counts(self)

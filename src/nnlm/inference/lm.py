@@ -15,6 +15,7 @@ import torch
 
 from ..data.vocab import BOUNDARY_ID
 from ..device import resolve_device
+from ..display import html_table
 from ..errors import NnlmError
 from ..losses import EvalResult
 from ..ngram.mixture import RunMixture
@@ -68,6 +69,27 @@ class LanguageModel:
         loaded = rundir.load_mixture(spec.run_dir) if mix and weights == "best" else None
         mixture = RunMixture(loaded[0], float(loaded[1]["weight"])) if loaded else None
         return cls(model.to(device), spec, device, mixture, loaded[1] if loaded else None)
+
+    def rows(self) -> list[tuple[str, str]]:
+        """What a person wants to see of the run, as (name, value) rows."""
+        spec = self.spec
+        try:
+            summary = rundir.read_summary(spec.run_dir)
+        except NnlmError:  # a run still training, or stopped before its summary
+            summary = {}
+        losses = ", ".join(f"{k[:-5]} {summary[k]:.4f}" for k in ("train_loss", "dev_loss", "test_loss")
+                           if summary.get(k) is not None)
+        return [("run", str(spec.run_dir)), ("predictor", self.describe()),
+                ("parameters", f"{self.model.num_parameters():,}"),
+                ("data", f"{spec.data.path or 'the bundled names'} ({self.source.kind}, "
+                         f"{len(self.vocab):,} tokens in the vocabulary)"),
+                ("losses (nats/token)", losses or "-")]
+
+    def __repr__(self) -> str:
+        return f"LanguageModel({', '.join(f'{k}: {v}' for k, v in self.rows())})"
+
+    def _repr_html_(self) -> str:  # a notebook shows the run as a small table
+        return html_table(self.rows())
 
     def describe(self) -> str:
         """What predicts: the model, or the mixture and its weights."""
@@ -167,7 +189,7 @@ class LanguageModel:
         else:
             lp = self.logprobs(lambda width: self.windows(split, path, width))
             result = EvalResult(loss=float(-lp.mean()), tokens=lp.numel())
-        result.chars = self.source.chars_of(result.tokens)
+        result.chars = self.source.file_chars(path) if path is not None else self.source.chars(split)
         return result
 
     def windows(self, split: str = "dev", path: str | Path | None = None, width: int | None = None):

@@ -139,3 +139,16 @@ def ngram_samples(model, source, num: int, max_len: int | None, seed: int) -> li
     seqs = counts.sample(model, num, width, max_len, np.random.default_rng(seed),
                          stop_at_boundary=source.ends)
     return [source.vocab.decode(s) for s in seqs]
+
+
+def ngram(data: str | None = None, order: int | None = None, method: str = "kn", *, smoothing: float = 1.0,
+          arpa: str | None = None, samples: int = 0, max_len: int | None = None, seed: int = 0,
+          **data_settings) -> dict:
+    """`nnlm ngram` from Python: the n-gram baseline (ngram_baseline) of DATA (default: the
+    bundled names), read and split as the data settings say (tokens="word", dev="valid.txt"...)."""
+    from ..data.sources import read_source
+    from ..settings.data import DataConfig
+
+    source = read_source(data, DataConfig(**data_settings))
+    return ngram_baseline(source, order, method, smoothing=smoothing, arpa=arpa, samples=samples,
+                          max_len=max_len, seed=seed)

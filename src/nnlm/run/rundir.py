@@ -49,7 +49,7 @@ FORMAT_VERSION = 3
 CONFIG, VOCAB, MODEL, CHECKPOINT = "config.json", "vocab.json", "model.safetensors", "checkpoint.safetensors"
 METRICS, SUMMARY, LOCK = "metrics.jsonl", "summary.json", ".lock"
 NGRAM, MIX = "ngram.safetensors", "mix.json"  # the n-gram model mixed in, and how
-SOURCE_FILES = ("splits.json",)  # what sources keep beside config.json (Source.files)
+SOURCE_FILES = ("splits.json", "tokenizer.json")  # what sources keep beside config.json (Source.files)
 RUN_FILES = (CONFIG, VOCAB, MODEL, CHECKPOINT, METRICS, SUMMARY, NGRAM, MIX, *SOURCE_FILES)
 MAX_JSON_BYTES = 1024**3
 
@@ -301,8 +301,8 @@ def apply_overrides(spec_family, train_cfg: TrainConfig, overrides: dict) -> Non
 def load_source(run_dir: Path, data_cfg: DataConfig, state):
     if not isinstance(state, dict) or state.get("kind") not in SOURCES:
         raise NnlmError(f"{run_dir / CONFIG}: the 'source' section is missing or unknown")
-    vocab = vocab_from_json(read_json(run_dir / VOCAB))
     stored = {name: read_json(run_dir / name) for name in SOURCE_FILES if (run_dir / name).exists()}
+    vocab = vocab_from_json(read_json(run_dir / VOCAB), stored, str(run_dir))
     return SOURCES[state["kind"]].load(run_dir, data_cfg, vocab, state, stored)
 
 

@@ -197,7 +197,7 @@ def run_card(name: str, lm: LanguageModel, default_max_len: int) -> dict:
         "parameters": sum(p.numel() for p in lm.model.parameters()),
         "dev_loss": summary.get("dev_loss"), "test_loss": summary.get("test_loss"),
         "train_loss": summary.get("train_loss"), "model_dev_loss": summary.get("model_dev_loss"),
-        "model_test_loss": summary.get("model_test_loss"),
+        "model_test_loss": summary.get("model_test_loss"), "bits_per_char": summary.get("bits_per_char"),
         "mixture": lm.describe() if lm.mixture is not None else None, "why": list(spec.why),
         "data": {"path": spec.data.path or "(the bundled names)", "tokens": source_state.get("tokens"),
                  "items": source_state.get("items")},

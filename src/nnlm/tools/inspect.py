@@ -103,3 +103,15 @@ def ema(values: list[float], beta: float = 0.9) -> list[float]:
         avg = beta * avg + (1 - beta) * v
         out.append(avg / (1 - beta**t))
     return out
+
+
+def neighbors(run_dir, token: str, k: int = 10) -> list[tuple[str, float]]:
+    """The k tokens nearest to `token` in a run's embedding table C, by cosine similarity:
+    [(token, similarity)], nearest first (`nnlm neighbors`)."""
+    from ..inference.lm import load
+
+    if k < 1:
+        raise NnlmError(f"-k must be at least 1, got {k}")
+    lm = load(run_dir, device="cpu")
+    found = nearest(lm.model.embeddings().detach(), token_index(lm.vocab, token), k)
+    return [(lm.vocab.token_str(i), score) for i, score in found]

@@ -21,31 +21,35 @@ RUN_PICTURES = ("loss_curve", "embedding_map")  # drawn by run_picture; <name>.p
 
 
 def pyplot():
-    """matplotlib.pyplot on the Agg backend, or a one-line NnlmError if not installed."""
+    """matplotlib.pyplot on the Agg backend (a notebook keeps its inline one, so pictures show
+    in it), or a one-line NnlmError if matplotlib is not installed."""
     try:
         import matplotlib
     except ImportError:
         raise NnlmError("plotting needs matplotlib: pip install 'nnlm[plot]'") from None
-    matplotlib.use("Agg")
+    if "inline" not in matplotlib.get_backend():
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
 
 
-def save(fig, out: Path | BinaryIO) -> Path | BinaryIO:
-    """The figure as PNG into `out`: a path (its folder made) or a binary file object."""
+def save(fig, out: Path | BinaryIO, keep: bool = False):
+    """The figure as PNG into `out`: a path (its folder made) or a binary file object; returns
+    `out`, or with keep=True the figure itself, left open (for a notebook to show)."""
     if hasattr(out, "write"):  # drawn in memory (nnlm serve): nothing touches the disk
         fig.savefig(out, format="png", dpi=DPI, bbox_inches="tight")
-        pyplot().close(fig)
-        return out
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=DPI, bbox_inches="tight")
+    else:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, dpi=DPI, bbox_inches="tight")
+    if keep:
+        return fig
     pyplot().close(fig)
     return out
 
 
 def loss_curve(train: list[dict], dev: list[dict], title: str, out: Path,
-               log_scale: bool = False) -> Path:
+               log_scale: bool = False, keep: bool = False):
     """Train loss (raw and EMA) and dev loss against step, examples seen along the top."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
@@ -70,11 +74,11 @@ def loss_curve(train: list[dict], dev: list[dict], title: str, out: Path,
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
-    return save(fig, out)
+    return save(fig, out, keep)
 
 
 def embedding_map(points: torch.Tensor, labels: dict[int, str], title: str, axis: str,
-                  out: Path) -> Path:
+                  out: Path, keep: bool = False):
     """points (V, 2); labels {row: token} for the rows to name (the rest are grey dots)."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 8))
@@ -103,10 +107,10 @@ def embedding_map(points: torch.Tensor, labels: dict[int, str], title: str, axis
     ax.set_ylabel(f"{axis} 2")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    return save(fig, out)
+    return save(fig, out, keep)
 
 
-def activation_histogram(layers: dict[str, torch.Tensor], title: str, out: Path) -> Path:
+def activation_histogram(layers: dict[str, torch.Tensor], title: str, out: Path, keep: bool = False):
     """One histogram per hidden layer {name: (N, units)}: mass piled at +-1 means saturation."""
     plt = pyplot()
     fig, axes = plt.subplots(len(layers), 1, figsize=(8, 2.5 + 2.5 * len(layers)), squeeze=False)
@@ -119,7 +123,7 @@ def activation_histogram(layers: dict[str, torch.Tensor], title: str, out: Path)
     axes[-1, 0].set_xlabel("activation h")
     fig.suptitle(title)
     fig.tight_layout()
-    return save(fig, out)
+    return save(fig, out, keep)
 
 
 def lr_sweep(result, out: Path) -> Path:
@@ -143,9 +147,17 @@ def lr_sweep(result, out: Path) -> Path:
     return save(fig, out)
 
 
+def figures(run_dir, **options) -> dict:
+    """The pictures of a run (written into it as plot_run writes them) as matplotlib figures,
+    by name: what a notebook shows. Options as plot_run's."""
+    shown = plot_run(run_dir, keep=True, **options)
+    return dict(zip(["loss_curve", "embedding_map", "activations"], shown, strict=False))
+
+
 def plot_run(run_dir, *, log_scale: bool = False, tsne: bool = False, top: int = 300,
-             activations: bool = False) -> list[Path]:
-    """Every picture of a run directory, written into it; returns their paths."""
+             activations: bool = False, keep: bool = False) -> list:
+    """Every picture of a run directory, written into it; returns their paths (keep=True: the
+    figures, left open)."""
     from ..inference.lm import load
     from .inspect import hidden_activations
 
@@ -154,15 +166,15 @@ def plot_run(run_dir, *, log_scale: bool = False, tsne: bool = False, top: int =
         raise NnlmError(f"--top must be at least 1, got {top}")
     lm = load(run_dir, device="cpu")
     run_dir = lm.spec.run_dir
-    paths = [draw_loss_curve(lm, run_dir / "loss_curve.png", log_scale),
-             draw_embedding_map(lm, run_dir / "embedding_map.png", tsne, top)]
+    paths = [draw_loss_curve(lm, run_dir / "loss_curve.png", log_scale, keep),
+             draw_embedding_map(lm, run_dir / "embedding_map.png", tsne, top, keep)]
     if activations:
         layers = hidden_activations(lm.model, lm.spec.windows("train"))
         if not layers:
             raise NnlmError(f"--activations: a {lm.spec.family.name} model exposes no hidden activations")
         n = next(iter(layers.values())).shape[0]
         paths.append(activation_histogram(layers, f"{lm_title(lm)}\nhidden activations on {n} training "
-                                          "examples", run_dir / "activations.png"))
+                                          "examples", run_dir / "activations.png", keep))
     return paths
 
 
@@ -178,14 +190,14 @@ def run_picture(lm, name: str) -> bytes:
     return buf.getvalue()
 
 
-def draw_loss_curve(lm, out: Path | BinaryIO, log_scale: bool = False) -> Path | BinaryIO:
+def draw_loss_curve(lm, out: Path | BinaryIO, log_scale: bool = False, keep: bool = False):
     from ..training.metrics import read_metrics
 
     train, dev = read_metrics(lm.spec.run_dir)
-    return loss_curve(train, dev, run_title(lm.spec.run_dir, dev), out, log_scale)
+    return loss_curve(train, dev, run_title(lm.spec.run_dir, dev), out, log_scale, keep)
 
 
-def draw_embedding_map(lm, out: Path | BinaryIO, tsne: bool = False, top: int = 300) -> Path | BinaryIO:
+def draw_embedding_map(lm, out: Path | BinaryIO, tsne: bool = False, top: int = 300, keep: bool = False):
     from ..data.sources import token_counts
     from .inspect import most_frequent, project_2d, project_tsne
 
@@ -196,7 +208,7 @@ def draw_embedding_map(lm, out: Path | BinaryIO, tsne: bool = False, top: int = 
     shown = f"{len(labels)} most frequent of {len(vocab)} tokens" if len(labels) < len(vocab) \
         else f"{len(vocab)} tokens"
     return embedding_map(points, labels, f"{lm_title(lm)}\nembeddings C, n_embd {C.shape[1]}, "
-                         f"{shown}", axis, out)
+                         f"{shown}", axis, out, keep)
 
 
 def lm_title(lm) -> str:

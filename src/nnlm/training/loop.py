@@ -9,7 +9,7 @@ from dataclasses import replace
 from enum import Enum
 
 import torch
-from tqdm import tqdm
+from tqdm.auto import tqdm  # a notebook gets its own bar
 
 from ..errors import NnlmError
 from ..inference.evaluate import evaluate

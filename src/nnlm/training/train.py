@@ -5,6 +5,7 @@ and summarised in summary.json."""
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..device import resolve_device
+from ..display import html_table
 from ..errors import NnlmError
 from ..inference.evaluate import evaluate, token_logprobs
 from ..ngram.mixture import fit_run_mixture
@@ -41,11 +43,35 @@ class TrainResult:
     model_test_loss: float | None = None  # the run's predictor: the mixture, where there is one)
     mixture: dict | None = None  # mix.json: the n-gram model's order, the weights, their dev losses
     why: list[str] | None = None  # how the default run chose its settings
+    bits_per_char: dict | None = None  # dev and test of the predictor, in bits per character of text
 
     def to_json(self) -> dict:
         d = dict(self.__dict__)
         d["run_dir"], d["stopped"] = str(self.run_dir), self.stopped.value
         return d
+
+    def rows(self) -> list[tuple[str, str]]:
+        """What a person wants to see of the result, as (name, value) rows."""
+        def fmt(x):
+            return "-" if x is None else f"{x:.4f}"
+
+        rows = [("run directory", str(self.run_dir)),
+                ("stopped", f"{self.stopped.value} at step {self.step:,} ({self.epochs:g} passes) after "
+                            f"{self.seconds:.1f} s; best dev at step {self.best_step:,}"),
+                ("loss (nats/token)", f"train {fmt(self.train_loss)}, dev {fmt(self.model_dev_loss)}, "
+                                      f"test {fmt(self.model_test_loss)}")]
+        if self.mixture:
+            m = self.mixture
+            rows.append((f"mixed with Kneser-Ney order {m['order']}",
+                         f"dev {fmt(self.dev_loss)}, test {fmt(self.test_loss)} (weights {m['weight']:.2f} / "
+                         f"{1 - m['weight']:.2f})"))
+        return rows + [("chosen from the data", reason) for reason in self.why or []]
+
+    def __str__(self) -> str:
+        return "\n".join(f"{name}: {value}" for name, value in self.rows())
+
+    def _repr_html_(self) -> str:  # a notebook shows the result as a small table
+        return html_table(self.rows())
 
 
 def train(data: str | None = None, out: str | None = None, *, model: str | None = None,
@@ -128,10 +154,20 @@ def finish(trainer: Trainer, stopped: Stop, setup_seconds: float) -> TrainResult
         best_step=trainer.state.best_step, train_loss=losses["train"],
         dev_loss=dev_loss, test_loss=test_loss,
         stopped=stopped, epochs=round(trainer.batches.epochs(trainer.step), 2), rank=group.rank,
-        model_dev_loss=losses["dev"], model_test_loss=losses["test"], mixture=mixture, why=spec.why)
+        model_dev_loss=losses["dev"], model_test_loss=losses["test"], mixture=mixture, why=spec.why,
+        bits_per_char=per_character(spec.source, {"dev": dev_loss, "test": test_loss}))
     if group.is_main:
         rundir.write_summary(spec.run_dir, result.to_json())
     return result
+
+
+def per_character(source, losses: dict) -> dict | None:
+    """Losses in nats per token as bits per character of the text they cover, where the data
+    knows its characters (one scale for characters, subwords and items)."""
+    tokens = source.tokens()
+    out = {name: loss * tokens[name] / math.log(2) / source.chars(name) for name, loss in losses.items()
+           if loss is not None and source.chars(name)}
+    return out or None
 
 
 def evaluated_windows(trainer: Trainer, name: str):
