@@ -8,6 +8,7 @@ import sys
 import pytest
 import torch
 
+from helpers import FIXTURES
 from nnlm.cli import main
 from nnlm.errors import NnlmError
 from nnlm.run import rundir
@@ -64,6 +65,20 @@ def test_two_process_run_then_single_process_use_and_resume(tiny_file, tmp_path,
     assert weights(run)[0] == 40
     torchrun("train", "--resume", "--out", run, "--steps", "50", "--quiet", "--samples", "0")
     assert weights(run)[0] == 50
+
+
+def test_two_processes_train_an_lstm_on_running_text(tmp_path, capsys):
+    """Running text under torchrun: the ranks share the dev and test segments that the
+    recurrent model reads with its state carried, and their sums give one process's loss."""
+    run = tmp_path / "text"
+    torchrun("train", FIXTURES / "verse20k.txt", "--out", run, "--steps", "10", "--n-hidden", "16",
+             "--n-embd", "8", "--block-size", "16", "--batch-size", "256", "--precision", "fp32", "--quiet",
+             "--samples", "0", "--device", "cpu")
+    summary = json.loads((run / "summary.json").read_text())
+    assert json.loads((run / "config.json").read_text())["model"]["family"] == "lstm"
+    capsys.readouterr()
+    assert main(["eval", str(run), "--split", "dev", "--json", "--no-mix"]) == 0
+    assert abs(json.loads(capsys.readouterr().out)["loss"] - summary["model_dev_loss"]) < 1e-5
 
 
 def test_half_set_launcher_environment_is_a_clear_error(monkeypatch, tiny_file, tmp_path):

@@ -42,8 +42,10 @@ def evaluate(model, windows: Windows, device, group=None) -> EvalResult:
     rank, world = (group.rank, group.world) if group is not None else (0, 1)
     if model.window:
         logprobs = token_logprobs(model, windows, device, torch.arange(rank, len(windows), world))
-    else:
-        logprobs = sequence_logprobs(model, windows.sequences(), device, shard=(rank, world))
+    else:  # (a rank's tokens are those its windows or segments scored; the rest stay 0)
+        sequences = windows.sequences()
+        scored = torch.zeros(sequences.tokens(), dtype=torch.bool)
+        logprobs = sequence_logprobs(model, sequences, device, shard=(rank, world), scored=scored)[scored]
     totals = torch.tensor([-logprobs.double().sum().item(), logprobs.numel()], dtype=torch.float64)
     if group is not None:
         group.all_reduce_sum(totals)
@@ -72,29 +74,33 @@ def reading_plan(sequences: Sequences, context: int, out_start: torch.Tensor | N
 
 
 @torch.no_grad()
-def sequence_logprobs(model, sequences: Sequences, device, shard: tuple[int, int] = (0, 1)) -> torch.Tensor:
+def sequence_logprobs(model, sequences: Sequences, device, shard: tuple[int, int] = (0, 1),
+                      scored: torch.Tensor | None = None) -> torch.Tensor:
     """log p of every predicted token of `sequences`, in order, by a sequence model (on the
     CPU); with shard (rank, world) only every world-th window or segment is read (the others
     stay 0). A model that carries its state (a recurrent one) reads a sequence longer than
     its block with that state carried across (carried_logprobs); other models and shorter
-    sequences are read in windows of the block (reading_plan)."""
+    sequences are read in windows of the block (reading_plan). `scored` (bool, one per token):
+    set where this shard scored."""
     was_training = model.training
     model.eval()
     out = torch.zeros(sequences.tokens(), dtype=torch.float32)
+    scored = torch.zeros(len(out), dtype=torch.bool) if scored is None else scored
     out_start = torch.cumsum(sequences.lengths, 0) - sequences.lengths
     carried = sequences.lengths > model.config.block_size if model.carries_state else \
         torch.zeros(len(sequences), dtype=torch.bool)
     for s in torch.nonzero(carried).flatten().tolist():
-        carried_logprobs(model, sequences.select(torch.tensor([s])), out, int(out_start[s]), device, shard)
+        carried_logprobs(model, sequences.select(torch.tensor([s])), out, scored, int(out_start[s]), device,
+                         shard)
     windowed = Sequences(sequences.stream, sequences.starts[~carried], sequences.lengths[~carried])
-    window_logprobs(model, windowed, out, out_start[~carried], device, shard)
+    window_logprobs(model, windowed, out, scored, out_start[~carried], device, shard)
     model.train(was_training)
     return out
 
 
-def window_logprobs(model, sequences: Sequences, out: torch.Tensor, out_start: torch.Tensor, device,
-                    shard: tuple[int, int]) -> None:
-    """Fill `out` with the log p of `sequences`, read in windows (reading_plan)."""
+def window_logprobs(model, sequences: Sequences, out: torch.Tensor, scored: torch.Tensor,
+                    out_start: torch.Tensor, device, shard: tuple[int, int]) -> None:
+    """Fill `out` (and mark `scored`) with the log p of `sequences`, read in windows (reading_plan)."""
     starts, lengths, skip, out_at = (t[shard[0]::shard[1]] for t in
                                      reading_plan(sequences, model.config.block_size, out_start))
     order = torch.argsort(lengths, descending=True)  # batches of alike lengths pad little
@@ -109,14 +115,15 @@ def window_logprobs(model, sequences: Sequences, out: torch.Tensor, out_start: t
         logits, _ = model(x.to(device))  # (B, L, V)
         lp = torch.log_softmax(logits.float(), -1).gather(2, y.clamp(min=0).to(device).unsqueeze(2))
         j = torch.arange(x.shape[1])
-        scored = (j >= skip[chunk].unsqueeze(1)) & (y >= 0)  # (B, L)
-        out[(out_at[chunk].unsqueeze(1) + j)[scored]] = lp.squeeze(2).cpu()[scored]
+        keep = (j >= skip[chunk].unsqueeze(1)) & (y >= 0)  # (B, L)
+        place = (out_at[chunk].unsqueeze(1) + j)[keep]
+        out[place], scored[place] = lp.squeeze(2).cpu()[keep], True
 
 
-def carried_logprobs(model, sequence: Sequences, out: torch.Tensor, out_start: int, device,
-                     shard: tuple[int, int]) -> None:
-    """Fill `out` from `out_start` with the log p of one long sequence, read by a model that
-    carries its state (Model.read): the sequence is cut into segments read side by side, a
+def carried_logprobs(model, sequence: Sequences, out: torch.Tensor, scored: torch.Tensor, out_start: int,
+                     device, shard: tuple[int, int]) -> None:
+    """Fill `out` (and mark `scored`) from `out_start` with the log p of one long sequence,
+    read by a model that carries its state (Model.read): cut into segments read side by side, a
     block at a time, the state carried from block to block. A segment first reads the
     block_size tokens before its own (not scored), so every token has at least that much
     context, and nearly all of them far more: as one pass over the whole sequence, not two."""
@@ -134,5 +141,6 @@ def carried_logprobs(model, sequence: Sequences, out: torch.Tensor, out_start: i
         yt = y[:, t:t + block]
         lp = torch.log_softmax(logits.float(), -1).gather(2, yt.clamp(min=0).to(device).unsqueeze(2))
         j = t + torch.arange(yt.shape[1])  # positions in each segment
-        scored = (begin.unsqueeze(1) + j >= first.unsqueeze(1)) & (yt >= 0)  # (R, T)
-        out[(out_start + begin.unsqueeze(1) + j)[scored]] = lp.squeeze(2).cpu()[scored]
+        keep = (begin.unsqueeze(1) + j >= first.unsqueeze(1)) & (yt >= 0)  # (R, T)
+        place = (out_start + begin.unsqueeze(1) + j)[keep]
+        out[place], scored[place] = lp.squeeze(2).cpu()[keep], True
