@@ -66,21 +66,22 @@ def measure(name: str, path: Path, work: Path) -> dict:
     run = work / name
     seconds = train_default(path, run)
     summary = json.loads((run / "summary.json").read_text())
+    kind = json.loads((run / "config.json").read_text())["data"]["kind"]
     kn_loss, kn_order = kneser_ney(path)
     row = {"list": name, "items": len(items), "chars": len(set("".join(items))),
            "nnlm": summary["test_loss"], "model": summary["model_test_loss"],
            "kn": kn_loss, "order": kn_order, "seconds": seconds, "limit": limit(len(items)),
-           "new": new_share(run), "stopped": summary["stopped"], "epochs": summary["epochs"]}
-    row["ok"] = row["nnlm"] <= row["kn"] and row["seconds"] <= row["limit"]
+           "new": new_share(run), "stopped": summary["stopped"], "epochs": summary["epochs"], "kind": kind}
+    row["ok"] = row["nnlm"] <= row["kn"] and row["seconds"] <= row["limit"] and kind == "list"
     return row
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| list | items | chars | nnlm test | model alone | Kneser-Ney test (order) | train s (limit) "
-             "| new samples | stopped | ok |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| list | items | chars | read as | nnlm test | model alone | Kneser-Ney test (order) | train s "
+             "(limit) | new samples | stopped | ok |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         ok = "yes" if r["ok"] else "NO"
-        lines.append(f"| {r['list']} | {r['items']:,} | {r['chars']:,} | {r['nnlm']:.4f} | "
+        lines.append(f"| {r['list']} | {r['items']:,} | {r['chars']:,} | {r['kind']} | {r['nnlm']:.4f} | "
                      f"{r['model']:.4f} | {r['kn']:.4f} ({r['order']}) | "
                      f"{r['seconds']:.0f} ({r['limit']:.0f}) | {r['new']:.1%} | "
                      f"{r['stopped']}, {r['epochs']:g} passes | {ok} |")

@@ -60,7 +60,8 @@ def preset_names() -> list[str]:
 
 def add_train(sub) -> None:
     p = sub.add_parser("train", help="train a model on a text file (default: bundled names)")
-    p.add_argument("data", nargs="?", help="UTF-8 text, one item per line (default: names.txt)")
+    p.add_argument("data", nargs="?", help="UTF-8 text: a list, one item per line, or running text "
+                   "(default: the bundled names.txt)")
     p.add_argument("--out", help="run directory (default: runs/<data name>, never overwritten)")
     p.add_argument("--preset", default="default", choices=preset_names(),
                    help="the family's preset; other options override it")
@@ -113,7 +114,7 @@ def add_eval_and_score(sub) -> None:
                    "the n-gram taking the rest of 1 (default: all tuned on the dev split by EM)")
     p.add_argument("--json", action="store_true")
     add_predictor_options(p)
-    p = sub.add_parser("score", help="log-probability of each item, and of each character")
+    p = sub.add_parser("score", help="log-probability of each item or text, and of each token")
     p.add_argument("run_dir")
     p.add_argument("items", nargs="+")
     p.add_argument("--json", action="store_true")
@@ -144,12 +145,13 @@ def add_inspect(sub) -> None:
     p.add_argument("--top", type=int, default=300, help="label the N most frequent tokens")
     p.add_argument("--activations", action="store_true",
                    help="also a histogram of the hidden tanh activations")
-    p = sub.add_parser("neighbors", help="tokens nearest to TOKEN in the embedding table C")
+    p = sub.add_parser("neighbors", help="tokens nearest to TOKEN in the run's token embeddings (C)")
     p.add_argument("run_dir")
     p.add_argument("token", help="a token of the vocabulary (<e> for the boundary)")
     p.add_argument("-k", type=int, default=10, help="how many neighbours")
     p = sub.add_parser("lr-find", help="sweep the learning rate on a short run; plot and suggest")
-    p.add_argument("data", nargs="?", help="UTF-8 text, one item per line (default: names.txt)")
+    p.add_argument("data", nargs="?", help="UTF-8 text: a list, one item per line, or running text "
+                   "(default: the bundled names.txt)")
     p.add_argument("--out", default="lr_find.png", help="the PNG to write (default lr_find.png)")
     p.add_argument("--preset", default="default", choices=preset_names())
     p.add_argument("--steps", type=int, default=300, help="sweep length (default 300)")

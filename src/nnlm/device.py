@@ -26,8 +26,7 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 def fast_bf16(name: str = "auto") -> bool:
     """Whether training on device `name` multiplies bfloat16 matrices in hardware: a CUDA GPU
-    that supports it, or a CPU with AMX tiles (measured here: an LSTM step 2.3 times as fast
-    in bf16 as in fp32, and a GEMM 8 times)."""
+    that supports it, or a CPU with AMX tiles (benchmarks/precision.py measures what it gives)."""
     device = resolve_device(name)
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()

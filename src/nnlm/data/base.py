@@ -105,8 +105,8 @@ class Source(ABC):
         return chars / tokens if chars and tokens else 1.0
 
     def chars(self, split: str) -> int | None:
-        """Characters of the text that a split's predicted tokens cover, where that is exact:
-        a list's items and a line end each (its end token); a text's characters; None for words."""
+        """Characters of the text that a split's predicted tokens cover: a list's items and a
+        line end each (its end token); a text's characters (each source counts its own)."""
         return self.tokens()[split] if self.level == "char" else None
 
     def file_chars(self, path) -> int | None:
@@ -176,5 +176,9 @@ class FromFiles(Source):
                 changed = next((p for p in self.hashes if again.hashes.get(p) != self.hashes[p]),
                                self.config.path)
                 raise NnlmError(f"{changed}: changed since the run was trained (sha256 differs)")
-            self._split = again._split
+            self.take(again)
         return self._split
+
+    def take(self, again: FromFiles) -> None:
+        """Keep what reading the files again made."""
+        self._split = again._split

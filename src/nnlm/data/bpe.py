@@ -20,7 +20,7 @@ from .vocab import BOUNDARY_DISPLAY, BOUNDARY_ID
 
 BYTES = 256  # the base alphabet
 MAX_VOCAB = 32_768
-SAFE_CUT = re.compile(r"\n(?=\S)")  # a line end before a non-space: a boundary of the pre-tokens
+SAFE_CUT = re.compile(r"(?<=\S)\n(?=\S)")  # a line end between non-spaces: a boundary of the pre-tokens
 
 
 def auto_vocab_size(chars: int) -> tuple[int, str]:

@@ -32,8 +32,10 @@ class CharItems(Source):
 
     @classmethod
     def read(cls, config: DataConfig) -> CharItems:
-        if config.lowercase or config.split_tokens:
-            raise NnlmError("--lowercase is for --tokens word, --split-tokens for text or words")
+        if config.lowercase:
+            raise NnlmError("--lowercase is for --tokens word")
+        if config.split_tokens:
+            raise NnlmError("--split-tokens is for running text or words: a list is split by --split")
         check_split_files(config)
         path = Path(config.path) if config.path else bundled_names_path()
         notes = []

@@ -1,10 +1,12 @@
-"""Running text as characters: one stream in which every character is a token (spaces, tabs,
-indentation, blank lines; the newline is a token like any other), context crosses line ends,
-and the split is contiguous (train first, then dev, then test; or --dev/--test files).
+"""Running text as characters (or a BPE's subwords): one stream in which every character is
+kept (spaces, tabs, indentation, blank lines; the newline is a token like any other), context
+crosses line ends, and the split is contiguous (train first, then dev, then test; or
+--dev/--test files). Encoding then decoding gives the text back exactly.
 
 A text of any size: files are read in pieces (text.text_pieces), twice (the characters, then
 their ids), and a stream of more than MEMMAP_TOKENS tokens keeps its ids in a memory-mapped
-file rather than in memory. Encoding then decoding gives the text back exactly.
+file rather than in memory. (A BPE encodes each split's text whole: its memory is the split's
+text, not the pieces.)
 """
 
 from __future__ import annotations
@@ -59,12 +61,13 @@ def scan(paths: list[str]) -> tuple[set[str], dict[str, int], dict[str, str]]:
 
 
 def cut_points(n: int, config: DataConfig) -> tuple[int, int]:
-    """Where dev and test start in a text of n tokens: by --split-tokens or --split."""
+    """Where dev and test start in a text of n characters: by --split-tokens (characters are
+    the tokens here; a BPE text is cut before its tokenizer exists) or --split."""
     if config.split_tokens:
         a, b = config.split_tokens[0], sum(config.split_tokens)
-        if b > n:
-            raise NnlmError(f"--split-tokens {a},{config.split_tokens[1]} asks for {b} tokens; the text "
-                            f"has {n}")
+        if a < 1 or b > n:
+            raise NnlmError(f"--split-tokens {a},{config.split_tokens[1]} needs TRAIN >= 1 and at most the "
+                            f"text's {n} characters in all")
         return a, b
     fractions = config.split
     return int(fractions[0] * n), (int((1.0 - fractions[2]) * n) if fractions[2] > 0 else n)
@@ -175,9 +178,13 @@ class CharText(FromFiles):
     def files(self) -> dict[str, object]:
         return self.vocab_files()
 
+    def take(self, again: CharText) -> None:
+        super().take(again)
+        self._chars = again._chars
+
     def chars(self, split: str) -> int:
         if self._chars is None:
-            self._chars = self.reread()._chars
+            self.split  # noqa: B018 - reading the files again counts them (take)
         return self._chars[split]
 
     def file_chars(self, path) -> int:

@@ -4,7 +4,6 @@ running text in pieces (every character kept); and telling the two apart."""
 from __future__ import annotations
 
 import codecs
-import hashlib
 import re
 import statistics
 from collections.abc import Iterator
@@ -108,14 +107,6 @@ def text_pieces(path: str | Path, digest=None, chunk_bytes: int = CHUNK_BYTES) -
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         raise NnlmError(f"{where(path, line)}: not valid UTF-8 (the file ends inside a character)") from None
-
-
-def sha256_of(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while raw := f.read(CHUNK_BYTES):
-            digest.update(raw)
-    return digest.hexdigest()
 
 
 # -- a list or running text? ---------------------------------------------------------------

@@ -8,8 +8,9 @@ windows.Windows.from_ids for sentences).
 Two modes:
   sentence  one sentence per line, each between boundary tokens like a character item:
             contexts start at the sentence, the end token is predicted and counted.
-  stream    the whole text is one token stream (Bengio et al. 2003): line ends mean
-            nothing, contexts run across them, nothing but words is predicted.
+  stream    the whole text is one token stream: contexts run across line ends, each line
+            end a token of its own (LINE_END), or with line_ends off nothing (Bengio et al.
+            2003: only words are predicted); the split is in order.
 """
 
 from __future__ import annotations
@@ -235,26 +236,43 @@ def remap(corpus: Corpus, vocab: WordVocab) -> np.ndarray:
 
 def check_choices(mode: str, vocab_from: str) -> None:
     if mode not in MODES:
-        raise NnlmError(f"--word-mode must be one of {', '.join(MODES)}, got {mode!r}")
+        raise NnlmError(f"the word mode must be one of {', '.join(MODES)}, got {mode!r}")
     if vocab_from not in VOCAB_FROM:
         raise NnlmError(f"--vocab-from must be one of {', '.join(VOCAB_FROM)}, got {vocab_from!r}")
 
 
 def make_parts(parts, mode: str, ids_map, lengths_map) -> WordSplit:
     """A WordSplit of (ids, line lengths) per split, ids mapped through ids_map[k] (and their
-    characters counted through lengths_map[k])."""
+    characters counted through lengths_map[k], see text_lengths)."""
     encoded = [Part(ids_map[k][ids], lengths if mode == "sentence" else np.array([len(ids)]),
-                    int(lengths_map[k][ids].sum()) if len(ids) else 0)
+                    text_chars(ids, lengths_map[k]))
                for k, (ids, lengths) in enumerate(parts)]
     return WordSplit(*encoded, mode=mode)
+
+
+def text_chars(ids: np.ndarray, lengths: np.ndarray) -> int:
+    """Characters of text that corpus ids stand for: text_lengths each, and one for a line end
+    that follows a line end (a blank line) or starts the split."""
+    if not len(ids):
+        return 0
+    own = lengths[ids]
+    ends = own == 0  # line end tokens
+    return int(own.sum() + (ends & np.concatenate([[True], ends[:-1]])).sum())
 
 
 def split_corpus(corpus: Corpus, *, mode: str, min_count: int = 3, vocab_from: str = "train",
                  split_tokens: tuple = (), seed: int = 42, fractions: tuple = (0.8, 0.1, 0.1),
                  dedupe: bool = False, lowercase: bool = False) -> tuple[WordVocab, WordSplit]:
-    """Cut the corpus into train/dev/test (contiguous by token counts, or shuffled lines),
-    build the vocabulary from the training part (or all of it) and encode every part."""
+    """Cut the corpus into train/dev/test (contiguous by token counts; a stream, in order by the
+    fractions; sentences, shuffled lines), build the vocabulary from the training part (or all
+    of it) and encode every part."""
     check_choices(mode, vocab_from)
+    if mode == "stream" and not split_tokens:  # running text: in order
+        n = len(corpus.ids)
+        split_tokens = (int(fractions[0] * n), (int((1.0 - fractions[2]) * n) if fractions[2] > 0 else n)
+                        - int(fractions[0] * n))
+        if split_tokens[0] < 1 or (fractions[1] > 0 and split_tokens[1] < 1):
+            raise TooFew(f"{n} tokens are too few for a {fractions} split")
     if split_tokens:
         a, b = cut_points(corpus, mode, tuple(split_tokens))
         parts = [_contiguous(corpus, lo, hi) for lo, hi in ((0, a), (a, b), (b, len(corpus.ids)))]

@@ -11,7 +11,7 @@ import torch
 
 from ..errors import NnlmError, TooFew
 from ..settings.data import MIN_COUNT_AUTO, DataConfig
-from .base import SPLITS, FromFiles, check_split_files, token_counts
+from .base import SPLITS, FromFiles, check_split_files
 from .text import lines, read_items
 from .windows import StreamWindows, Windows
 from .words import (LINE_END, UNK, UNK_ID, Corpus, encode_parts, read_corpus, remap,
@@ -46,7 +46,7 @@ class WordSource(FromFiles):
                 vocab, split = split_corpus(corpora[config.path], fractions=tuple(config.split), **options)
             except TooFew:  # a tiny corpus still trains: all of it
                 vocab, split = split_corpus(corpora[config.path], fractions=(1.0, 0.0, 0.0), **options)
-                notes.append("too few lines for a dev split: training on all of them, with no dev split "
+                notes.append("too little text for a dev split: training on all of it, with no dev split "
                              "to stop on or test split to report")
         source = cls(config, vocab, split, {p: c.sha256 for p, c in corpora.items()})
         if config.min_count:
@@ -63,12 +63,6 @@ class WordSource(FromFiles):
     def chars(self, split: str) -> int:
         """The words' characters and one whitespace character after each (see words.text_lengths)."""
         return self.split.chars()[split]
-
-    def chars_per_token(self) -> float:
-        """The mean length of the training split's words (<unk> and the end token count 1)."""
-        counts = token_counts(self)
-        lengths = np.array([len(self.vocab.token_str(i)) if i >= 2 else 1 for i in range(len(self.vocab))])
-        return float(counts @ lengths / max(counts.sum(), 1))
 
     def windows(self, split: str, block_size: int):
         return self.split.windows(split, block_size)

@@ -129,10 +129,14 @@ def carried_logprobs(model, sequence: Sequences, out: torch.Tensor, scored: torc
     context, and nearly all of them far more: as one pass over the whole sequence, not two."""
     block, length, start = model.config.block_size, int(sequence.lengths[0]), int(sequence.starts[0])
     rows = max(1, min(SEGMENTS, -(-length // block), CHUNK_LOGITS // (block * model.config.vocab_size)))
-    first = torch.arange(rows) * -(-length // rows)  # (R,) each segment's first scored target
-    last = torch.minimum(first + -(-length // rows), torch.tensor(length))
+    size = -(-length // rows)  # targets a segment
+    rows = -(-length // size)  # (no segment left empty)
+    first = torch.arange(rows) * size  # (R,) each segment's first scored target
+    last = torch.minimum(first + size, torch.tensor(length))
     begin = (first - block).clamp(min=0)  # where each segment starts reading
     keep = torch.arange(rows)[shard[0]::shard[1]]
+    if not len(keep):  # more processes than segments: nothing for this one
+        return
     first, last, begin = first[keep], last[keep], begin[keep]
     x, y = Sequences(sequence.stream, start + begin, last - begin).batch(torch.arange(len(keep)))  # (R, L)
     state = None

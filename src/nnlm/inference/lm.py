@@ -33,7 +33,7 @@ SAMPLE_BATCH = 8192  # rows generated together
 class Sample:
     text: str
     novelty: str | None  # "new", or the split it appears in: "train", "dev" or "test"; None: the
-    # run keeps no list of its items to compare with (word level)
+    # run keeps no list of its items to compare with (running text, words)
 
 
 @dataclass
@@ -183,7 +183,7 @@ class LanguageModel:
 
     def evaluate(self, split: str = "dev", path: str | Path | None = None) -> EvalResult:
         """Loss on a split of the run's data, or on the items of a file (and bits per
-        character, where the data's tokens are characters)."""
+        character, where the data counts its characters)."""
         if self.mixture is None:
             result = evaluate(self.model, self.windows(split, path), self.device)
         else:

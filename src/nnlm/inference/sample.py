@@ -47,8 +47,8 @@ class SampleRequest:
         if self.num < 1:
             raise NnlmError(f"--num must be at least 1, got {self.num}")
         if self.new_only and not source.marks_novelty:
-            raise NnlmError("new_only needs a run that keeps its items (character level); this run "
-                            "keeps no list of training sentences")
+            raise NnlmError("new_only needs a run that keeps its items (a list of characters or subwords); "
+                            "this run keeps no list of items to compare with")
         max_len = self.max_len or source.default_max_len()
         min_len = self.min_len if source.ends else max_len
         if min_len > max_len:

@@ -149,11 +149,12 @@ class MLP(WindowModel):
 def auto(data) -> tuple[dict, list[str]]:
     """Size and regularisation by the number of training tokens T (see auto.py)."""
     T = data.tokens
-    if data.chars_per_token > 1.5:  # words: nnlm's best MLP on Brown, shrunk to train within the budget
+    if data.chars_per_token > 1.5:  # words, subwords: nnlm's best MLP on Brown, shrunk to the budget
         settings = dict(block_size=4, n_embd=64, n_hidden=256, tie=True, dropout=0.3, weight_decay=0.1,
                         lr=3e-3, min_lr=0.05, sampled=4096 if data.vocab_size > 8192 else 0)
-        return settings, ["word level: context 4, tied embeddings of 64, 256 tanh units, dropout 0.3"
-                          + (", sampled softmax 4096" if settings["sampled"] else "")]
+        sampled = ", sampled softmax 4096" if settings["sampled"] else ""
+        return settings, [f"tokens of {data.chars_per_token:.1f} characters: context 4, tied embeddings "
+                          f"of 64, 256 tanh units, dropout 0.3{sampled}"]
     drop = round(min(0.4, max(0.05, 0.15 + 0.06 * math.log2(100_000 / max(T, 1)))), 2)
     width = 256 if T < 5_000 else 512
     settings = dict(block_size=8, n_embd=24, n_hidden=width, n_layer=2, norm="layer", dropout=drop,

@@ -133,12 +133,13 @@ def auto(data) -> tuple[dict, list[str]]:
     if data.items:
         return dict(DEFAULT), []
     settings = dict(precision="bf16" if fast_bf16() else "fp32", grad_clip=1.0, min_lr=0.05)
-    if data.chars_per_token > 1.5:  # words: the settings that won on Brown (benchmarks/zoo.py)
+    if data.chars_per_token > 1.5:  # tokens of several characters: what won on Brown's words
         sampled = 4096 if data.vocab_size > 8192 else 0
         settings.update(block_size=64, n_embd=256, n_hidden=512, n_layer=1, tie=True, dropout=0.5,
                         batch_size=2048, lr=3e-3, weight_decay=0.01, sampled=sampled)
-        why = ["words: 512 units, 256-d embeddings tied to the output, dropout 0.5, pieces of 64 words"
-               + (f", sampled softmax {sampled}" if sampled else "")]
+        softmax = f", sampled softmax {sampled}" if sampled else ""
+        why = [f"tokens of {data.chars_per_token:.1f} characters: 512 units, 256-d embeddings tied to the "
+               f"output, dropout 0.5, pieces of 64 tokens{softmax}"]
     else:
         hidden = 256 if data.tokens < 300_000 else 512
         drop = round(min(0.3, max(0.0, 0.1 + 0.05 * math.log2(1_000_000 / max(data.tokens, 1)))), 2)

@@ -148,7 +148,9 @@ def ngram(data: str | None = None, order: int | None = None, method: str = "kn",
     bundled names), read and split as the data settings say (tokens="word", dev="valid.txt"...)."""
     from ..data.sources import read_source
     from ..settings.data import DataConfig
+    from ..settings.partition import partition
 
-    source = read_source(data, DataConfig(**data_settings))
+    parts = partition(data_settings, None, scopes=(), purpose="nnlm ngram")  # data settings only
+    source = read_source(data, DataConfig(**parts.data))
     return ngram_baseline(source, order, method, smoothing=smoothing, arpa=arpa, samples=samples,
                           max_len=max_len, seed=seed)

@@ -3,7 +3,8 @@
     config.json              format version, model family and settings, training and data
                              settings, and what the data source keeps (sizes, file hashes)
     vocab.json               the vocabulary
-    splits.json              character items: the train/dev/test items (marks, --new-only)
+    splits.json              a list's train/dev/test items (novelty marks, --new-only)
+    tokenizer.json           --tokens bpe: the tokenizer (its SHA-256 in vocab.json)
     model.safetensors        best-on-dev weights (metadata: step, dev loss)
     checkpoint.safetensors   latest weights, optimizer state, RNG state (for --resume)
     metrics.jsonl            one JSON object per logged step
@@ -16,7 +17,7 @@
 Every file is written atomically (temporary file, fsync, rename), so whatever moment the
 process dies at, each file is either the old or the new version, never half. Weights are
 read only with safetensors and metadata only as JSON. This module is the only one that
-knows these names and layouts; runs written in format 1 (nnlm 0.1) are read too.
+knows these names and layouts; runs written in formats 1 and 2 are read too (upgrade.py).
 """
 
 from __future__ import annotations

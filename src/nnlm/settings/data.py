@@ -52,9 +52,10 @@ class DataConfig:
     dev: str = setting("", "a file of dev data: DATA is then all training data (PTB/WikiText layout)",
                        metavar="FILE")
     test: str = setting("", "a file of test data, as --dev", metavar="FILE")
-    split_tokens: tuple = setting((), "a contiguous split by token counts, TRAIN,DEV; the rest is test (a "
-                                  "list's cuts move to the next line start)", parse=token_counts,
-                                  metavar="TRAIN,DEV")
+    split_tokens: tuple = setting((), "a contiguous split by token counts, TRAIN,DEV; the rest is test "
+                                  "(words of a list: the cuts move to the next line start; --tokens bpe: "
+                                  "characters, as the text is cut before its tokenizer is trained)",
+                                  parse=token_counts, metavar="TRAIN,DEV")
     line_ends: bool = setting(True, "word-level text: each line end is a token (--no-line-ends: line ends "
                               "mean nothing, the stream of Bengio et al. 2003)")
     lowercase: bool = setting(False, "word level: lowercase the text first")

@@ -36,7 +36,8 @@ def partition(values: dict, family, families: Iterable = (), *, scopes: tuple = 
     """Split `values` by what they configure for a run of `family`.
 
     families: every family, to name the one a key belongs to when it is not `family`'s;
-    scopes: the kinds of training taken (declare.FULL_RUN, TRIAL or SHORT); resuming: only
+    scopes: the kinds of training whose settings are taken (declare.FULL_RUN, TRIAL or SHORT;
+    data settings are taken unless data=False); resuming: only
     settings that may change when a run resumes; data=False: no data settings; purpose
     names the caller in errors ("a sweep of --model mlp")."""
     families = list(families)
@@ -49,7 +50,7 @@ def partition(values: dict, family, families: Iterable = (), *, scopes: tuple = 
                              (None, None))
         if setting is None:
             unknown.append(key)
-        elif setting.scope not in scopes or (kind == "data" and not data):
+        elif (kind == "data" and not data) or (kind != "data" and setting.scope not in scopes):
             refuse(key, "", purpose)
         elif resuming and not setting.resumable:
             allowed = [s.option for found in declared.values() for s in found if s.resumable]

@@ -18,7 +18,7 @@ class Batches:
     """
 
     def __init__(self, windows, batch_size: int, seed: int, device, rank: int = 0, world: int = 1):
-        """windows: data.Windows or words.StreamWindows (anything with contexts/targets)."""
+        """windows: data.windows.Windows or StreamWindows (anything with contexts/targets)."""
         self.windows, self.seed, self.device = windows, seed, device
         self.n, self.rank, self.world = len(windows), rank, world
         self.batch_size = max(1, min(batch_size, self.n // world))

@@ -160,8 +160,8 @@ class Trainer:
             # checkpoint only: an evaluation here would not happen in an uninterrupted
             # run, and could change which weights are best
             self.save_checkpoint()
-        elif self.last_eval_step != self.step:  # stopped between evaluations
-            self.evaluate_and_checkpoint()
+        elif self.last_eval_step != self.step:  # stopped between evaluations: count it, decide nothing
+            self.evaluate_and_checkpoint(judged=False)
         return stopped
 
     STOPS = (Stop.TIME, Stop.SIGINT, Stop.SIGTERM)
@@ -211,9 +211,9 @@ class Trainer:
         self.loss_sum.zero_()
         self.state.logged_step, self.logged_time = self.step, now
 
-    def evaluate_and_checkpoint(self) -> tuple[float, Verdict]:
-        """The dev loss now, and what the schedule makes of it; the best weights and a
-        checkpoint are saved."""
+    def evaluate_and_checkpoint(self, judged: bool = True) -> tuple[float, Verdict]:
+        """The dev loss now, and what the schedule makes of it (judged=False: nothing, the run
+        has stopped); the best weights and a checkpoint are saved."""
         has_dev = len(self.eval_windows) > 0
         dev = math.nan
         if has_dev:
@@ -228,6 +228,10 @@ class Trainer:
         improved = dev < self.state.best_loss or not has_dev  # no dev set: keep the latest
         if improved:
             self.save_best(dev)
-        verdict = self.schedule.after_eval(improved, self.step, self.agreed_elapsed)
+        if judged:
+            verdict = self.schedule.after_eval(improved, self.step, self.agreed_elapsed)
+        else:
+            verdict = Verdict.GO
+            self.schedule.count(improved)
         self.save_checkpoint()  # after the verdict: an anneal's start is state a resumed run must see
         return dev, verdict

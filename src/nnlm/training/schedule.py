@@ -92,9 +92,13 @@ class Schedule:
         by_time = (elapsed - d.start_time) / max(max_seconds - d.start_time, 1e-9) if max_seconds else 0.0
         return min(1.0, max(by_steps, by_time))
 
+    def count(self, improved: bool) -> None:
+        """Count a dev evaluation, without deciding anything (the one after a run stopped)."""
+        self.stale = 0 if improved else self.stale + 1
+
     def after_eval(self, improved: bool, step: int, elapsed: float) -> Verdict:
         """Count a dev evaluation at `step`; whether to go on, anneal or stop."""
-        self.stale = 0 if improved else self.stale + 1
+        self.count(improved)
         if not self.cfg.patience or self.stale < self.cfg.patience:
             return Verdict.GO
         if not self.plateau or self.decay is not None:

@@ -5,7 +5,6 @@ and summarised in summary.json."""
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from ..device import resolve_device
 from ..display import html_table
 from ..errors import NnlmError
 from ..inference.evaluate import evaluate, token_logprobs
+from ..losses import EvalResult
 from ..ngram.mixture import fit_run_mixture
 from ..run import rundir
 from ..run.spec import build_spec
@@ -82,7 +82,7 @@ def train(data: str | None = None, out: str | None = None, *, model: str | None 
 
     `settings` are settings of the model family `model` (None: chosen from the data, the MLP
     for a list, an LSTM for running text; block_size=8, ...), of training
-    (lr=3e-3, ...; settings.training.TrainConfig) and of the data (level="word",
+    (lr=3e-3, ...; settings.training.TrainConfig) and of the data (tokens="word",
     dev="valid.txt", ...; settings.data.DataConfig; also accepted as `data_options`), over
     those of `preset`.
     With resume=True, continue the run in OUT from its last checkpoint. `log`, if given,
@@ -162,11 +162,11 @@ def finish(trainer: Trainer, stopped: Stop, setup_seconds: float) -> TrainResult
 
 
 def per_character(source, losses: dict) -> dict | None:
-    """Losses in nats per token as bits per character of the text they cover, where the data
-    knows its characters (one scale for characters, subwords and items)."""
+    """Losses in nats per token as bits per character of the text they cover (one scale for
+    characters, subwords, words and items)."""
     tokens = source.tokens()
-    out = {name: loss * tokens[name] / math.log(2) / source.chars(name) for name, loss in losses.items()
-           if loss is not None and source.chars(name)}
+    out = {name: EvalResult(loss, tokens[name], source.chars(name)).bits_per_char
+           for name, loss in losses.items() if loss is not None and source.chars(name)}
     return out or None
 
 
