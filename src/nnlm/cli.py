@@ -357,8 +357,9 @@ def print_ngram(report: dict, as_json: bool) -> None:
     for split in ("dev", "test"):
         if split in report:
             r = report[split]
+            per_char = f"  {r['bits_per_char']:.4f} bits/char" if "bits_per_char" in r else ""
             print(f"{split}: perplexity {r['perplexity']:.3f}  loss {r['loss']:.4f} nats/token  "
-                  f"{r['bits_per_token']:.4f} bits/token  ({r['tokens']} tokens)")
+                  f"{r['bits_per_token']:.4f} bits/token{per_char}  ({r['tokens']} tokens)")
     if "arpa" in report:
         print(f"ARPA: {report['arpa']['path']} ({sum(report['arpa']['entries'])} entries)")
     for text in report.get("samples", []):

@@ -39,6 +39,18 @@ def test_long_texts_are_encoded_in_pieces_cut_where_the_tokenizer_cuts(vocab):
     assert vocab.encode_array(text).tolist() == vocab.encode(text)  # the pieces change no token
 
 
+def test_a_file_is_encoded_a_read_piece_at_a_time_as_if_whole(vocab, monkeypatch):
+    """encode_part reads a file in pieces (8 MB; here 997 characters) and carries what
+    follows each piece's last safe cut into the next, so no token changes at a seam."""
+    from nnlm.data import running
+
+    text = VERSE.read_text()
+    pieces = [text[i:i + 997] for i in range(0, len(text), 997)]
+    monkeypatch.setattr(running, "text_pieces", lambda path: iter(pieces))
+    assert running.encode_part(vocab, "verse", 0, len(text)).tolist() == vocab.encode(text)
+    assert running.encode_part(vocab, "verse", 5000, 12000).tolist() == vocab.encode(text[5000:12000])
+
+
 def test_the_vocabulary_size_follows_the_training_text():
     assert auto_vocab_size(1_000_000)[0] == 2_240 and auto_vocab_size(10_000_000)[0] == 6_592
     assert auto_vocab_size(100)[0] == 320  # at least one block of merges

@@ -142,3 +142,19 @@ def test_no_list_of_items_ends_in_a_traceback(tmp_path_factory, capsys, items, o
         assert code in (0, 2) and "Traceback" not in err, (argv, err)
         if code == 2:
             assert len(err.strip().splitlines()) == 1 and "not in the model's vocabulary" in err, err
+
+
+def test_a_texts_time_budget_follows_its_characters_not_its_tokens():
+    from nnlm.data.base import DataFacts
+    from nnlm.run.auto import time_budget
+
+    def text(tokens, chars_per_token):
+        return DataFacts(tokens=tokens, items=0, vocab_size=100, chars_per_token=chars_per_token,
+                         has_dev=True)
+
+    assert time_budget(text(1_000_000, 1.0)) == 480.0  # tinyshakespeare's characters
+    assert time_budget(text(340_000, 2.95)) == 480.0  # the same text as subwords: the same time
+    assert time_budget(text(340_000, 1.0)) == 130.0  # a third of it as characters
+    assert time_budget(text(150_000, 1.0)) == 150.0
+    lists = DataFacts(tokens=300_000, items=50_000, vocab_size=60, chars_per_token=1.0, has_dev=True)
+    assert time_budget(lists) == 130.0

@@ -20,6 +20,7 @@ from .vocab import BOUNDARY_DISPLAY, BOUNDARY_ID
 
 BYTES = 256  # the base alphabet
 MAX_VOCAB = 32_768
+BPE_TRAIN_CHARS = 16 * 1024**2  # a text's tokenizer learns from at most its first 16M training characters
 SAFE_CUT = re.compile(r"(?<=\S)\n(?=\S)")  # a line end between non-spaces: a boundary of the pre-tokens
 
 
@@ -61,6 +62,17 @@ def pieces_of(text: str, size: int = 1 << 20) -> list[str]:
     return out
 
 
+def last_safe_cut(text: str) -> int:
+    """Where the text after text's last safe cut (SAFE_CUT: a line end between non-spaces)
+    begins, 0 if it has none: encoding the text before it and after it apart is encoding
+    the whole."""
+    at = len(text)
+    while (at := text.rfind("\n", 0, at)) > 0:
+        if at + 1 < len(text) and not text[at - 1].isspace() and not text[at + 1].isspace():
+            return at + 1
+    return 0
+
+
 class BPEVocab:
     """A trained byte-level BPE as nnlm's vocabulary (the interface of vocab.Vocab)."""
 
@@ -82,8 +94,10 @@ class BPEVocab:
         return [i + 1 for i in self.tokenizer.encode(text).ids]
 
     def encode_array(self, text: str, context: str = "") -> np.ndarray:
-        """Token ids of a text of any length: (tokens,) int32, its pieces encoded in parallel."""
-        encoded = self.tokenizer.encode_batch(pieces_of(text))
+        """Token ids of a text of any length: (tokens,) int32, its pieces encoded in parallel
+        (without the offsets that nnlm never reads: 2-3x faster)."""
+        size = min(1 << 20, max(1 << 16, len(text) // 8))  # several pieces a thread, none tiny
+        encoded = self.tokenizer.encode_batch_fast(pieces_of(text, size))
         return np.concatenate([np.array(e.ids, dtype=np.int32) for e in encoded]) + 1 if text else \
             np.zeros(0, dtype=np.int32)
 

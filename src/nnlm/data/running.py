@@ -22,7 +22,7 @@ import torch
 from ..errors import NnlmError
 from ..settings.data import DataConfig
 from .base import SPLITS, FromFiles, check_split_files
-from .bpe import bpe_vocab
+from .bpe import BPE_TRAIN_CHARS, bpe_vocab, last_safe_cut
 from .text import bundled_names_path, text_pieces
 from .vocab import Vocab
 from .windows import StreamWindows
@@ -108,21 +108,39 @@ def encode_files(vocab: Vocab, parts: list[tuple[str, int, int]]) -> TextSplit:
     return TextSplit(ids, spans)
 
 
-def split_text(path: str, lo: int, hi: int) -> str:
-    """The characters [lo, hi) of a file."""
-    out, pos = [], 0
+def range_pieces(path: str, lo: int, hi: int):
+    """The characters [lo, hi) of a file, in the pieces text_pieces reads."""
+    pos = 0
     for piece in text_pieces(path):
         if pos < hi and pos + len(piece) > lo:
-            out.append(piece[max(0, lo - pos):hi - pos])
+            yield piece[max(0, lo - pos):hi - pos]
         pos += len(piece)
-    return "".join(out)
+        if pos >= hi:
+            break
+
+
+def split_text(path: str, lo: int, hi: int) -> str:
+    """The characters [lo, hi) of a file."""
+    return "".join(range_pieces(path, lo, hi))
+
+
+def encode_part(vocab, path: str, lo: int, hi: int) -> np.ndarray:
+    """The characters [lo, hi) of a file as subword ids, read and encoded a piece at a time
+    (each piece cut where the pre-tokenizer cuts too), so memory holds one piece's encodings."""
+    out, carry = [], ""
+    for piece in range_pieces(path, lo, hi):
+        text = carry + piece
+        cut = last_safe_cut(text)
+        out.append(vocab.encode_array(text[:cut]))
+        carry = text[cut:]
+    out.append(vocab.encode_array(carry))
+    return np.concatenate(out)
 
 
 def encode_subwords(vocab, parts: list[tuple[str, int, int]]) -> TextSplit:
     """encode_files for a vocabulary whose tokens are not characters: each split's text is
-    encoded whole (in pieces cut where its pre-tokenizer cuts), then laid out alike."""
-    encoded = [vocab.encode_array(split_text(*part)) if part[2] > part[1] else np.zeros(0, dtype=np.int32)
-               for part in parts]
+    encoded a piece at a time (encode_part), then laid out alike."""
+    encoded = [encode_part(vocab, *part) for part in parts]
     ids = new_ids(sum(map(len, encoded)) + len(SPLITS))
     spans, at = {}, 0
     for name, tokens in zip(SPLITS, encoded, strict=True):
@@ -162,7 +180,9 @@ class CharText(FromFiles):
                 notes.append(f"{n:,} characters are too few for a dev split: training on all of them")
             parts = [(path, 0, a), (path, a, b), (path, b, n)]
         if config.tokens == "bpe":
-            vocab = vocab or bpe_vocab([split_text(*parts[0])], config, notes)
+            if vocab is None:  # the tokenizer learns from (at most) the start of train
+                train_path, lo, hi = parts[0]
+                vocab = bpe_vocab([split_text(train_path, lo, min(hi, lo + BPE_TRAIN_CHARS))], config, notes)
             split = encode_subwords(vocab, parts)
         else:
             vocab = Vocab(sorted(chars))

@@ -87,9 +87,10 @@ def choose_order(data, max_order: int = counts.MAX_ORDER, patience: int = 2) -> 
     return best
 
 
-def ngram_eval(model, windows) -> EvalResult:
+def ngram_eval(model, windows, chars: int | None = None) -> EvalResult:
+    """The loss of `model` on `windows`; `chars`: the characters they cover (for bits per char)."""
     lp = logprobs(model, windows)
-    return EvalResult(loss=float(-lp.sum() / max(len(lp), 1)), tokens=len(lp))
+    return EvalResult(loss=float(-lp.sum() / max(len(lp), 1)), tokens=len(lp), chars=chars)
 
 
 def check_method(method: str) -> None:
@@ -119,7 +120,7 @@ def ngram_baseline(source, order: int | None = None, method: str = "kn", *, smoo
     for name in ("dev", "test"):
         windows = source.windows(name, width)
         if len(windows):
-            report[name] = ngram_eval(model, windows).to_json()
+            report[name] = ngram_eval(model, windows, source.chars(name)).to_json()
     if arpa:
         if method != "kn":
             raise NnlmError("--arpa is for --method kn")

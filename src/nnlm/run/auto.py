@@ -15,19 +15,20 @@ from __future__ import annotations
 
 from ..data.sources import DataFacts, Source
 
-# Seconds of training. A list of up to BIG_LIST items (or a text of up to BIG_TOKENS training
-# tokens) gets SMALL_BUDGET, less past MID_TOKENS (where fitting the n-gram model and the
+# Seconds of training. A list of up to BIG_LIST items (or a text of up to BIG_CHARS training
+# characters, whatever a token is: a text's subword or word run gets the time its character
+# run gets) gets SMALL_BUDGET, less past MID_TOKENS (where fitting the n-gram model and the
 # final evaluations take longer), so that the whole `nnlm train` stays within 3 minutes on 2
 # cores; bigger data gets BIG_BUDGET, within 10 minutes.
 SMALL_BUDGET, MID_BUDGET, BIG_BUDGET = 150.0, 130.0, 480.0
-MID_TOKENS, BIG_TOKENS, BIG_LIST = 200_000, 500_000, 100_000
+MID_TOKENS, BIG_CHARS, BIG_LIST = 200_000, 500_000, 100_000
 EVALS_PER_EPOCH = 2
 PATIENCE = 6  # evaluations, three passes over the data
 NO_DEV_EPOCHS = 30  # a list too small for a dev split trains this many passes
 
 
 def time_budget(data: DataFacts) -> float:
-    big = data.items > BIG_LIST if data.items else data.tokens > BIG_TOKENS
+    big = data.items > BIG_LIST if data.items else data.tokens * data.chars_per_token > BIG_CHARS
     return BIG_BUDGET if big else SMALL_BUDGET if data.tokens <= MID_TOKENS else MID_BUDGET
 
 
