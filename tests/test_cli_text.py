@@ -13,23 +13,28 @@ from nnlm.cli import main
 TEXT = FIXTURES / "verse20k.txt"
 TINY_LSTM = ["--n-hidden", "32", "--n-embd", "16", "--block-size", "32", "--batch-size", "512",
              "--precision", "fp32", "--quiet", "--samples", "0"]
+CHARS = ["--tokens", "char"]  # running text's default is subwords; these tests read every character
 
 
 @pytest.fixture(scope="module")
 def text_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("text") / "run"
     assert main(["train", str(TEXT), "--out", str(out), "--steps", "30", "--eval-interval", "10",
-                 *TINY_LSTM]) == 0
+                 *CHARS, *TINY_LSTM]) == 0
     return out
 
 
 def test_train_reads_text_and_chooses_a_sequence_model(tmp_path, capsys):
     printed = run_ok(capsys, "train", TEXT, "--out", tmp_path / "r", "--steps", 10, *TINY_LSTM)
     assert "verse20k.txt read as running text: 2" in printed and "blank" in printed
-    assert "running text: an LSTM" in printed
+    assert "running text: an LSTM" in printed and "running text: subword tokens" in printed
     config = json.loads((tmp_path / "r" / "config.json").read_text())
     assert config["model"]["family"] == "lstm" and config["data"]["kind"] == "text"
-    assert config["source"]["kind"] == "text" and config["source"]["tokens"]["train"] == 16_000
+    assert config["data"]["tokens"] == "bpe" and (tmp_path / "r" / "tokenizer.json").exists()
+    assert config["source"]["kind"] == "text" and 4_000 < config["source"]["tokens"]["train"] < 10_000
+    chars = run_ok(capsys, "train", TEXT, "--out", tmp_path / "c", "--steps", 2, *CHARS, *TINY_LSTM)
+    assert "subword" not in chars
+    assert json.loads((tmp_path / "c" / "config.json").read_text())["source"]["tokens"]["train"] == 16_000
     assert not (tmp_path / "r" / "splits.json").exists()  # the text is re-read (sha256 checked)
 
 
@@ -58,7 +63,7 @@ def test_score_spells_line_ends_and_counts_no_end_token(text_run, capsys):
 
 
 def test_ngram_plot_neighbors_resume_on_text(text_run, tmp_path, capsys):
-    report = json.loads(run_ok(capsys, "ngram", TEXT, "--order", 5, "--json"))
+    report = json.loads(run_ok(capsys, "ngram", TEXT, "--order", 5, "--json", *CHARS))
     assert report["dev"]["tokens"] == 2_000 and report["order"] == 5  # the same stream as the run's
     pytest.importorskip("matplotlib")
     assert "embedding_map.png" in run_ok(capsys, "plot", text_run)
@@ -101,7 +106,8 @@ def test_word_level_text_keeps_line_ends_and_a_marked_vocabulary(tmp_path, capsy
 def test_one_long_line_without_a_line_end_is_running_text(tmp_path, capsys):
     path = tmp_path / "one.txt"
     path.write_text("to be or not to be, " * 50_000)  # 1 MB, no line end at all
-    printed = run_ok(capsys, "train", path, "--out", tmp_path / "r", "--steps", 3, "--no-mix", *TINY_LSTM)
+    printed = run_ok(capsys, "train", path, "--out", tmp_path / "r", "--steps", 3, "--no-mix", *CHARS,
+                     *TINY_LSTM)
     assert "read as running text: it is one line" in printed
     tokens = json.loads((tmp_path / "r" / "config.json").read_text())["source"]["tokens"]
     assert sum(tokens.values()) == 1_000_000

@@ -27,7 +27,7 @@ O Romeo, Romeo! wherefore art thou Romeo?
 
 
 def text_source(path, **options):
-    return read_source(str(path), DataConfig(**{"kind": "text", **options}))
+    return read_source(str(path), DataConfig(**{"kind": "text", "tokens": "char", **options}))
 
 
 def decoded(source, split):
@@ -62,7 +62,9 @@ def test_the_default_kind_reads_the_file_and_says_why(tmp_path):
     source = read_source(str(write(tmp_path, VERSE * 40)), DataConfig())
     assert source.kind == "text" and source.config.kind == "text"
     assert "read as running text" in source.notes[0] and "--kind list" in source.notes[0]
-    assert read_source(str(FIXTURES / "names300.txt"), DataConfig()).kind == "items"
+    assert source.level == "bpe" and "running text: subword tokens" in source.notes[1]  # --tokens auto
+    names = read_source(str(FIXTURES / "names300.txt"), DataConfig())
+    assert names.kind == "items" and names.level == "char" and names.config.tokens == "char"
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -78,7 +80,8 @@ def test_every_character_round_trips_in_order(tmp_path, text):
     assert source.decode(source.encode(text, "t")) == text
 
 
-def test_a_python_file_round_trips_byte_for_byte(tmp_path):
+@pytest.mark.parametrize("tokens", ["auto", "char"])  # auto: subwords, running text's default
+def test_a_python_file_round_trips_byte_for_byte(tmp_path, tokens):
     """2.5 MB of code (the standard library's first modules): indentation, blank lines and all."""
     code, total = [], 0
     for path in sorted(glob.glob(sysconfig.get_paths()["stdlib"] + "/*.py")):
@@ -88,8 +91,8 @@ def test_a_python_file_round_trips_byte_for_byte(tmp_path):
             break
     path = tmp_path / "code.py"
     path.write_text("\n".join(code), encoding="utf-8")
-    source = read_source(str(path), DataConfig())
-    assert source.kind == "text"
+    source = read_source(str(path), DataConfig(tokens=tokens))
+    assert source.kind == "text" and source.level == {"auto": "bpe", "char": "char"}[tokens]
     joined = "".join(decoded(source, s) for s in ("train", "dev", "test"))
     assert joined.encode("utf-8") == path.read_bytes()
 

@@ -222,7 +222,7 @@ def test_stream_run_samples_max_len_words_and_scores(runs_dir):
 def test_a_text_run_continues_its_prompt_with_every_character(runs_dir):
     run = runs_dir / "verse"
     nnlm.train(str(FIXTURES / "verse20k.txt"), str(run), progress=False, steps=20, n_hidden=16, n_embd=8,
-               block_size=16, batch_size=256, precision="fp32")
+               block_size=16, batch_size=256, precision="fp32", tokens="char")
     with TestClient(create_app([run])) as c:
         card = ok(c.get("/api/runs"))["runs"][0]
         described = (card["level"], card["data_kind"], card["family"], card["ends"])

@@ -10,7 +10,8 @@ and what a token is (--tokens) choose the source:
     sentences  a list, words: one sentence per line, each between boundaries     wordsources.py
     stream     running text, words: one stream, each line end a token            wordsources.py
 
-With --kind auto (the default) the file itself decides (text.detect_kind), and says why. A new
+With --kind auto (the default) the file itself decides (text.detect_kind), and says why; with
+--tokens auto (the default) running text gets subwords and a list characters. A new
 kind of data is a new subclass of `Source`, its line in SOURCES and in `kind_of`. Nothing
 outside the data layer looks at what a token or a file is.
 """
@@ -55,6 +56,12 @@ def read_source(data: str | None, config: DataConfig) -> Source:
         notes.append(f"{Path(config.path or bundled_names_path()).name} read as {what}: {why} "
                      f"(--kind {other})")
         config = replace(config, kind=kind)
+    if config.tokens == "auto":
+        config = replace(config, tokens="bpe" if config.kind == "text" else "char")
+        if config.tokens == "bpe":
+            notes.append("running text: subword tokens (a byte-level BPE), which beat characters on dev "
+                         "within the default run's time on prose, a corpus and code (--tokens char: "
+                         "characters)")
     source = SOURCES[kind_of(config)].read(config)
     source.notes = notes + source.notes
     return source

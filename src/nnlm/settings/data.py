@@ -30,7 +30,7 @@ def token_counts(text: str) -> tuple:
 
 
 KINDS = ("auto", "list", "text")  # what the file is
-TOKENS = ("char", "word", "bpe")  # what a token is
+TOKENS = ("auto", "char", "word", "bpe")  # what a token is; auto: bpe for running text, char for a list
 MIN_COUNT_AUTO = -1  # --min-count: 0 where the text marks its own rare words with <unk>, else 3
 
 
@@ -40,8 +40,10 @@ class DataConfig:
     kind: str = setting("auto", "what the file is: a list (one item per line, each modelled on its own) or "
                         "running text (one stream: every character kept, the newline a token, context "
                         "across lines); auto decides from the file and says why", choices=KINDS)
-    tokens: str = setting("char", "what a token is: a character, a whitespace-separated word, or a subword "
-                          "of a byte-level BPE trained on the training split", choices=TOKENS)
+    tokens: str = setting("auto", "what a token is: a character, a whitespace-separated word, or a subword "
+                          "of a byte-level BPE trained on the training split; auto: subwords for running "
+                          "text, characters for a list (what wins on dev for each: benchmarks/levels.py)",
+                          choices=TOKENS)
     vocab_size: int = setting(0, "--tokens bpe: the vocabulary size (0: chosen from the size of the "
                               "training text)", at_least=0)
     split_seed: int = setting(42, "seed of the shuffle that splits a list's items")
