@@ -5,8 +5,8 @@ crosses line ends, and the split is contiguous (train first, then dev, then test
 
 A text of any size: files are read in pieces (text.text_pieces), twice (the characters, then
 their ids), and a stream of more than MEMMAP_TOKENS tokens keeps its ids in a memory-mapped
-file rather than in memory. (A BPE encodes each split's text whole: its memory is the split's
-text, not the pieces.)
+file rather than in memory; a BPE encodes each piece as it is read (encode_part) and learns
+its merges from at most the first BPE_TRAIN_CHARS characters of train.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import torch
 from ..errors import NnlmError
 from ..settings.data import DataConfig
 from .base import SPLITS, FromFiles, check_split_files
+from .split import fraction_cuts
 from .bpe import BPE_TRAIN_CHARS, bpe_vocab, last_safe_cut
 from .text import bundled_names_path, text_pieces
 from .vocab import Vocab
@@ -69,8 +70,7 @@ def cut_points(n: int, config: DataConfig) -> tuple[int, int]:
             raise NnlmError(f"--split-tokens {a},{config.split_tokens[1]} needs TRAIN >= 1 and at most the "
                             f"text's {n} characters in all")
         return a, b
-    fractions = config.split
-    return int(fractions[0] * n), (int((1.0 - fractions[2]) * n) if fractions[2] > 0 else n)
+    return fraction_cuts(n, config.split)
 
 
 def new_ids(size: int) -> np.ndarray:

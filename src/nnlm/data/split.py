@@ -18,6 +18,11 @@ class Split:
         return {"train": self.train, "dev": self.dev, "test": self.test}
 
 
+def fraction_cuts(n: int, fractions) -> tuple[int, int]:
+    """Where dev and test start among n things split by TRAIN,DEV,TEST fractions."""
+    return int(fractions[0] * n), (int((1.0 - fractions[2]) * n) if fractions[2] > 0 else n)
+
+
 def split_items(items: list[str], seed: int = 42, fractions=(0.8, 0.1, 0.1),
                 dedupe: bool = False) -> Split:
     """Shuffle and cut into train/dev/test exactly as the lecture does by default.
@@ -29,8 +34,7 @@ def split_items(items: list[str], seed: int = 42, fractions=(0.8, 0.1, 0.1),
     items = list(dict.fromkeys(items)) if dedupe else list(items)
     random.Random(seed).shuffle(items)
     n = len(items)
-    n1 = int(fractions[0] * n)
-    n2 = int((1.0 - fractions[2]) * n) if fractions[2] > 0 else n
+    n1, n2 = fraction_cuts(n, fractions)
     split = Split(items[:n1], items[n1:n2], items[n2:])
     if not split.train or (fractions[1] > 0 and not split.dev):
         raise TooFew(f"{n} items are too few for a {fractions} split: "

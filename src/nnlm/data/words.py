@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from ..errors import NnlmError, TooFew
+from .split import fraction_cuts
 from .split import check_fractions
 from .text import lines, read_text
 from .vocab import BOUNDARY_DISPLAY, BOUNDARY_ID
@@ -205,7 +206,7 @@ def line_order(corpus: Corpus, seed: int, fractions: tuple, dedupe: bool) -> lis
         lines = list(seen.values())
     random.Random(seed).shuffle(lines)
     n = len(lines)
-    n1, n2 = int(fractions[0] * n), (int((1.0 - fractions[2]) * n) if fractions[2] > 0 else n)
+    n1, n2 = fraction_cuts(n, fractions)
     if n1 == 0 or (fractions[1] > 0 and n2 == n1):
         raise TooFew(f"{n} lines are too few for a {fractions} split")
     return [np.array(lines[:n1], dtype=np.int64), np.array(lines[n1:n2], dtype=np.int64),
@@ -269,8 +270,8 @@ def split_corpus(corpus: Corpus, *, mode: str, min_count: int = 3, vocab_from: s
     check_choices(mode, vocab_from)
     if mode == "stream" and not split_tokens:  # running text: in order
         n = len(corpus.ids)
-        split_tokens = (int(fractions[0] * n), (int((1.0 - fractions[2]) * n) if fractions[2] > 0 else n)
-                        - int(fractions[0] * n))
+        n1, n2 = fraction_cuts(n, fractions)
+        split_tokens = (n1, n2 - n1)
         if split_tokens[0] < 1 or (fractions[1] > 0 and split_tokens[1] < 1):
             raise TooFew(f"{n} tokens are too few for a {fractions} split")
     if split_tokens:
