@@ -12,8 +12,10 @@ training seconds, encoding speed (MB/s over the training text), tokens per chara
 decode(encode(text)) gives back the training and the held-out text exactly, and the loss that
 follows: test bits per character of an interpolated Kneser-Ney model over the tokens (orders 2
 to 6, the best shown), a cheap stand-in for a neural model's loss at that tokenization that
-needs no training. Then nnlm's tokenizer on 10 MB of text (tinyshakespeare and Python): the
-seconds to train it (8,192 tokens) and to encode the 10 MB. Writes
+needs no training. nnlm encodes with tiktoken built from the trained tokens (src/nnlm/data/
+fastbpe.py); the row "encoded by tokenizers itself" times the library's own encoder in the same
+run. Then nnlm's tokenizer on 10 MB of text (tinyshakespeare and Python): the seconds to train it
+(8,192 tokens) and to encode the 10 MB, both ways. Writes
 benchmarks/results/tokenizer_choice.md.
 """
 
@@ -40,16 +42,26 @@ ORDERS = range(2, 7)
 
 
 class HFByteBPE:
-    name = "tokenizers, byte-level BPE (nnlm's `--tokens bpe`)"
+    name = "tokenizers, byte-level BPE (nnlm's `--tokens bpe`, encoded by tiktoken)"
 
     def __init__(self, train: str, size: int):
         self.vocab = BPEVocab(train_bpe([train], size))
+        assert self.vocab.fast is not None
 
     def encode(self, text: str) -> np.ndarray:
         return self.vocab.encode_array(text)  # ids from 1; 0 is the boundary
 
     def decode(self, ids: np.ndarray) -> str:
         return self.vocab.decode(ids.tolist())
+
+
+class HFOwnEncoder(HFByteBPE):
+    """The same tokenizer encoded by `tokenizers` itself, as nnlm did before (same tokens)."""
+    name = "the same BPE, encoded by tokenizers itself"
+
+    def __init__(self, train: str, size: int):
+        super().__init__(train, size)
+        self.vocab.fast = None
 
 
 class SentencePiece:
@@ -124,17 +136,24 @@ def ten_megabytes(work: Path) -> str:
     start = time.perf_counter()
     ids = vocab.encode_array(big)
     encoded = time.perf_counter() - start
+    fast, vocab.fast = vocab.fast, None
+    start = time.perf_counter()
+    library_ids = vocab.encode_array(big)  # tokenizers' own encoder, in the same run
+    library = time.perf_counter() - start
+    vocab.fast = fast
     exact = vocab.decode(ids.tolist()) == big
     mb = len(big.encode("utf-8")) / 1e6
     return (f"BPE tokenizer on {mb:.1f} MB of text (tinyshakespeare and Python, 8,192 tokens): trained "
-            f"in {trained:.1f} s, encoded at {mb / encoded:.1f} MB/s ({len(ids):,} tokens), decoded back "
-            f"exactly: {'yes' if exact else 'NO'}")
+            f"in {trained:.1f} s, encoded at {mb / encoded:.1f} MB/s ({len(ids):,} tokens; tokenizers' own "
+            f"encoder {mb / library:.1f} MB/s, {library / encoded:.1f}x slower, the same ids: "
+            f"{'yes' if np.array_equal(ids, library_ids) else 'NO'}), decoded back exactly: "
+            f"{'yes' if exact else 'NO'}")
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.parse_args(argv)
-    builders = [HFByteBPE, lambda train, size: SentencePiece(train, size, "bpe"),
+    builders = [HFByteBPE, HFOwnEncoder, lambda train, size: SentencePiece(train, size, "bpe"),
                 lambda train, size: SentencePiece(train, size, "unigram")]
     lines = [f"`python benchmarks/tokenizer_choice.py`, {time.strftime('%Y-%m-%d')}, 2-core CPU", ""]
     with tempfile.TemporaryDirectory() as tmp:

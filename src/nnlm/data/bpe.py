@@ -16,6 +16,7 @@ import re
 import numpy as np
 
 from ..errors import NnlmError
+from .fastbpe import encode_pieces, fast_encoder
 from .vocab import BOUNDARY_DISPLAY, BOUNDARY_ID
 
 BYTES = 256  # the base alphabet
@@ -83,6 +84,7 @@ class BPEVocab:
         self.json = json.loads(tokenizer.to_str())  # the library's own JSON: tokenizer.json
         self.sha256 = canonical_sha256(self.json)
         self.size = tokenizer.get_vocab_size()
+        self.fast = fast_encoder(self.json)  # None where the settings are not train_bpe's
 
     def __len__(self) -> int:
         return self.size + 1
@@ -94,12 +96,16 @@ class BPEVocab:
         return [i + 1 for i in self.tokenizer.encode(text).ids]
 
     def encode_array(self, text: str, context: str = "") -> np.ndarray:
-        """Token ids of a text of any length: (tokens,) int32, its pieces encoded in parallel
-        (without the offsets that nnlm never reads: 2-3x faster)."""
-        size = min(1 << 20, max(1 << 16, len(text) // 8))  # several pieces a thread, none tiny
-        encoded = self.tokenizer.encode_batch_fast(pieces_of(text, size))
-        return np.concatenate([np.array(e.ids, dtype=np.int32) for e in encoded]) + 1 if text else \
-            np.zeros(0, dtype=np.int32)
+        """Token ids of a text of any length: (tokens,) int32, its pieces encoded in parallel by
+        tiktoken (the same ids, 2-4x faster: fastbpe.py), else by the library without the
+        offsets that nnlm never reads."""
+        if not text:
+            return np.zeros(0, dtype=np.int32)
+        pieces = pieces_of(text, min(1 << 20, max(1 << 16, len(text) // 8)))  # several a thread, none tiny
+        if self.fast is not None:
+            return encode_pieces(self.fast, pieces) + 1
+        encoded = self.tokenizer.encode_batch_fast(pieces)
+        return np.concatenate([np.array(e.ids, dtype=np.int32) for e in encoded]) + 1
 
     def decode(self, ids) -> str:
         return self.tokenizer.decode([i - 1 for i in ids if i != BOUNDARY_ID])
