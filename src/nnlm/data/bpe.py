@@ -64,14 +64,17 @@ def pieces_of(text: str, size: int = 1 << 20) -> list[str]:
 
 
 def last_safe_cut(text: str) -> int:
-    """Where the text after text's last safe cut (SAFE_CUT: a line end between non-spaces)
-    begins, 0 if it has none: encoding the text before it and after it apart is encoding
-    the whole."""
-    at = len(text)
-    while (at := text.rfind("\n", 0, at)) > 0:
-        if at + 1 < len(text) and not text[at - 1].isspace() and not text[at + 1].isspace():
-            return at + 1
-    return 0
+    """Where the text after text's last safe cut (a SAFE_CUT match) begins, 0 if it has none:
+    encoding the text before it and after it apart is encoding the whole. Looks back from the
+    end over a growing span, so a long text with a cut near its end costs little."""
+    span = 1 << 12
+    while True:
+        start, last = max(0, len(text) - span), None
+        for last in SAFE_CUT.finditer(text, start):
+            pass
+        if last is not None or start == 0:
+            return last.end() if last is not None else 0
+        span *= 16
 
 
 class BPEVocab:
