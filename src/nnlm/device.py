@@ -34,3 +34,17 @@ def fast_bf16(name: str = "auto") -> bool:
         check = getattr(torch.cpu, "_is_amx_tile_supported", None)
         return bool(check and check())
     return False
+
+
+def cpu_has_bf16() -> bool:
+    """Whether oneDNN finds bfloat16 instructions on this CPU (AVX512-BF16 or AMX)."""
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return bool(check()) if check is not None else True
+
+
+def check_precision(precision: str, device: torch.device) -> None:
+    """bf16 on a CPU without bfloat16 instructions is refused before anything is written:
+    oneDNN cannot run the LSTM in it there (a traceback mid-run otherwise)."""
+    if precision == "bf16" and device.type == "cpu" and not cpu_has_bf16():
+        raise NnlmError(f"--precision bf16: this CPU has no bfloat16 instructions "
+                        f"({torch.backends.cpu.get_cpu_capability()}); use --precision fp32")

@@ -112,6 +112,20 @@ def test_existing_run_is_not_overwritten(tiny_file, tmp_path):
         nnlm.train(out=str(out), resume=True, progress=False, n_hidden=3)
 
 
+def test_bf16_on_a_cpu_without_it_is_refused_before_anything_is_written(tiny_file, tmp_path, monkeypatch):
+    """oneDNN cannot run the LSTM in bf16 on such a CPU: a one-line error, the run kept."""
+    from nnlm import device
+
+    out = tmp_path / "run"
+    nnlm.train(str(tiny_file), str(out), progress=False, **dict(TINY_SETTINGS, steps=5))
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda: False)
+    with pytest.raises(NnlmError, match="--precision bf16: this CPU has no bfloat16 instructions"):
+        nnlm.train(str(tiny_file), str(out), progress=False, overwrite=True, device="cpu",
+                   **dict(TINY_SETTINGS, precision="bf16"))
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
 def test_lecture_step_schedule_and_cosine():
     cfg = TrainConfig(lr=0.1, lr_schedule="step", lr_drop_step=100_000, lr_drop=0.1, steps=200_000)
     assert learning_rate(cfg, 99_999, 0) == 0.1

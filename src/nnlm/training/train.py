@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..device import resolve_device
+from ..device import check_precision, resolve_device
 from ..display import html_table
 from ..errors import NnlmError
 from ..inference.evaluate import evaluate, token_logprobs
@@ -102,9 +102,10 @@ def train(data: str | None = None, out: str | None = None, *, model: str | None 
             spec = build_spec(data, out, model=model, preset=preset, settings=settings)
             if not out and group.world > 1:
                 raise NnlmError("several processes need an explicit --out run directory")
-            if group.is_main:
-                rundir.prepare_empty_dir(spec.run_dir, overwrite)
         device = group.device if group.world > 1 else resolve_device(spec.train.device)
+        check_precision(spec.train.precision, device)
+        if not resume and group.is_main:
+            rundir.prepare_empty_dir(spec.run_dir, overwrite)
         with rundir.locked(spec.run_dir) if group.is_main else contextlib.nullcontext():
             if not resume and group.is_main:
                 rundir.write_spec(spec)
