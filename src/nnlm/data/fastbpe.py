@@ -5,8 +5,9 @@ Why the ids are the same: both split the text with GPT-2's pattern (the pre-toke
 `bpe.train_bpe` sets) and apply the merges inside each piece, lowest rank first. `tokenizers`
 ranks a pair by the merge list; tiktoken ranks it by the id of the token the pair makes, which is
 the same order where each merge's token takes the next id, as `tokenizers` trains them (checked
-here, else there is no fast encoder). tests/data/test_fastbpe.py compares the two on every code
-point and on random text over small alphabets, where merges overlap the most.
+here, else there is no fast encoder). tiktoken also takes a piece that is a whole token as that
+token, where the merges must reach it from its bytes. tests/data/test_fastbpe.py compares the two
+on every code point and on random text over small alphabets, where merges overlap the most.
 """
 
 from __future__ import annotations
