@@ -44,7 +44,8 @@ def cpu_has_bf16() -> bool:
 
 def check_precision(precision: str, device: torch.device) -> None:
     """bf16 on a CPU without bfloat16 instructions is refused before anything is written:
-    oneDNN cannot run the LSTM in it there (a traceback mid-run otherwise)."""
+    oneDNN cannot run the LSTM in it there (a traceback mid-run otherwise), and a bf16 matrix
+    product is emulated ~100x slower than fp32 (benchmarks/precision.py on an AVX2 CPU)."""
     if precision == "bf16" and device.type == "cpu" and not cpu_has_bf16():
         raise NnlmError(f"--precision bf16: this CPU has no bfloat16 instructions "
                         f"({torch.backends.cpu.get_cpu_capability()}); use --precision fp32")
