@@ -158,3 +158,14 @@ def test_a_texts_time_budget_follows_its_characters_not_its_tokens():
     assert time_budget(text(150_000, 1.0)) == 150.0
     lists = DataFacts(tokens=300_000, items=50_000, vocab_size=60, chars_per_token=1.0, has_dev=True)
     assert time_budget(lists) == 130.0
+
+
+def test_the_reasons_say_which_choices_a_given_setting_replaced(tmp_path, names):
+    from nnlm.run.spec import build_spec
+
+    path = write(tmp_path / "names.txt", names[:2000])
+    chosen = build_spec(str(path), str(tmp_path / "a")).why
+    assert not any(line.startswith("given") for line in chosen)
+    given = build_spec(str(path), str(tmp_path / "b"), settings=dict(lr=0.001, max_seconds=3.0, n_embd=None)).why
+    assert given[:len(chosen)] == chosen
+    assert given[len(chosen):] == ["given, over the choices above: --lr 0.001, --max-seconds 3"]

@@ -64,8 +64,6 @@ def build_configs(model: str | None, preset: str, settings: dict, source: Source
     if given.get("steps") and preset == "default":  # an explicit --steps is trained in full
         base.update(patience=0, max_seconds=0.0)
         why.append(f"--steps {given['steps']}: trained in full")
-    elif "max_seconds" in given and preset == "default":
-        why.append(f"--max-seconds {given['max_seconds']:g}")
     parts = partition({**base, **given}, fam, FAMILIES.values(), data=False)
     train_cfg = TrainConfig(**parts.train)
     train_cfg.validate()
