@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from tokenizers import Tokenizer, models, pre_tokenizers
 
 from helpers import FIXTURES
-from nnlm.data.bpe import BPEVocab, train_bpe
+from nnlm.data.bpe import BPEVocab, pieces_of, train_bpe
 from nnlm.data.fastbpe import byte_of_char, fast_encoder
 
 VERSE = FIXTURES / "verse20k.txt"
@@ -28,9 +28,26 @@ def test_the_fast_encoder_gives_the_tokenizers_ids(vocab, text):
     assert vocab.fast.encode_ordinary(text) == vocab.tokenizer.encode(text).ids
 
 
-def test_long_texts_encode_alike(vocab):
-    text = VERSE.read_text() * 2
+def test_long_texts_encode_alike_in_pieces_on_threads(vocab):
+    text = VERSE.read_text() * 16
+    assert len(pieces_of(text, 1 << 16)) > 3  # encode_array's pieces, on two threads or more
     assert vocab.encode_array(text).tolist() == [i + 1 for i in vocab.tokenizer.encode(text).ids]
+
+
+def test_pieces_with_a_long_run_go_to_the_library(vocab, monkeypatch):
+    """Older tiktoken merges in time that grows with the square of a piece's length."""
+    from nnlm.data import fastbpe
+
+    runs = "a" * 600 + " " + "\n" * 700 + "b"
+    text = VERSE.read_text() * 4 + runs + VERSE.read_text() * 4
+    pieces = pieces_of(text, 1 << 16)
+    assert [fastbpe.LONG_RUN.search(p) is not None for p in pieces] == [False, True, False]
+    sent = []
+    real = vocab.fast.encode_ordinary_batch
+    monkeypatch.setattr(vocab.fast, "encode_ordinary_batch",
+                        lambda ps, **kw: sent.extend(ps) or real(ps, **kw))
+    assert vocab.encode_array(text).tolist() == [i + 1 for i in vocab.tokenizer.encode(text).ids]
+    assert sent == [pieces[0], pieces[2]]
 
 
 def test_texts_over_small_alphabets_encode_alike():
@@ -67,8 +84,9 @@ def split_alike(every_pair, code_points):
         block = [chr(c) for c in code_points[start:start + 4096]]
         text = "".join(context.format(c) for c in block)
         if tokenizer.encode(text).ids != fast.encode_ordinary(text):
-            differ += [c for c in block if tokenizer.encode(context.format(c)).ids
-                       != fast.encode_ordinary(context.format(c))]
+            alone = [c for c in block if tokenizer.encode(context.format(c)).ids
+                     != fast.encode_ordinary(context.format(c))]
+            differ += alone or [f"the block from U+{code_points[start]:04X}"]
     return differ
 
 

@@ -2,20 +2,29 @@
 tokens of the tokenizer that `tokenizers` trained (tokenizer.json stays the definition).
 
 Why the ids are the same: both split the text with GPT-2's pattern (the pre-tokenizer that
-`bpe.train_bpe` sets) and apply the merges inside each piece, lowest rank first. `tokenizers`
-ranks a pair by the merge list; tiktoken ranks it by the id of the token the pair makes, which is
-the same order where each merge's token takes the next id, as `tokenizers` trains them (checked
-here, else there is no fast encoder). tiktoken also takes a piece that is a whole token as that
-token, where the merges must reach it from its bytes. tests/data/test_fastbpe.py compares the two
-on every code point and on random text over small alphabets, where merges overlap the most.
+`bpe.train_bpe` sets), then merge inside each piece, lowest rank first. `tokenizers` merges only
+the listed pairs, ranked by the list; tiktoken merges any two neighbours whose bytes join into a
+token, ranked by that token's id, and takes a piece that is a whole token as that token. For a
+tokenizer that `tokenizers` trained these agree: each token above the 256 bytes is made by one
+merge and takes the next id (checked here, else there is no fast encoder), and a token was made
+from its own text by the merges that came before it. tests/data/test_fastbpe.py compares the two
+on random text, on texts over small alphabets (where merges overlap the most) and on every code
+point (the regex engines must class each character alike; all of them in the slow test).
+
+Older tiktoken merges in time that grows with the square of a piece's length (one word of 32,000
+letters: 0.57 s in 0.9, 0.009 s in 0.14), so a piece of the text with a LONG_RUN of spaces or
+non-spaces goes to the library's encoder (a piece of GPT-2's split lies inside one such run, bar
+one leading space).
 """
 
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 
+LONG_RUN = re.compile(r"\S{512,}|\s{512,}")
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 
 
@@ -35,6 +44,7 @@ def is_plain_byte_level_bpe(spec: dict) -> bool:
     nothing else before or after the merges."""
     model, pre = spec.get("model") or {}, spec.get("pre_tokenizer") or {}
     return (model.get("type") == "BPE" and not spec.get("normalizer") and not spec.get("added_tokens")
+            and not spec.get("truncation") and not spec.get("padding")
             and pre.get("type") == "ByteLevel" and pre.get("use_regex", True)
             and not pre.get("add_prefix_space")
             and not any(model.get(key) for key in ("dropout", "unk_token", "continuing_subword_prefix",
@@ -51,19 +61,27 @@ def fast_encoder(spec: dict):
         return None
     vocab, merges = spec["model"]["vocab"], spec["model"]["merges"]
     made = [vocab.get("".join(m) if isinstance(m, list) else m.replace(" ", "", 1)) for m in merges]
-    if None in made or any(a >= b for a, b in zip(made, made[1:])) or (made and min(made) < 256):
-        return None
+    if len(vocab) != 256 + len(merges) or None in made or any(a >= b for a, b in zip(made, made[1:])) \
+            or (made and min(made) < 256):
+        return None  # a token no merge makes, or merges out of id order
     to_byte = byte_of_char()
+    if any(c not in to_byte for token in vocab for c in token):
+        return None
     ranks = {bytes(to_byte[c] for c in token): i for token, i in vocab.items()}
     if len(ranks) != len(vocab):
         return None
     return tiktoken.Encoding("nnlm-bpe", pat_str=GPT2_PATTERN, mergeable_ranks=ranks, special_tokens={})
 
 
-def encode_pieces(encoder, pieces: list[str]) -> np.ndarray:
-    """The token ids of the pieces' concatenation (cut where the split cuts too), (tokens,) int32,
-    the pieces on as many threads as there are cores (tiktoken leaves the interpreter's lock)."""
-    threads = max(1, min(len(pieces), os.cpu_count() or 1))
-    encoded = encoder.encode_ordinary_batch(pieces, num_threads=threads)
+def encode_pieces(encoder, library, pieces: list[str]) -> np.ndarray:
+    """The token ids of the pieces' concatenation (cut where the split cuts too), (tokens,) int32:
+    by tiktoken on as many threads as this process has cores (it leaves the interpreter's lock),
+    a piece with a long run by `library` (the tokenizers.Tokenizer)."""
+    long = [LONG_RUN.search(piece) is not None for piece in pieces]
+    short = [piece for piece, is_long in zip(pieces, long) if not is_long]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    fast = iter(encoder.encode_ordinary_batch(short, num_threads=max(1, min(len(short), cores))))
+    slow = iter(e.ids for e in library.encode_batch_fast([p for p, is_long in zip(pieces, long) if is_long]))
+    encoded = [next(slow) if is_long else next(fast) for is_long in long]
     return np.concatenate([np.array(ids, dtype=np.int32) for ids in encoded]) if encoded else \
         np.zeros(0, dtype=np.int32)
