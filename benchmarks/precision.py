@@ -6,8 +6,8 @@ The LSTM of the default run on a text of a million characters (one layer of 512 
 embeddings of 64, batches of 64 pieces of 128 characters), AdamW steps timed in fp32 and with
 bf16 autocast, in one run, interleaved; and a (4096 x 1024) @ (1024 x 1024) matrix product. On
 a CPU with AMX tiles (this project's Xeon) bf16 runs on them; elsewhere it is emulated, and slower,
-and on a CPU without bfloat16 instructions at all (AVX2) oneDNN cannot run the LSTM in bf16, so nnlm
-refuses `--precision bf16` there and only the GEMM is timed.
+and where oneDNN has no bfloat16 support at all (a CPU without AVX-512) it cannot run the LSTM in
+bf16, so nnlm refuses `--precision bf16` there and only the GEMM is timed.
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ def main() -> int:
         print(f"LSTM training step (8,192 characters): fp32 {fp32:.2f} steps/s, bf16 {bf16:.2f} steps/s "
               f"({bf16 / fp32:.2f}x)")
     else:
-        print(f"LSTM training step (8,192 characters): fp32 {fp32:.2f} steps/s; bf16: none, this CPU has "
-              f"no bfloat16 instructions ({torch.backends.cpu.get_cpu_capability()})")
+        print(f"LSTM training step (8,192 characters): fp32 {fp32:.2f} steps/s; bf16: none, oneDNN has "
+              f"no bfloat16 support on this CPU ({torch.backends.cpu.get_cpu_capability()})")
     g32, g16 = gemm_gflops(torch.float32), gemm_gflops(torch.bfloat16)
     print(f"GEMM 4096x1024x1024: fp32 {g32:,.0f} GFLOP/s, bf16 {g16:,.0f} GFLOP/s ({g16 / g32:.1f}x)")
     return 0

@@ -37,15 +37,17 @@ def fast_bf16(name: str = "auto") -> bool:
 
 
 def cpu_has_bf16() -> bool:
-    """Whether oneDNN finds bfloat16 instructions on this CPU (AVX512-BF16 or AMX)."""
+    """Whether oneDNN supports bfloat16 on this CPU (it needs AVX-512 or newer; AMX or
+    AVX512-BF16 make it fast: fast_bf16)."""
     check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
     return bool(check()) if check is not None else True
 
 
-def check_precision(precision: str, device: torch.device) -> None:
-    """bf16 on a CPU without bfloat16 instructions is refused before anything is written:
-    oneDNN cannot run the LSTM in it there (a traceback mid-run otherwise), and a bf16 matrix
-    product is emulated ~100x slower than fp32 (benchmarks/precision.py on an AVX2 CPU)."""
+def check_precision(precision: str, device: torch.device, resuming: bool = False) -> None:
+    """bf16 where oneDNN has no bfloat16 support is refused before anything is written: it
+    cannot run the LSTM in it there (a traceback mid-run otherwise), and a bf16 matrix product
+    is emulated ~100x slower than fp32 (benchmarks/precision.py on an AVX2 CPU)."""
     if precision == "bf16" and device.type == "cpu" and not cpu_has_bf16():
-        raise NnlmError(f"--precision bf16: this CPU has no bfloat16 instructions "
-                        f"({torch.backends.cpu.get_cpu_capability()}); use --precision fp32")
+        where = f"oneDNN has no bfloat16 support on this CPU ({torch.backends.cpu.get_cpu_capability()})"
+        raise NnlmError(f"this run trains in bf16 and {where}: resume it on a CPU with AVX-512 or a GPU"
+                        if resuming else f"--precision bf16: {where}; use --precision fp32")

@@ -113,17 +113,28 @@ def test_existing_run_is_not_overwritten(tiny_file, tmp_path):
 
 
 def test_bf16_on_a_cpu_without_it_is_refused_before_anything_is_written(tiny_file, tmp_path, monkeypatch):
-    """oneDNN cannot run the LSTM in bf16 on such a CPU: a one-line error, the run kept."""
+    """oneDNN cannot run the LSTM in bf16 on such a CPU: a one-line error, nothing written, and a
+    bf16 run's resume told where it can go on."""
     from nnlm import device
 
-    out = tmp_path / "run"
-    nnlm.train(str(tiny_file), str(out), progress=False, **dict(TINY_SETTINGS, steps=5))
-    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    def files(run):
+        return {p.name: p.read_bytes() for p in run.iterdir()}
+
+    fp32, bf16 = tmp_path / "fp32", tmp_path / "bf16"
+    nnlm.train(str(tiny_file), str(fp32), progress=False, **dict(TINY_SETTINGS, steps=5))
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda: True)  # the MLP runs bf16 emulated anywhere
+    nnlm.train(str(tiny_file), str(bf16), progress=False, device="cpu", **dict(TINY_SETTINGS, steps=5,
+                                                                                  precision="bf16"))
+    before = {run: files(run) for run in (fp32, bf16)}
     monkeypatch.setattr(device, "cpu_has_bf16", lambda: False)
-    with pytest.raises(NnlmError, match="--precision bf16: this CPU has no bfloat16 instructions"):
-        nnlm.train(str(tiny_file), str(out), progress=False, overwrite=True, device="cpu",
-                   **dict(TINY_SETTINGS, precision="bf16"))
-    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    for out, overwrite in ((fp32, True), (tmp_path / "new", False)):
+        with pytest.raises(NnlmError, match="--precision bf16: oneDNN has no bfloat16 support on this CPU"):
+            nnlm.train(str(tiny_file), str(out), progress=False, overwrite=overwrite, device="cpu",
+                       **dict(TINY_SETTINGS, precision="bf16"))
+    with pytest.raises(NnlmError, match="this run trains in bf16 .* resume it on a CPU with AVX-512"):
+        nnlm.train(out=str(bf16), resume=True, progress=False, steps=10)
+    assert not (tmp_path / "new").exists()
+    assert {run: files(run) for run in (fp32, bf16)} == before
 
 
 def test_lecture_step_schedule_and_cosine():

@@ -141,7 +141,8 @@ class MLP(WindowModel):
         return self.output(h, targets, direct=(x, self.direct.weight) if self.direct is not None else None)
 
     def loss_and_grad(self, idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        if fused.supports(self.config):  # the paper's model exactly: its hand-written backward
+        # the paper's model exactly, in fp32: its hand-written backward (bf16 autocast: autograd's)
+        if fused.supports(self.config) and not torch.is_autocast_enabled(idx.device.type):
             return fused.loss_and_grad(self, idx, targets)
         return super().loss_and_grad(idx, targets)
 

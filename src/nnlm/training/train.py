@@ -103,7 +103,7 @@ def train(data: str | None = None, out: str | None = None, *, model: str | None 
             if not out and group.world > 1:
                 raise NnlmError("several processes need an explicit --out run directory")
         device = group.device if group.world > 1 else resolve_device(spec.train.device)
-        check_precision(spec.train.precision, device)
+        check_precision(spec.train.precision, device, resuming=resume)
         if not resume and group.is_main:
             rundir.prepare_empty_dir(spec.run_dir, overwrite)
         with rundir.locked(spec.run_dir) if group.is_main else contextlib.nullcontext():
