@@ -166,6 +166,10 @@ def test_the_reasons_say_which_choices_a_given_setting_replaced(tmp_path, names)
     path = write(tmp_path / "names.txt", names[:2000])
     chosen = build_spec(str(path), str(tmp_path / "a")).why
     assert not any(line.startswith("given") for line in chosen)
-    given = build_spec(str(path), str(tmp_path / "b"), settings=dict(lr=0.001, max_seconds=3.0, n_embd=None)).why
-    assert given[:len(chosen)] == chosen
-    assert given[len(chosen):] == ["given, over the choices above: --lr 0.001, --max-seconds 3"]
+    reasons = build_spec(str(path), str(tmp_path / "b"), settings=dict(lr=0.001, max_seconds=3.0,
+                                                                       n_embd=None)).why
+    assert reasons[:len(chosen)] == chosen
+    assert reasons[len(chosen):] == ["given, over the choices above: --lr 0.001, --max-seconds 3"]
+    reasons = build_spec(str(path), str(tmp_path / "c"), settings=dict(steps=50, max_seconds=3.0)).why
+    assert reasons[len(chosen):] == ["given, over the choices above: --max-seconds 3",
+                                     "--steps 50: trained in full unless --max-seconds 3 ends it first"]

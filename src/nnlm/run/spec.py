@@ -57,13 +57,17 @@ def build_configs(model: str | None, preset: str, settings: dict, source: Source
     given = {k: v for k, v in settings.items() if v is not None}
     base, chosen = auto.choose(fam, source) if preset == "default" else (preset_settings(fam, preset), [])
     why += chosen
+    in_full = bool(given.get("steps")) and preset == "default"  # an explicit --steps: no early stop
     overridden = [f"--{k.replace('_', '-')} {given[k]:g}" if isinstance(given[k], float) else
-                  f"--{k.replace('_', '-')} {given[k]}" for k in given if k in base and given[k] != base[k]]
+                  f"--{k.replace('_', '-')} {given[k]}" for k in given
+                  if k in base and given[k] != base[k] and not (in_full and k == "steps")]
     if chosen and overridden:  # the reasons above stand for the choices, these replace some of them
         why.append(f"given, over the choices above: {', '.join(overridden)}")
-    if given.get("steps") and preset == "default":  # an explicit --steps is trained in full
+    if in_full:
         base.update(patience=0, max_seconds=0.0)
-        why.append(f"--steps {given['steps']}: trained in full")
+        seconds = given.get("max_seconds")
+        clock = f" unless --max-seconds {seconds:g} ends it first" if seconds else ""
+        why.append(f"--steps {given['steps']}: trained in full{clock}")
     parts = partition({**base, **given}, fam, FAMILIES.values(), data=False)
     train_cfg = TrainConfig(**parts.train)
     train_cfg.validate()
