@@ -44,10 +44,10 @@ def test_quick_preset_is_fast_and_good(tmp_path):
 
 def test_best_preset_reaches_its_target(tmp_path):
     """A fixed 8,000 steps, so its losses are the machine's no matter how fast it is (test 1.9445 on a
-    Xeon and an AMD EPYC alike); its time is not (261 s and 390 s on those 2-core CPUs, 315 s in CI),
-    so the clock only guards against a slowdown far beyond that spread."""
+    Xeon and an AMD EPYC alike); its time is not (261 s and 390-465 s on those 2-core CPUs, 315 s in
+    CI, 578 s with another job beside it), so the clock only guards against a slowdown far beyond."""
     result = nnlm.train(None, str(tmp_path / "best"), preset="best", progress=False)
     report("--preset best", result)
     assert result.step == 8000
     assert result.model_test_loss <= 1.95, result
-    assert result.setup_seconds + result.seconds <= 600, result
+    assert result.setup_seconds + result.seconds <= 900, result
