@@ -106,7 +106,7 @@ class BPEVocab:
             return np.zeros(0, dtype=np.int32)
         pieces = pieces_of(text, min(1 << 20, max(1 << 16, len(text) // 8)))  # several a thread, none tiny
         if self.fast is not None:
-            return encode_pieces(self.fast, self.tokenizer, pieces) + 1
+            return encode_pieces(self.fast, pieces) + 1
         encoded = self.tokenizer.encode_batch_fast(pieces)
         return np.concatenate([np.array(e.ids, dtype=np.int32) for e in encoded]) + 1
 
