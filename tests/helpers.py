@@ -7,6 +7,7 @@ from nnlm.cli import main
 
 TESTS = Path(__file__).resolve().parent
 FIXTURES = TESTS / "fixtures"  # committed runs and small data files
+VERSE = FIXTURES / "verse20k.txt"  # 20,000 characters of verse, the BPE tests' text
 ROOT = TESTS.parent  # the repository
 
 TINY_SETTINGS = dict(preset="quick", block_size=3, n_embd=4, n_hidden=16, batch_size=32, steps=60,

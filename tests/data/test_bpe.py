@@ -10,19 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import nnlm
-from helpers import FIXTURES, run_error, run_ok
+from helpers import VERSE, run_error, run_ok
 from nnlm.data.bpe import BPEVocab, auto_vocab_size, pieces_of, train_bpe
 from nnlm.data.sources import read_source
 from nnlm.settings.data import DataConfig
 
-VERSE = FIXTURES / "verse20k.txt"
 TINY = ["--n-hidden", "16", "--n-embd", "8", "--block-size", "16", "--batch-size", "256", "--precision",
         "fp32", "--quiet", "--samples", "0"]
-
-
-@pytest.fixture(scope="module")
-def vocab():
-    return BPEVocab(train_bpe([VERSE.read_text()], 400))
 
 
 @settings(max_examples=80, deadline=None)

@@ -10,16 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer, models, pre_tokenizers
 
-from helpers import FIXTURES
+from helpers import VERSE
 from nnlm.data.bpe import BPEVocab, pieces_of, train_bpe
 from nnlm.data.fastbpe import byte_of_char, fast_encoder
-
-VERSE = FIXTURES / "verse20k.txt"
-
-
-@pytest.fixture(scope="module")
-def vocab():
-    return BPEVocab(train_bpe([VERSE.read_text()], 400))
 
 
 @settings(max_examples=80, deadline=None)

@@ -63,16 +63,14 @@ def fast_encoder(spec: dict):
     to_byte = byte_of_char()
     if any(c not in to_byte for token in vocab for c in token):
         return None
-    ranks = {bytes(to_byte[c] for c in token): i for token, i in vocab.items()}
-    if len(ranks) != len(vocab):
-        return None
+    ranks = {bytes(to_byte[c] for c in token): i for token, i in vocab.items()}  # one byte a character
     return tiktoken.Encoding("nnlm-bpe", pat_str=GPT2_PATTERN, mergeable_ranks=ranks, special_tokens={})
 
 
 def encode_pieces(encoder, pieces: list[str]) -> np.ndarray:
-    """The token ids of the pieces' concatenation (cut where the split cuts too), (tokens,) int32,
-    on as many threads as this process has cores (tiktoken leaves the interpreter's lock)."""
+    """The token ids of the pieces' concatenation (cut where the split cuts too; at least one
+    piece), (tokens,) int32, on as many threads as this process has cores (tiktoken leaves the
+    interpreter's lock)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     encoded = encoder.encode_ordinary_batch(pieces, num_threads=max(1, min(len(pieces), cores)))
-    return np.concatenate([np.array(ids, dtype=np.int32) for ids in encoded]) if encoded else \
-        np.zeros(0, dtype=np.int32)
+    return np.concatenate([np.array(ids, dtype=np.int32) for ids in encoded])

@@ -12,7 +12,7 @@ from ..data.text import bundled_names_path
 from ..errors import NnlmError
 from ..models import FAMILIES, Family, family
 from ..settings.data import DataConfig
-from ..settings.partition import partition
+from ..settings.partition import kinds, partition
 from ..settings.training import TrainConfig
 from . import auto
 
@@ -58,9 +58,9 @@ def build_configs(model: str | None, preset: str, settings: dict, source: Source
     base, chosen = auto.choose(fam, source) if preset == "default" else (preset_settings(fam, preset), [])
     why += chosen
     in_full = bool(given.get("steps")) and preset == "default"  # an explicit --steps: no early stop
-    overridden = [f"--{k.replace('_', '-')} {given[k]:g}" if isinstance(given[k], float) else
-                  f"--{k.replace('_', '-')} {given[k]}" for k in given
-                  if k in base and given[k] != base[k] and not (in_full and k == "steps")]
+    option = {s.name: s.option for declared in kinds(fam).values() for s in declared}
+    overridden = [f"{option[k]} {given[k]:g}" if isinstance(given[k], float) else f"{option[k]} {given[k]}"
+                  for k in given if k in base and given[k] != base[k] and not (in_full and k == "steps")]
     if chosen and overridden:  # the reasons above stand for the choices, these replace some of them
         why.append(f"given, over the choices above: {', '.join(overridden)}")
     if in_full:
