@@ -83,7 +83,7 @@ def mlp_row(stream: Path, work: Path, name: str, seconds: float, args) -> tuple[
                     seed=args.seed, device="cpu", mix=False)  # the MLP alone: mixes are rows of their own
     summary = finished_run(out, settings) if args.reuse else None
     if summary is None:
-        result = nnlm.train(str(stream), str(out), model="mlp", preset="quick",  # one tanh layer
+        result = nnlm.train(str(stream), str(out), family="mlp", preset="quick",  # one tanh layer
                             overwrite=True, progress=not args.quiet, data_options=DATA, **settings)
         summary = result.to_json()
     lm = nnlm.load(out, device="cpu")

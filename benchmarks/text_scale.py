@@ -27,7 +27,7 @@ RESULTS = HERE / "results" / "text_scale.md"
 READ = ("import sys, time; from nnlm.data.sources import read_source; "
         "from nnlm.settings.data import DataConfig; t = time.perf_counter(); "
         "s = read_source(sys.argv[1], DataConfig()); "
-        "print(s.kind, sum(s.tokens().values()), time.perf_counter() - t)")
+        "print(s.name, sum(s.tokens().values()), time.perf_counter() - t)")
 
 
 def write_big(path: Path, megabytes: float, one_line: bool) -> int:

@@ -42,7 +42,7 @@ def main(argv=None) -> int:
           "best dev | test of the best dev | steps |\n|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for variant in VARIANTS[args.family]:
-            r = nnlm.train(None, f"{tmp}/run", model=args.family, preset="best", overwrite=True,
+            r = nnlm.train(None, f"{tmp}/run", family=args.family, preset="best", overwrite=True,
                            progress=False, max_seconds=args.seconds, steps=0, mix=False,
                            target_loss=args.target if args.stop else None, **variant)
             lines = (Path(tmp) / "run" / "metrics.jsonl").read_text().splitlines()

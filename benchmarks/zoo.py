@@ -134,7 +134,7 @@ def run_nnlm(family: str, data, work: Path, seconds: float, **settings) -> dict:
     preset = "best" if "best" in FAMILIES[family].presets else "default"
     Trainer.evaluate_and_checkpoint = with_test
     try:
-        r = nnlm.train(data, str(work / family), model=family, preset=preset, overwrite=True, progress=False,
+        r = nnlm.train(data, str(work / family), family=family, preset=preset, overwrite=True, progress=False,
                        max_seconds=seconds, steps=0, **settings)
     finally:
         Trainer.evaluate_and_checkpoint = original
@@ -222,7 +222,7 @@ def brown(args) -> None:
             run = {**dict(data_options=DATA, steps=0, max_seconds=args.seconds, lr_schedule="plateau",
                           patience=6, eval_interval=400, eval_tokens=50_000, mix=False),
                    **BROWN_SETTINGS.get(family, {})}
-            nnlm.train(str(stream), str(work / family), model=family, overwrite=True, progress=False,
+            nnlm.train(str(stream), str(work / family), family=family, overwrite=True, progress=False,
                        **{**run, **parse_assignments(args.set, multi=False)})
         r = json.loads(summary.read_text())
         lms.append(nnlm.load(work / family, device="cpu", mix=False))

@@ -107,3 +107,13 @@ def test_settings_of_another_family_and_of_resume_are_refused(tiny_file, tmp_pat
         capsys, "train", tiny_file, "--model", "hierarchical", "--preset", "lecture")
     assert "'n_head' is not a setting" in run_error(capsys, "sweep", tiny_file, "--out", tmp_path / "s",
                                                      "--grid", "n_head=2,4")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"]])
+def test_help_and_version_do_not_import_torch(argv):
+    """`nnlm --help` answers at once: neither the package nor the parser imports PyTorch."""
+    code = ("import sys\nfrom nnlm.cli import main\ntry:\n    main(sys.argv[1:])\n"
+            "except SystemExit:\n    pass\nassert 'torch' not in sys.modules, 'torch was imported'")
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "usage: nnlm" in done.stdout or done.stdout.startswith("nnlm ")

@@ -8,17 +8,65 @@ Everything the command line does, from Python:
     nnlm.neighbors("runs/names", "a")                     # nnlm neighbors
     nnlm.ngram("names.txt", order=5)                      # nnlm ngram: the report
     nnlm.lr_find("names.txt"), nnlm.sweep(...)            # nnlm lr-find, nnlm sweep
+
+The names are imported when first used, so `import nnlm` (and `nnlm --help`) does not wait for
+PyTorch.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from . import ngram as _ngram_layer  # noqa: F401 - the subpackage first, so `ngram` stays the function
 from .errors import NnlmError
-from .inference.lm import LanguageModel, load
-from .ngram.baseline import ngram
-from .tools.inspect import neighbors
-from .tools.lrfind import lr_find
-from .tools.plot import figures as plot
-from .tools.sweep import run_sweep as sweep
-from .training.train import TrainResult, train
 from .version import __version__
+
+# public name -> (module, name in it)
+_LAZY = {
+    "LanguageModel": (".inference.lm", "LanguageModel"),
+    "load": (".inference.lm", "load"),
+    "neighbors": (".tools.inspect", "neighbors"),
+    "lr_find": (".tools.lrfind", "lr_find"),
+    "plot": (".tools.plot", "figures"),
+    "sweep": (".tools.sweep", "run_sweep"),
+    "TrainResult": (".training.train", "TrainResult"),
+    "train": (".training.train", "train"),
+}
+
+if TYPE_CHECKING:
+    from .inference.lm import LanguageModel, load
+    from .tools.inspect import neighbors
+    from .tools.lrfind import lr_find
+    from .tools.plot import figures as plot
+    from .tools.sweep import run_sweep as sweep
+    from .training.train import TrainResult, train
+
+
+def ngram(data: str | None = None, order: int | None = None, method: str = "kn", *, smoothing: float = 1.0,
+          arpa: str | None = None, samples: int = 0, max_len: int | None = None, seed: int = 0,
+          **data_settings) -> dict:
+    """`nnlm ngram` from Python: the n-gram baseline of DATA (default: the bundled names), read and
+    split as the data settings say (tokens="word", dev="valid.txt"...); see
+    nnlm.ngram.baseline.ngram, which this calls."""
+    from .ngram.baseline import ngram as baseline
+
+    return baseline(data, order, method, smoothing=smoothing, arpa=arpa, samples=samples, max_len=max_len,
+                    seed=seed, **data_settings)
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'nnlm' has no attribute {name!r}")
+    module, attribute = _LAZY[name]
+    value = getattr(importlib.import_module(module, __name__), attribute)
+    globals()[name] = value  # once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = ["LanguageModel", "NnlmError", "TrainResult", "__version__", "load", "lr_find", "neighbors",
            "ngram", "plot", "sweep", "train"]

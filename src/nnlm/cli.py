@@ -1,4 +1,9 @@
-"""Command line: a thin layer over the Python API (nnlm.train, nnlm.load)."""
+"""Command line: a thin layer over the Python API (nnlm.train, nnlm.load).
+
+One `add_<command>` builds each command's options and one `cmd_<command>` runs it (COMMANDS, at
+the end, lists them). Only the command asked for gets its options, and PyTorch is imported by
+the commands that use it, so `nnlm --help` and `nnlm --version` answer at once.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,12 @@ import argparse
 import json
 import sys
 
-from .version import __version__
 from .errors import NnlmError
-from .models import ARCH_FAMILIES, FAMILIES
 from .settings import add_flags, given, settings_of
 from .settings.data import DataConfig
 from .settings.declare import FULL_RUN, SHORT
 from .settings.training import DEVICES, TrainConfig
+from .version import __version__
 
 EXIT_USAGE = 2
 
@@ -29,9 +33,13 @@ SCOPES = {"train": FULL_RUN, "lr-find": SHORT, "sweep": (), "ngram": ()}
 READS_DATA = ("train", "lr-find", "sweep", "ngram")
 
 
+# -- options shared by several commands ------------------------------------------------------
+
 def add_settings(p, command: str) -> None:
     """The flags of every setting `command` takes, derived from the settings' declarations."""
     if SCOPES[command]:
+        from .models import ARCH_FAMILIES, FAMILIES
+
         g = p.add_argument_group("model (each family's own; see --model)")
         g.add_argument("--model", choices=list(FAMILIES),
                        help="model family (default: chosen from the data, mlp for a list, lstm for running "
@@ -45,21 +53,39 @@ def add_settings(p, command: str) -> None:
         add_flags(p.add_argument_group("data"), settings_of(DataConfig), FULL_RUN)
 
 
-def given_settings(args) -> tuple[str, dict]:
+def given_settings(args) -> tuple[str | None, dict]:
     """(model family, the settings given on the command line: the family's, training's, data's)."""
-    model = ARCH_FAMILIES.get(getattr(args, "arch", None) or "", getattr(args, "model", None))
+    from .models import ARCH_FAMILIES, FAMILIES
+
+    family = ARCH_FAMILIES.get(getattr(args, "arch", None) or "", getattr(args, "model", None))
     scopes = SCOPES[args.command]
     settings = [s for f in FAMILIES.values() for s in settings_of(f.config)] + settings_of(TrainConfig)
     data = given(args, settings_of(DataConfig), FULL_RUN) if args.command in READS_DATA else {}
-    return model, {**given(args, settings, scopes), **data}
+    return family, {**given(args, settings, scopes), **data}
 
 
 def preset_names() -> list[str]:
+    from .models import FAMILIES
+
     return sorted({"default", *(p for f in FAMILIES.values() for p in f.presets)})
 
 
-def add_train(sub) -> None:
-    p = sub.add_parser("train", help="train a model on a text file (default: bundled names)")
+def add_predictor_options(p) -> None:
+    """The options of the commands that use a trained run: where it runs, and whether with its
+    n-gram mixture."""
+    p.add_argument("--device", default="auto", choices=DEVICES, help="auto picks cuda, then mps, then cpu")
+    p.add_argument("--no-mix", action="store_true",
+                   help="the run's model alone, without the n-gram model training mixed in")
+
+
+def flag_name(setting) -> str:
+    """How the command line names a setting in errors: by its flag."""
+    return setting.option
+
+
+# -- train -------------------------------------------------------------------------------
+
+def add_train(p) -> None:
     p.add_argument("data", nargs="?", help="UTF-8 text: a list, one item per line, or running text "
                    "(default: the bundled names.txt)")
     p.add_argument("--out", help="run directory (default: runs/<data name>, never overwritten)")
@@ -74,141 +100,12 @@ def add_train(sub) -> None:
     add_settings(p, "train")
 
 
-def add_predictor_options(p) -> None:
-    """The options of the commands that use a trained run: where it runs, and whether with its
-    n-gram mixture."""
-    p.add_argument("--device", default="auto", choices=DEVICES, help="auto picks cuda, then mps, then cpu")
-    p.add_argument("--no-mix", action="store_true",
-                   help="the run's model alone, without the n-gram model training mixed in")
-
-
-def add_sample(sub) -> None:
-    p = sub.add_parser("sample", help="generate new items from a trained model")
-    p.add_argument("run_dir")
-    p.add_argument("-n", "--num", type=int, help="how many (default: 20 items of a list; one continuation "
-                   "of running text, printed as it is drawn)")
-    p.add_argument("--temperature", type=float, default=1.0, help="0 is greedy")
-    p.add_argument("--top-k", type=int)
-    p.add_argument("--top-p", type=float)
-    p.add_argument("--prefix", default="", help="every sample starts with this")
-    p.add_argument("--min-len", type=int, default=0)
-    p.add_argument("--max-len", type=int)
-    p.add_argument("--seed", type=int, help="same seed, same samples")
-    p.add_argument("--unique", action="store_true", help="no repeats")
-    p.add_argument("--new-only", action="store_true", help="only items not in the training data")
-    p.add_argument("--plain", action="store_true", help="the items only, one per line")
-    p.add_argument("--json", action="store_true", help="one JSON object per line")
-    add_predictor_options(p)
-
-
-def add_eval_and_score(sub) -> None:
-    p = sub.add_parser("eval", help="loss, perplexity and bits per token on a split or a file")
-    p.add_argument("run_dir")
-    p.add_argument("file", nargs="?", help="items to evaluate (default: --split of the run)")
-    p.add_argument("--split", default="dev", choices=("train", "dev", "test"))
-    p.add_argument("--mix-order", type=int, help="also the run's model mixed with a Kneser-Ney model "
-                   "of this order fitted on the run's train split")
-    p.add_argument("--mix-with", nargs="+", default=[], metavar="RUN_DIR",
-                   help="other runs on the same data to put in the mix")
-    p.add_argument("--mix-weight", type=float, nargs="+", help="each run's weight in the mix, "
-                   "the n-gram taking the rest of 1 (default: all tuned on the dev split by EM)")
-    p.add_argument("--json", action="store_true")
-    add_predictor_options(p)
-    p = sub.add_parser("score", help="log-probability of each item or text, and of each token")
-    p.add_argument("run_dir")
-    p.add_argument("items", nargs="+")
-    p.add_argument("--json", action="store_true")
-    add_predictor_options(p)
-
-
-def add_sweep(sub) -> None:
-    p = sub.add_parser("sweep", help="search settings on dev; write a results table")
-    p.add_argument("data", nargs="?", help="as for train (default: names.txt)")
-    p.add_argument("--out", required=True, help="sweep directory: one run per trial + results")
-    p.add_argument("--grid", nargs="+", default=[], metavar="KEY=V1,V2",
-                   help="values to try, e.g. n_hidden=256,512 dropout=0,0.2")
-    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
-                   help="settings fixed for every trial, e.g. block_size=8")
-    p.add_argument("--model", choices=list(FAMILIES), help="model family (default: chosen from the data)")
-    p.add_argument("--preset", default="default", choices=preset_names())
-    p.add_argument("--seconds", type=float, default=60.0, help="training budget per trial")
-    p.add_argument("--random", type=int, default=0, help="try N random grid points, not all")
-    p.add_argument("--seed", type=int, default=0, help="for --random")
-    add_settings(p, "sweep")
-
-
-def add_inspect(sub) -> None:
-    p = sub.add_parser("plot", help="PNGs of a run: loss curve, embedding map, activations")
-    p.add_argument("run_dir")
-    p.add_argument("--log-scale", action="store_true", help="loss axis in log scale")
-    p.add_argument("--tsne", action="store_true", help="embedding map by t-SNE (scikit-learn)")
-    p.add_argument("--top", type=int, default=300, help="label the N most frequent tokens")
-    p.add_argument("--activations", action="store_true",
-                   help="also a histogram of the hidden tanh activations")
-    p = sub.add_parser("neighbors", help="tokens nearest to TOKEN in the run's token embeddings (C)")
-    p.add_argument("run_dir")
-    p.add_argument("token", help="a token of the vocabulary (<e> for the boundary)")
-    p.add_argument("-k", type=int, default=10, help="how many neighbours")
-    p = sub.add_parser("lr-find", help="sweep the learning rate on a short run; plot and suggest")
-    p.add_argument("data", nargs="?", help="UTF-8 text: a list, one item per line, or running text "
-                   "(default: the bundled names.txt)")
-    p.add_argument("--out", default="lr_find.png", help="the PNG to write (default lr_find.png)")
-    p.add_argument("--preset", default="default", choices=preset_names())
-    p.add_argument("--steps", type=int, default=300, help="sweep length (default 300)")
-    p.add_argument("--lr-min", type=float, default=1e-4)
-    p.add_argument("--lr-max", type=float, default=1.0)
-    add_settings(p, "lr-find")
-
-
-def build_parser() -> Parser:
-    parser = Parser(prog="nnlm", description="Neural probabilistic language models "
-                    "(Bengio et al. 2003): train, sample, evaluate, score.")
-    parser.add_argument("--version", action="version", version=f"nnlm {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    add_train(sub)
-    add_sample(sub)
-    add_eval_and_score(sub)
-    add_sweep(sub)
-    add_inspect(sub)
-    add_ngram(sub)
-    add_serve(sub)
-    return parser
-
-
-def add_serve(sub) -> None:
-    p = sub.add_parser("serve", help="a local web page and JSON API to sample and score with trained "
-                       "runs (pip install 'nnlm[serve]')")
-    p.add_argument("run_dirs", nargs="+", metavar="RUN", help="run directories, each loaded once")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free one)")
-
-
-def add_ngram(sub) -> None:
-    from .ngram.baseline import METHODS
-
-    p = sub.add_parser("ngram", help="n-gram baseline (Kneser-Ney or count bigram): perplexity, "
-                       "samples, ARPA file")
-    p.add_argument("data", nargs="?", help="UTF-8 text (default: names.txt)")
-    p.add_argument("--order", default="auto", help="n, 1..10, or auto (default): the order with the "
-                   "lowest dev loss")
-    p.add_argument("--method", choices=list(METHODS), default="kn",
-                   help="kn: interpolated modified Kneser-Ney (default); bigram: the count bigram")
-    p.add_argument("--smoothing", type=float, default=1.0, help="bigram: add-k smoothing")
-    p.add_argument("--arpa", help="write the model to this ARPA file")
-    p.add_argument("--sample", type=int, default=0, metavar="N", help="print N samples")
-    p.add_argument("--max-len", type=int, help="longest sample, tokens")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true")
-    add_settings(p, "ngram")
-
-
 def cmd_train(args) -> int:
     from .inference.lm import load
     from .training.train import train
 
-    model, settings = given_settings(args)
-    result = train(args.data, args.out, model=model, preset=args.preset, resume=args.resume,
+    family, settings = given_settings(args)
+    result = train(args.data, args.out, family=family, preset=args.preset, resume=args.resume,
                    overwrite=args.overwrite, progress=not args.quiet, target_loss=args.target_loss,
                    log=print, **settings)
     if result.rank != 0:  # under torchrun, rank 0 reports for all
@@ -219,14 +116,13 @@ def cmd_train(args) -> int:
     print_losses(result)
     if result.stopped.interrupted:
         print(f"checkpoint saved; continue with: nnlm train --resume --out {result.run_dir}")
-        return 143 if result.stopped.value.endswith("SIGTERM") else 130
+        return result.stopped.exit_code
     if args.samples > 0:
         lm = load(result.run_dir)
+        print("samples:")
         if lm.source.ends:
-            print("samples:")
             print_samples(lm.sample(args.samples, seed=0), width=24)
         else:  # running text: a continuation of its start, as it is
-            print("samples:")
             print(lm.sample(1, seed=0)[0].text)
     return 0
 
@@ -249,21 +145,27 @@ def print_losses(result) -> None:
               "  ".join(f"{name} {bits:.4f}" for name, bits in per_char.items()))
 
 
-def print_samples(samples, width: int) -> None:
-    for s in samples:
-        print(f"  {s.text:<{width}} {s.novelty or '-'}")
+# -- sample ------------------------------------------------------------------------------
+
+def add_sample(p) -> None:
+    from .inference.sample import SampleRequest
+
+    p.add_argument("run_dir")
+    add_flags(p, settings_of(SampleRequest))
+    p.add_argument("--plain", action="store_true", help="the items only, one per line")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_predictor_options(p)
 
 
 def cmd_sample(args) -> int:
     from .inference.lm import load
+    from .inference.sample import SampleRequest
 
     lm = load(args.run_dir, device=args.device, mix=not args.no_mix)
-    num = args.num if args.num is not None else 20 if lm.source.ends else 1  # running text: one
+    asked = given(args, settings_of(SampleRequest))
+    num = asked.pop("num", 20 if lm.source.ends else 1)  # running text: one continuation
     stream = not lm.source.ends and num == 1 and not args.json  # printed as it is drawn
-    samples = lm.sample(num, temperature=args.temperature, top_k=args.top_k,
-                        top_p=args.top_p, prefix=args.prefix, min_len=args.min_len,
-                        max_len=args.max_len, seed=args.seed, unique=args.unique,
-                        new_only=args.new_only, on_text=print_now if stream else None)
+    samples = lm.draw(SampleRequest(num=num, **asked), print_now if stream else None, flag_name)
     if stream:
         print()
         return 0
@@ -280,8 +182,29 @@ def cmd_sample(args) -> int:
     return 0
 
 
+def print_samples(samples, width: int) -> None:
+    for s in samples:
+        print(f"  {s.text:<{width}} {s.novelty or '-'}")
+
+
 def print_now(text: str) -> None:
     print(text, end="", flush=True)
+
+
+# -- eval and score ----------------------------------------------------------------------
+
+def add_eval(p) -> None:
+    p.add_argument("run_dir")
+    p.add_argument("file", nargs="?", help="items to evaluate (default: --split of the run)")
+    p.add_argument("--split", default="dev", choices=("train", "dev", "test"))
+    p.add_argument("--mix-order", type=int, help="also the run's model mixed with a Kneser-Ney model "
+                   "of this order fitted on the run's train split")
+    p.add_argument("--mix-with", nargs="+", default=[], metavar="RUN_DIR",
+                   help="other runs on the same data to put in the mix")
+    p.add_argument("--mix-weight", type=float, nargs="+", help="each run's weight in the mix, "
+                   "the n-gram taking the rest of 1 (default: all tuned on the dev split by EM)")
+    p.add_argument("--json", action="store_true")
+    add_predictor_options(p)
 
 
 def cmd_eval(args) -> int:
@@ -320,6 +243,135 @@ def print_eval(what: str, result) -> None:
           f"{result.bits:.4f} bits/token{per_char}  ({result.tokens} tokens)")
 
 
+def add_score(p) -> None:
+    p.add_argument("run_dir")
+    p.add_argument("items", nargs="+")
+    p.add_argument("--json", action="store_true")
+    add_predictor_options(p)
+
+
+def cmd_score(args) -> int:
+    from .inference.lm import load
+
+    for score in load(args.run_dir, device=args.device, mix=not args.no_mix).score(args.items):
+        if args.json:
+            print(json.dumps(score.to_json(), ensure_ascii=False))
+            continue
+        parts = " ".join(f"{t}:{lp:.2f}" for t, lp in score.tokens)
+        print(f"{score.text}\t{score.logprob:.4f}\t{parts}")
+    return 0
+
+
+# -- sweep and lr-find -------------------------------------------------------------------
+
+def add_sweep(p) -> None:
+    from .models import FAMILIES
+
+    p.add_argument("data", nargs="?", help="as for train (default: names.txt)")
+    p.add_argument("--out", required=True, help="sweep directory: one run per trial + results")
+    p.add_argument("--grid", nargs="+", default=[], metavar="KEY=V1,V2",
+                   help="values to try, e.g. n_hidden=256,512 dropout=0,0.2")
+    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="settings fixed for every trial, e.g. block_size=8")
+    p.add_argument("--model", choices=list(FAMILIES), help="model family (default: chosen from the data)")
+    p.add_argument("--preset", default="default", choices=preset_names())
+    p.add_argument("--seconds", type=float, default=60.0, help="training budget per trial")
+    p.add_argument("--random", type=int, default=0, help="try N random grid points, not all")
+    p.add_argument("--seed", type=int, default=0, help="for --random")
+    add_settings(p, "sweep")
+
+
+def cmd_sweep(args) -> int:
+    from .tools.sweep import parse_assignments, run_sweep
+
+    grid = parse_assignments(args.grid, multi=True, family=args.model)
+    fixed = parse_assignments(args.set, multi=False, family=args.model)
+    rows = run_sweep(args.data, args.out, grid, fixed, args.seconds, family=args.model,
+                     preset=args.preset, random_trials=args.random, seed=args.seed,
+                     data_options=given_settings(args)[1])
+    print(f"best: {rows[0]['trial']} dev {rows[0]['dev_loss']:.4f}; "
+          f"table in {args.out}/results.md")
+    return 0
+
+
+def add_lr_find(p) -> None:
+    p.add_argument("data", nargs="?", help="UTF-8 text: a list, one item per line, or running text "
+                   "(default: the bundled names.txt)")
+    p.add_argument("--out", default="lr_find.png", help="the PNG to write (default lr_find.png)")
+    p.add_argument("--preset", default="default", choices=preset_names())
+    p.add_argument("--steps", type=int, default=300, help="sweep length (default 300)")
+    p.add_argument("--lr-min", type=float, default=1e-4)
+    p.add_argument("--lr-max", type=float, default=1.0)
+    add_settings(p, "lr-find")
+
+
+def cmd_lr_find(args) -> int:
+    from .tools.lrfind import lr_find
+    from .tools.plot import lr_sweep, pyplot
+
+    pyplot()  # fail on a missing matplotlib before the sweep, not after
+    family, settings = given_settings(args)
+    result = lr_find(args.data, family=family, preset=args.preset, steps=args.steps, lr_min=args.lr_min,
+                     lr_max=args.lr_max, **settings)
+    print(lr_sweep(result, args.out))
+    print(f"suggested lr: {result.suggestion:.3g} (the bottom of the smoothed loss, "
+          f"{len(result.lrs)} steps from {args.lr_min:g} to {result.lrs[-1]:.3g})")
+    return 0
+
+
+# -- plot and neighbors ------------------------------------------------------------------
+
+def add_plot(p) -> None:
+    p.add_argument("run_dir")
+    p.add_argument("--log-scale", action="store_true", help="loss axis in log scale")
+    p.add_argument("--tsne", action="store_true", help="embedding map by t-SNE (scikit-learn)")
+    p.add_argument("--top", type=int, default=300, help="label the N most frequent tokens")
+    p.add_argument("--activations", action="store_true",
+                   help="also a histogram of the hidden tanh activations")
+
+
+def cmd_plot(args) -> int:
+    from .tools.plot import plot_run
+
+    for path in plot_run(args.run_dir, log_scale=args.log_scale, tsne=args.tsne, top=args.top,
+                         activations=args.activations):
+        print(path)
+    return 0
+
+
+def add_neighbors(p) -> None:
+    p.add_argument("run_dir")
+    p.add_argument("token", help="a token of the vocabulary (<e> for the boundary)")
+    p.add_argument("-k", type=int, default=10, help="how many neighbours")
+
+
+def cmd_neighbors(args) -> int:
+    from .tools.inspect import neighbors
+
+    for token, score in neighbors(args.run_dir, args.token, args.k):
+        print(f"{token}\t{score:.4f}")
+    return 0
+
+
+# -- ngram -------------------------------------------------------------------------------
+
+def add_ngram(p) -> None:
+    from .ngram.counts import MAX_ORDER, METHODS
+
+    p.add_argument("data", nargs="?", help="UTF-8 text (default: names.txt)")
+    p.add_argument("--order", default="auto", help=f"n, 1..{MAX_ORDER}, or auto (default): the order with "
+                   "the lowest dev loss")
+    p.add_argument("--method", choices=list(METHODS), default="kn",
+                   help="kn: interpolated modified Kneser-Ney (default); bigram: the count bigram")
+    p.add_argument("--smoothing", type=float, default=1.0, help="bigram: add-k smoothing")
+    p.add_argument("--arpa", help="write the model to this ARPA file")
+    p.add_argument("--sample", type=int, default=0, metavar="N", help="print N samples")
+    p.add_argument("--max-len", type=int, help="longest sample, tokens")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    add_settings(p, "ngram")
+
+
 def cmd_ngram(args) -> int:
     from .ngram.baseline import ngram
 
@@ -331,12 +383,12 @@ def cmd_ngram(args) -> int:
 
 
 def parse_order(text: str) -> int:
-    from .ngram.counts import check_order
+    from .ngram.counts import MAX_ORDER, check_order
 
     try:
         order = int(text)
     except ValueError:
-        raise NnlmError(f"--order must be a number from 1 to 10 or auto, got {text!r}") from None
+        raise NnlmError(f"--order must be a number from 1 to {MAX_ORDER} or auto, got {text!r}") from None
     check_order(order)
     return order
 
@@ -345,7 +397,7 @@ def print_ngram(report: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(report, ensure_ascii=False))
         return
-    from .ngram.baseline import METHODS
+    from .ngram.counts import METHODS
 
     name = METHODS[report["method"]]
     chosen = ""
@@ -366,59 +418,13 @@ def print_ngram(report: dict, as_json: bool) -> None:
         print(f"  {text}")
 
 
-def cmd_score(args) -> int:
-    from .inference.lm import load
+# -- serve -------------------------------------------------------------------------------
 
-    for score in load(args.run_dir, device=args.device, mix=not args.no_mix).score(args.items):
-        if args.json:
-            print(json.dumps(score.to_json(), ensure_ascii=False))
-            continue
-        parts = " ".join(f"{t}:{lp:.2f}" for t, lp in score.tokens)
-        print(f"{score.text}\t{score.logprob:.4f}\t{parts}")
-    return 0
-
-
-def cmd_sweep(args) -> int:
-    from .tools.sweep import parse_assignments, run_sweep
-
-    grid, fixed = parse_assignments(args.grid, multi=True), parse_assignments(args.set, multi=False)
-    rows = run_sweep(args.data, args.out, grid, fixed, args.seconds, model=args.model,
-                     preset=args.preset, random_trials=args.random, seed=args.seed,
-                     data_options=given_settings(args)[1])
-    print(f"best: {rows[0]['trial']} dev {rows[0]['dev_loss']:.4f}; "
-          f"table in {args.out}/results.md")
-    return 0
-
-
-def cmd_plot(args) -> int:
-    from .tools.plot import plot_run
-
-    for path in plot_run(args.run_dir, log_scale=args.log_scale, tsne=args.tsne, top=args.top,
-                         activations=args.activations):
-        print(path)
-    return 0
-
-
-def cmd_neighbors(args) -> int:
-    from .tools.inspect import neighbors
-
-    for token, score in neighbors(args.run_dir, args.token, args.k):
-        print(f"{token}\t{score:.4f}")
-    return 0
-
-
-def cmd_lr_find(args) -> int:
-    from .tools.lrfind import lr_find
-    from .tools.plot import lr_sweep, pyplot
-
-    pyplot()  # fail on a missing matplotlib before the sweep, not after
-    model, settings = given_settings(args)
-    result = lr_find(args.data, model=model, preset=args.preset, steps=args.steps, lr_min=args.lr_min,
-                     lr_max=args.lr_max, **settings)
-    print(lr_sweep(result, args.out))
-    print(f"suggested lr: {result.suggestion:.3g} (the bottom of the smoothed loss, "
-          f"{len(result.lrs)} steps from {args.lr_min:g} to {result.lrs[-1]:.3g})")
-    return 0
+def add_serve(p) -> None:
+    p.add_argument("run_dirs", nargs="+", metavar="RUN", help="run directories, each loaded once")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free one)")
 
 
 def cmd_serve(args) -> int:
@@ -427,15 +433,48 @@ def cmd_serve(args) -> int:
     return serve(args.run_dirs, host=args.host, port=args.port)
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "score": cmd_score,
-            "sweep": cmd_sweep, "plot": cmd_plot, "neighbors": cmd_neighbors,
-            "lr-find": cmd_lr_find, "ngram": cmd_ngram, "serve": cmd_serve}
+# -- the parser and main -----------------------------------------------------------------
+
+# name -> (what it does, add its options, run it)
+COMMANDS = {
+    "train": ("train a model on a text file (default: bundled names)", add_train, cmd_train),
+    "sample": ("generate new items from a trained model", add_sample, cmd_sample),
+    "eval": ("loss, perplexity and bits per token on a split or a file", add_eval, cmd_eval),
+    "score": ("log-probability of each item or text, and of each token", add_score, cmd_score),
+    "sweep": ("search settings on dev; write a results table", add_sweep, cmd_sweep),
+    "plot": ("PNGs of a run: loss curve, embedding map, activations", add_plot, cmd_plot),
+    "neighbors": ("tokens nearest to TOKEN in the run's token embeddings (C)", add_neighbors, cmd_neighbors),
+    "lr-find": ("sweep the learning rate on a short run; plot and suggest", add_lr_find, cmd_lr_find),
+    "ngram": ("n-gram baseline (Kneser-Ney or count bigram): perplexity, samples, ARPA file", add_ngram,
+              cmd_ngram),
+    "serve": ("a local web page and JSON API to sample and score with trained runs "
+              "(pip install 'nnlm[serve]')", add_serve, cmd_serve),
+}
+
+
+def build_parser(commands=None) -> Parser:
+    """The parser; the options of `commands` only (None: of all of them), the others named."""
+    parser = Parser(prog="nnlm", description="Neural probabilistic language models "
+                    "(Bengio et al. 2003): train, sample, evaluate, score.")
+    parser.add_argument("--version", action="version", version=f"nnlm {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for name, (summary, add, _) in COMMANDS.items():
+        p = sub.add_parser(name, help=summary, description=summary)
+        if commands is None or name in commands:
+            add(p)
+    return parser
+
+
+def command_of(argv: list[str]) -> str | None:
+    """The command `argv` names (the first word that is not an option), if any."""
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser({command_of(argv)}).parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        return COMMANDS[args.command][2](args)
     except NnlmError as e:
         print(f"nnlm {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -54,7 +54,7 @@ def test_the_vocabulary_size_follows_the_training_text():
 
 def test_trained_on_train_only_and_the_splits_join_to_the_text(tmp_path):
     source = read_source(str(VERSE), DataConfig(tokens="bpe", vocab_size=500))
-    assert source.kind == "text" and source.level == "bpe" and len(source.vocab) == 501
+    assert source.name == "text" and source.level == "bpe" and len(source.vocab) == 501
     text = VERSE.read_text()
 
     def decoded(split):

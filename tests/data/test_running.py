@@ -60,11 +60,11 @@ def test_running_text_is_told_from_a_list(tmp_path, text, why):
 
 def test_the_default_kind_reads_the_file_and_says_why(tmp_path):
     source = read_source(str(write(tmp_path, VERSE * 40)), DataConfig())
-    assert source.kind == "text" and source.config.kind == "text"
+    assert source.name == "text" and source.config.kind == "text"
     assert "read as running text" in source.notes[0] and "--kind list" in source.notes[0]
     assert source.level == "bpe" and "running text: subword tokens" in source.notes[1]  # --tokens auto
     names = read_source(str(FIXTURES / "names300.txt"), DataConfig())
-    assert names.kind == "items" and names.level == "char" and names.config.tokens == "char"
+    assert names.name == "items" and names.level == "char" and names.config.tokens == "char"
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -92,7 +92,7 @@ def test_a_python_file_round_trips_byte_for_byte(tmp_path, tokens):
     path = tmp_path / "code.py"
     path.write_text("\n".join(code), encoding="utf-8")
     source = read_source(str(path), DataConfig(tokens=tokens))
-    assert source.kind == "text" and source.level == {"auto": "bpe", "char": "char"}[tokens]
+    assert source.name == "text" and source.level == {"auto": "bpe", "char": "char"}[tokens]
     joined = "".join(decoded(source, s) for s in ("train", "dev", "test"))
     assert joined.encode("utf-8") == path.read_bytes()
 

@@ -1,9 +1,12 @@
 import pytest
 import torch
 
+from helpers import FIXTURES
+from nnlm.data.sources import read_source
 from nnlm.errors import NnlmError
-from nnlm.inference.sample import filter_logits, generate
+from nnlm.inference.sample import SampleRequest, filter_logits, generate
 from nnlm.models.mlp import MLP, MLPConfig
+from nnlm.settings.data import DataConfig
 
 
 def test_top_k_and_top_p_filters():
@@ -58,11 +61,23 @@ def test_greedy_is_deterministic_and_batched_equals_single(model):
     assert greedy[0] == seq
 
 
+@pytest.fixture(scope="module")
+def names_source():
+    return read_source(str(FIXTURES / "names300.txt"), DataConfig())
+
+
 @pytest.mark.parametrize("kwargs", [dict(temperature=-1), dict(top_p=0), dict(top_p=1.5),
-                                    dict(top_k=0), dict(min_len=5, max_len=3)])
-def test_bad_controls(model, kwargs):
+                                    dict(top_k=-1), dict(min_len=5, max_len=3), dict(num=0)])
+def test_bad_controls(names_source, kwargs):
     with pytest.raises(NnlmError):
-        generate(model, 1, [], **{"max_len": 10, **kwargs})
+        SampleRequest(**kwargs).checked(names_source)
+
+
+def test_off_switches_and_defaults_mean_one_thing(names_source):
+    """top_k 0 and None, top_p 1 and None are off; max_len 0 and None are the data's default."""
+    for off in (dict(top_k=0, top_p=1.0, max_len=0), dict(top_k=None, top_p=None, max_len=None)):
+        checked = SampleRequest(**off).checked(names_source)
+        assert (checked.top_k, checked.top_p, checked.max_len) == (None, None, names_source.default_max_len())
 
 
 def test_draws_follow_the_model_distribution():

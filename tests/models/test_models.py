@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from nnlm.errors import NnlmError
-from nnlm.models import FAMILIES, fused
+from nnlm.models import FAMILIES
 from nnlm.models.hierarchical import HierarchicalConfig
 from nnlm.models.mlp import MLP, MLPConfig
 
@@ -113,7 +113,7 @@ def test_model_options_train_and_evaluate(options):
     config = HierarchicalConfig if options.pop("family", "mlp") == "hierarchical" else MLPConfig
     cfg = config(**{**dict(vocab_size=9, block_size=4, n_embd=3, n_hidden=16), **options})
     model = build_model(cfg)
-    assert not (isinstance(model, MLP) and fused.supports(cfg))
+    assert not (isinstance(model, MLP) and cfg.paper_exact)
     X, Y = torch.randint(0, 9, (64, cfg.block_size)), torch.randint(0, 9, (64,))
     opt = torch.optim.Adam(model.parameters(), lr=0.05)
     first = model(X, Y)[1].item()

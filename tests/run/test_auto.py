@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 import nnlm
 from helpers import after_step, run_ok, send_signal
 from nnlm.cli import main
-from nnlm.inference.mixed import MixedModel
 from nnlm.settings.training import TrainConfig
 from nnlm.training.schedule import Schedule, Verdict
 
@@ -85,12 +84,12 @@ def test_the_mixture_is_what_eval_scores_and_sample_draws_from(tiny_file, tmp_pa
     run = tmp_path / "run"
     nnlm.train(str(tiny_file), str(run), progress=False)
     lm = nnlm.load(run, device="cpu")
-    assert lm.mixture is not None and isinstance(lm.predictor(), MixedModel)
+    assert lm.mixture is not None and lm.predictor.mixture is lm.mixture
     plain = nnlm.load(run, device="cpu", mix=False)
     assert plain.evaluate("dev").loss > lm.evaluate("dev").loss  # kept because better on dev
     item = lm.source.split.dev[0]
     ids = lm.vocab.encode(item)
-    mixed = lm.predictor()
+    mixed = lm.predictor
     logits, state = mixed.begin(torch.zeros(1, 1, dtype=torch.long))
     stepped = []
     for token in [*ids, 0]:  # log p of each token as the sampler sees it, the end included

@@ -22,6 +22,7 @@ with warnings.catch_warnings():  # Starlette >= 1.0 prefers httpx2 and says so; 
 import nnlm  # noqa: E402
 from helpers import FIXTURES, TINY_SETTINGS  # noqa: E402
 from nnlm.cli import main  # noqa: E402
+from nnlm.inference.sample import SampleRequest  # noqa: E402
 from nnlm.serve import runs as serve_runs  # noqa: E402
 from nnlm.serve.app import MAX_BODY, create_app  # noqa: E402
 
@@ -190,7 +191,7 @@ def test_concurrent_jobs_are_batched_yet_each_keeps_its_seed(char_run):
     every one gets exactly what LanguageModel.sample gives for its seed."""
     run = serve_runs.load_runs([char_run])["names"]
     settings = dict(temperature=0.9, top_k=None, top_p=None, min_len=0, max_len=0, new_only=False)
-    jobs = [run.sample_job(n, prefix=prefix, seed=seed, **settings)
+    jobs = [run.sample_job(SampleRequest(num=n, prefix=prefix, seed=seed, **settings))
             for n, prefix, seed in ((3, "", 1), (5, "", 2), (1, "", 3), (4, "m", 4), (2, "m", 5))]
     futures = [run.submit(job) for job in jobs] + [run.submit(run.score_job("emma"))]
     results = [f.result(timeout=60) for f in futures]
@@ -200,7 +201,7 @@ def test_concurrent_jobs_are_batched_yet_each_keeps_its_seed(char_run):
         assert [s["text"] for s in got] == [s.text for s in want]
     assert results[-1]["logprob"] == pytest.approx(run.lm.score(["emma"])[0].logprob)
     generators = [serve_runs.torch.Generator().manual_seed(s) for s in (1, 2)]
-    together = serve_runs.generate_jobs(run.lm.predictor(), [3, 5], generators, [], temperature=0.9,
+    together = serve_runs.generate_jobs(run.lm.predictor, [3, 5], generators, [], temperature=0.9,
                                         top_k=None, top_p=None, min_len=0, max_len=run.default_max_len)
     assert [[run.lm.source.decode(ids) for ids in seqs] for seqs in together] == \
         [[s["text"] for s in r] for r in results[:2]]
@@ -276,7 +277,7 @@ BAD_SAMPLES = [
     ({"run": "names", "temperature": -0.5}, "temperature must be from 0"),
     ({"run": "names", "temperature": 1e9}, "temperature must be from 0"),
     ({"run": "names", "top_p": 0}, "top_p must be in (0, 1]"),
-    ({"run": "names", "top_p": 1.5}, "top_p must be from 0 to 1"),
+    ({"run": "names", "top_p": 1.5}, "top_p must be in (0, 1]"),
     ({"run": "names", "top_k": -1}, "top_k must be from 0"),
     ({"run": "names", "max_len": 1001}, "max_len must be from 0 to 1000"),
     ({"run": "names", "min_len": -1}, "min_len must be from 0 to 1000"),

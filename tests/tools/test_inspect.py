@@ -8,7 +8,7 @@ import torch
 
 from helpers import TINY_SETTINGS, run_error, run_ok
 from nnlm import train
-from nnlm.data.sources import token_counts
+from nnlm.data.sources import token_frequencies
 from nnlm.errors import NnlmError
 from nnlm.inference.lm import load
 from nnlm.tools.inspect import hidden_activations, most_frequent, nearest, project_2d, saturation, token_index
@@ -83,7 +83,7 @@ def test_projection_frequency_and_saturation(run_dir):
     assert points.shape == (len(lm.vocab), 2) and axis == "PC"
     assert torch.allclose(project_2d(C[:, :2])[0], C[:, :2].double())  # n_embd 2: as is
     assert most_frequent(torch.tensor([3, 4, 2, 0]), 2) == [1, 0]
-    counts = token_counts(lm.source)  # every character of the training items, and one end each
+    counts = token_frequencies(lm.source)  # every character of the training items, and one end each
     train = lm.source.split.train
     assert counts[0] == len(train) and counts.sum() == sum(len(s) + 1 for s in train)
     assert counts[lm.vocab.stoi["a"]] == sum(s.count("a") for s in train)
@@ -170,7 +170,7 @@ def test_plot_a_word_level_run(tmp_path, capsys):
 def test_plot_activations_of_a_hierarchical_run(tiny_file, tmp_path, capsys):
     """--activations on the hierarchical MLP (it once looked for model.hidden, which it lacks)."""
     run = tmp_path / "h"
-    train(str(tiny_file), str(run), model="hierarchical", progress=False,
+    train(str(tiny_file), str(run), family="hierarchical", progress=False,
           **dict(TINY_SETTINGS, preset="default", block_size=4, n_hidden=8))
     run_ok(capsys, "plot", run, "--activations")
     width, height = png_size(run / "activations.png")

@@ -4,6 +4,7 @@ choices follow (DataFacts)."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -29,10 +30,23 @@ class DataFacts:
     has_dev: bool
 
 
+@dataclass
+class Stored:
+    """What a run directory keeps for a source and its vocabulary, read back: the JSON of each
+    file by its role ("splits", "tokenizer"; Source.files), and `where(role)`, the file's path
+    for messages ("config" too: config.json). Only run/rundir.py knows the files' names."""
+
+    files: dict[str, object]
+    where: Callable[[str], str]
+
+    def get(self, role: str):
+        return self.files.get(role)
+
+
 class Source(ABC):
     """The vocabulary and the train/dev/test token data of one data set."""
 
-    kind: ClassVar[str]
+    name: ClassVar[str]  # the source's name in SOURCES (config.json's source "kind")
     ends: ClassVar[bool] = True  # sequences end with a boundary token (a stream's never do)
     marks_novelty: ClassVar[bool] = False  # keeps its items, so a sample can be marked new
 
@@ -48,16 +62,17 @@ class Source(ABC):
 
     @classmethod
     @abstractmethod
-    def load(cls, run_dir: Path, config: DataConfig, vocab, state: dict, stored: dict) -> Source:
+    def load(cls, config: DataConfig, vocab, state: dict, stored: Stored) -> Source:
         """The source of a run directory: its config, vocabulary, `state` (see state_json)
-        and `stored`, the JSON of its files (see files) by name."""
+        and what it keeps there (see files)."""
 
     def state_json(self) -> dict:
         """What config.json keeps about the data beyond the settings: sizes, file hashes."""
-        return {"kind": self.kind, "tokens": self.tokens()}
+        return {"kind": self.name, "tokens": self.tokens()}
 
     def files(self) -> dict[str, object]:
-        """Extra files of the run directory, name -> JSON (character items: splits.json)."""
+        """What the run directory keeps for this source beside config.json, by role: the JSON of
+        a list's split ("splits"), a BPE's tokenizer ("tokenizer")."""
         return {}
 
     # -- token data ------------------------------------------------------------------
@@ -114,8 +129,8 @@ class Source(ABC):
         return None
 
     def vocab_files(self) -> dict[str, object]:
-        """Files of the run directory that the vocabulary needs beside vocab.json."""
-        return {"tokenizer.json": self.vocab.json} if self.level == "bpe" else {}
+        """What the vocabulary needs kept beside vocab.json, by role (see files)."""
+        return {"tokenizer": self.vocab.json} if self.level == "bpe" else {}
 
     @property
     def level(self) -> str:
@@ -134,7 +149,7 @@ def check_split_files(config: DataConfig) -> None:
         raise NnlmError("--dev/--test files replace the split: no --split-tokens or --dedupe with them")
 
 
-def token_counts(source: Source) -> np.ndarray:
+def token_frequencies(source: Source) -> np.ndarray:
     """How often each token is predicted in the training split: (V,) int64."""
     windows = source.windows("train", 1)
     targets = windows.targets(torch.arange(len(windows)))
@@ -151,10 +166,10 @@ class FromFiles(Source):
         self._split, self.hashes = split, hashes
 
     @classmethod
-    def load(cls, run_dir, config, vocab, state, stored) -> FromFiles:
+    def load(cls, config, vocab, state, stored) -> FromFiles:
         hashes = state.get("sha256")
         if not isinstance(hashes, dict) or not all(isinstance(v, str) for v in hashes.values()):
-            raise NnlmError(f"{run_dir}: config.json does not record the data files' SHA-256")
+            raise NnlmError(f"{stored.where('config')}: does not record the data files' SHA-256")
         return cls(config, vocab, None, hashes)
 
     def state_json(self) -> dict:

@@ -9,6 +9,7 @@ one; 0 is nnlm's boundary token, as for characters and words.
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 import json
 import math
 import re
@@ -69,9 +70,8 @@ def last_safe_cut(text: str) -> int:
     end over a growing span, so a long text with a cut near its end costs little."""
     span = 1 << 12
     while True:
-        start, last = max(0, len(text) - span), None
-        for last in SAFE_CUT.finditer(text, start):
-            pass
+        start = max(0, len(text) - span)
+        last = next(iter(deque(SAFE_CUT.finditer(text, start), maxlen=1)), None)
         if last is not None or start == 0:
             return last.end() if last is not None else 0
         span *= 16
@@ -84,7 +84,7 @@ class BPEVocab:
 
     def __init__(self, tokenizer):
         self.tokenizer = tokenizer
-        self.json = json.loads(tokenizer.to_str())  # the library's own JSON: tokenizer.json
+        self.json = json.loads(tokenizer.to_str())  # the library's own JSON, as the run directory keeps it
         self.sha256 = canonical_sha256(self.json)
         self.size = tokenizer.get_vocab_size()
         self.fast = fast_encoder(self.json)  # None where the settings are not train_bpe's
@@ -120,13 +120,13 @@ class BPEVocab:
         return self.tokenizer.decode([i - 1]).replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
 
     def to_json(self) -> dict:
-        return {"level": "bpe", "boundary_id": BOUNDARY_ID, "tokenizer": "tokenizer.json",
-                "sha256": self.sha256, "size": self.size}
+        return {"level": "bpe", "boundary_id": BOUNDARY_ID, "sha256": self.sha256, "size": self.size}
 
     @classmethod
     def from_json(cls, obj: dict, tokenizer: dict | None, where: str) -> BPEVocab:
-        """The vocabulary vocab.json describes, from tokenizer.json's JSON, checked against
-        the SHA-256 vocab.json records (a tokenizer edited by hand is an error)."""
+        """The vocabulary vocab.json describes, from the tokenizer's JSON (`tokenizer`; `where`:
+        its file), checked against the SHA-256 vocab.json records (a tokenizer edited by hand is
+        an error)."""
         from tokenizers import Tokenizer
 
         if tokenizer is None:

@@ -1,5 +1,5 @@
 """Encoding a long text with nnlm's byte-level BPE 2-4x faster: tiktoken's encoder, built from the
-tokens of the tokenizer that `tokenizers` trained (tokenizer.json stays the definition).
+tokens of the tokenizer that `tokenizers` trained (whose JSON stays the definition).
 
 Why the ids are the same: both split the text with GPT-2's pattern (the pre-tokenizer that
 `bpe.train_bpe` sets), then merge inside each piece, lowest rank first. `tokenizers` merges only
@@ -36,7 +36,7 @@ def byte_of_char() -> dict[str, int]:
 
 
 def is_plain_byte_level_bpe(spec: dict) -> bool:
-    """Whether tokenizer.json's settings are the ones bpe.train_bpe writes: GPT-2's split and
+    """Whether the tokenizer JSON's settings are the ones bpe.train_bpe writes: GPT-2's split and
     nothing else before or after the merges."""
     model, pre = spec.get("model") or {}, spec.get("pre_tokenizer") or {}
     return (model.get("type") == "BPE" and not spec.get("normalizer") and not spec.get("added_tokens")
@@ -49,7 +49,7 @@ def is_plain_byte_level_bpe(spec: dict) -> bool:
 
 
 def fast_encoder(spec: dict):
-    """A tiktoken encoder giving the ids tokenizer.json's `spec` gives, or None where its settings
+    """A tiktoken encoder giving the ids the tokenizer JSON `spec` gives, or None where its settings
     are not bpe.train_bpe's or its merges do not make tokens in id order."""
     import tiktoken
 
@@ -57,9 +57,10 @@ def fast_encoder(spec: dict):
         return None
     vocab, merges = spec["model"]["vocab"], spec["model"]["merges"]
     made = [vocab.get("".join(m) if isinstance(m, list) else m.replace(" ", "", 1)) for m in merges]
-    if len(vocab) != 256 + len(merges) or None in made or any(a >= b for a, b in zip(made, made[1:])) \
-            or (made and min(made) < 256):
-        return None  # a token no merge makes, or merges out of id order
+    if len(vocab) != 256 + len(merges) or None in made:
+        return None  # a token no merge makes
+    if any(a >= b for a, b in zip(made, made[1:], strict=False)) or (made and min(made) < 256):
+        return None  # merges out of id order, or one that makes a byte
     to_byte = byte_of_char()
     if any(c not in to_byte for token in vocab for c in token):
         return None

@@ -20,7 +20,7 @@ class CharItems(Source):
     of every file (the split chooses which items train, not which characters exist), plus
     the boundary token, so no data file can hold a character the model lacks."""
 
-    kind = "items"
+    name = "items"
     marks_novelty = True
 
     def __init__(self, config: DataConfig, vocab: Vocab, split: Split):
@@ -58,17 +58,17 @@ class CharItems(Source):
         return source
 
     @classmethod
-    def load(cls, run_dir, config, vocab, state, stored) -> CharItems:
-        splits = stored.get("splits.json")
+    def load(cls, config, vocab, state, stored) -> CharItems:
+        splits = stored.get("splits")
         if splits is None:
-            raise NnlmError(f"{Path(run_dir) / 'splits.json'}: missing (not a complete nnlm run directory)")
+            raise NnlmError(f"{stored.where('splits')}: missing (not a complete nnlm run directory)")
         if not all(isinstance(splits.get(k), list) and all(isinstance(x, str) for x in splits[k])
                    for k in SPLITS):
-            raise NnlmError(f"{Path(run_dir) / 'splits.json'}: expected train, dev and test lists of strings")
+            raise NnlmError(f"{stored.where('splits')}: expected train, dev and test lists of strings")
         return cls(config, vocab, Split(splits["train"], splits["dev"], splits["test"]))
 
     def files(self) -> dict[str, object]:
-        return {"splits.json": self.split.to_json(), **self.vocab_files()}
+        return {"splits": self.split.to_json(), **self.vocab_files()}
 
     def chars(self, split: str) -> int:
         return sum(len(s) + 1 for s in getattr(self.split, split))

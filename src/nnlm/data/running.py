@@ -153,7 +153,7 @@ def encode_subwords(vocab, parts: list[tuple[str, int, int]]) -> TextSplit:
 class CharText(FromFiles):
     """Running text, characters (or a BPE's subwords) as tokens (see the module's docstring)."""
 
-    kind = "text"
+    name = "text"
     ends = False  # a stream has no end: samples are max_len characters
 
     def __init__(self, config: DataConfig, vocab, split, hashes: dict[str, str], chars=None):

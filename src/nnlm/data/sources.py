@@ -12,7 +12,7 @@ and what a token is (--tokens) choose the source:
 
 With --kind auto (the default) the file itself decides (text.detect_kind), and says why; with
 --tokens auto (the default) running text gets subwords and a list characters. A new
-kind of data is a new subclass of `Source`, its line in SOURCES and in `kind_of`. Nothing
+kind of data is a new subclass of `Source`, its line in SOURCES and in `source_name`. Nothing
 outside the data layer looks at what a token or a file is.
 """
 
@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..settings.data import DataConfig
-from .base import DataFacts, Source, token_counts
+from .base import DataFacts, Source, Stored, token_frequencies
 from .bpe import BPEVocab
 from .items import CharItems
 from .running import CharText
@@ -31,15 +31,15 @@ from .vocab import BOUNDARY_ID, Vocab
 from .wordsources import WordSentences, WordStream
 from .words import WordVocab
 
-SOURCES: dict[str, type[Source]] = {s.kind: s for s in (CharItems, CharText, WordSentences, WordStream)}
+SOURCES: dict[str, type[Source]] = {s.name: s for s in (CharItems, CharText, WordSentences, WordStream)}
 
 
-def kind_of(config: DataConfig) -> str:
-    """Which source reads the data that `config` describes (its kind decided)."""
+def source_name(config: DataConfig) -> str:
+    """The name of the source that reads the data `config` describes (its kind decided)."""
     text = config.kind == "text"
     if config.tokens == "word":
-        return WordStream.kind if text else WordSentences.kind
-    return CharText.kind if text else CharItems.kind  # characters, or a BPE's subwords
+        return WordStream.name if text else WordSentences.name
+    return CharText.name if text else CharItems.name  # characters, or a BPE's subwords
 
 
 def read_source(data: str | None, config: DataConfig) -> Source:
@@ -62,19 +62,19 @@ def read_source(data: str | None, config: DataConfig) -> Source:
             notes.append("running text: subword tokens (a byte-level BPE), which beat characters on dev "
                          "within the default run's time on prose, a corpus and code (--tokens char: "
                          "characters)")
-    source = SOURCES[kind_of(config)].read(config)
+    source = SOURCES[source_name(config)].read(config)
     source.notes = notes + source.notes
     return source
 
 
-def vocab_from_json(obj: dict, stored: dict, where: str):
-    """The vocabulary that vocab.json describes: characters, words, or a BPE (whose
-    tokenizer.json is among `stored`, the JSON of the run directory's files by name)."""
+def vocab_from_json(obj: dict, stored: Stored):
+    """The vocabulary that vocab.json describes: characters, words, or a BPE (whose tokenizer
+    the run directory keeps too: `stored`'s "tokenizer")."""
     level = obj.get("level")
     if level == "bpe":
-        return BPEVocab.from_json(obj, stored.get("tokenizer.json"), f"{where}/tokenizer.json")
+        return BPEVocab.from_json(obj, stored.get("tokenizer"), stored.where("tokenizer"))
     return WordVocab.from_json(obj) if level == "word" else Vocab.from_json(obj)
 
 
 __all__ = ["BOUNDARY_ID", "SOURCES", "CharItems", "CharText", "DataFacts", "Source", "WordSentences",
-           "WordStream", "kind_of", "read_source", "token_counts", "vocab_from_json"]
+           "Stored", "WordStream", "source_name", "read_source", "token_frequencies", "vocab_from_json"]

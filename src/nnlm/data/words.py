@@ -35,15 +35,13 @@ from .windows import StreamWindows, Windows
 UNK = "<unk>"
 UNK_ID = 1
 LINE_END = "\n"  # a word of its own in running text (--line-ends)
-MODES = ("sentence", "stream")
-VOCAB_FROM = ("train", "all")
 WHITESPACE = re.compile(r"\s")
 
 
 class WordVocab:
     """Boundary (0), `<unk>` (1), then the kept words, most frequent first.
 
-    Frequency order lets an adaptive softmax put the frequent words in its head.
+    Frequency order is what the sampled softmax's log-uniform draws assume (models/base.py).
     Any word not in the vocabulary encodes as `<unk>`.
     """
 
@@ -223,9 +221,8 @@ def gather_lines(corpus: Corpus, lines: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 def build_vocab(words: list[str], counts: np.ndarray, min_count: int, lowercase: bool) -> WordVocab:
     """The words seen more than `min_count` times (counts[i] is words[i]'s), most frequent
-    first; a literal <unk> in the text is the unknown word."""
-    if min_count < 0:
-        raise NnlmError(f"--min-count must be >= 0, got {min_count}")
+    first; a literal <unk> in the text is the unknown word. (The settings are checked where
+    they are declared: settings/data.py.)"""
     kept = sorted(np.flatnonzero(counts > min_count).tolist(), key=lambda i: (-counts[i], words[i]))
     return WordVocab([words[i] for i in kept if words[i] != UNK], lowercase)
 
@@ -233,13 +230,6 @@ def build_vocab(words: list[str], counts: np.ndarray, min_count: int, lowercase:
 def remap(corpus: Corpus, vocab: WordVocab) -> np.ndarray:
     """corpus id -> vocabulary id (UNK_ID for words the vocabulary lacks): (words,) int32."""
     return np.array([vocab.stoi.get(w, UNK_ID) for w in corpus.words], dtype=np.int32)
-
-
-def check_choices(mode: str, vocab_from: str) -> None:
-    if mode not in MODES:
-        raise NnlmError(f"the word mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if vocab_from not in VOCAB_FROM:
-        raise NnlmError(f"--vocab-from must be one of {', '.join(VOCAB_FROM)}, got {vocab_from!r}")
 
 
 def make_parts(parts, mode: str, ids_map, lengths_map) -> WordSplit:
@@ -266,8 +256,8 @@ def split_corpus(corpus: Corpus, *, mode: str, min_count: int = 3, vocab_from: s
                  dedupe: bool = False, lowercase: bool = False) -> tuple[WordVocab, WordSplit]:
     """Cut the corpus into train/dev/test (contiguous by token counts; a stream, in order by the
     fractions; sentences, shuffled lines), build the vocabulary from the training part (or all
-    of it) and encode every part."""
-    check_choices(mode, vocab_from)
+    of it) and encode every part. `mode`: "sentence" or "stream"; `vocab_from`: "train" or
+    "all" (the settings resolved: wordsources.resolve_vocabulary)."""
     if mode == "stream" and not split_tokens:  # running text: in order
         n = len(corpus.ids)
         n1, n2 = fraction_cuts(n, fractions)
@@ -290,7 +280,6 @@ def encode_parts(corpora: list[Corpus | None], *, mode: str, min_count: int = 3,
                  vocab_from: str = "train", lowercase: bool = False) -> tuple[WordVocab, WordSplit]:
     """Train, dev and test from files of their own (None: an empty split); the vocabulary
     is counted on the train file (or on all of them)."""
-    check_choices(mode, vocab_from)
     counts: dict[str, int] = {}
     for corpus in corpora[:1] if vocab_from == "train" else corpora:
         if corpus is not None:

@@ -69,7 +69,7 @@ class WordSource(FromFiles):
 
 
 class WordSentences(WordSource):
-    kind = "sentences"
+    name = "sentences"
     mode = "sentence"
 
     def items(self) -> int:
@@ -80,7 +80,7 @@ class WordSentences(WordSource):
 
 
 class WordStream(WordSource):
-    kind = "stream"
+    name = "stream"
     mode = "stream"
     ends = False
 

@@ -10,7 +10,6 @@ from ..errors import NnlmError
 from ..losses import EvalResult
 from ..ngram.baseline import fit_ngram, logprobs
 from ..ngram.mixture import MixResult, check_weights, mix_many, tune_weights
-from .evaluate import token_logprobs
 
 
 def targets(windows) -> torch.Tensor:
@@ -18,8 +17,9 @@ def targets(windows) -> torch.Tensor:
 
 
 def component_logprobs(lms: list, ngram_model, name: str) -> list[np.ndarray]:
-    """Each run's log-probabilities of the `name` split's tokens, then the n-gram's.
-    Runs must share the data: the same vocabulary, the same tokens in the same order."""
+    """Each run's model's log-probabilities of the `name` split's tokens (from its predictor,
+    the model alone), then the n-gram's. Runs must share the data: the same vocabulary, the
+    same tokens in the same order."""
     first = lms[0].spec
     expected = targets(first.windows(name))
     out = []
@@ -28,10 +28,9 @@ def component_logprobs(lms: list, ngram_model, name: str) -> list[np.ndarray]:
         if lm.spec.vocab != first.vocab or not torch.equal(targets(windows), expected):
             raise NnlmError(f"{lm.spec.run_dir}: not trained on the same data and vocabulary as "
                             f"{first.run_dir}, so their {name} splits cannot be mixed")
-        out.append(token_logprobs(lm.model, windows, lm.device).double().numpy())
+        out.append(lm.predictor.model_logprobs(windows))
     if ngram_model is not None:
-        context = max(getattr(ngram_model, "order", 2) - 1, 1)
-        out.append(logprobs(ngram_model, first.windows(name, context)))
+        out.append(logprobs(ngram_model, first.windows(name, ngram_model.width)))
     return out
 
 

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,9 +22,8 @@ from ..losses import EvalResult
 from ..ngram.mixture import RunMixture
 from ..run import rundir
 from ..run.spec import RunSpec
-from .evaluate import evaluate, token_logprobs
-from .mixed import MixedModel
-from .sample import SampleRequest, generate
+from .predictor import Predictor
+from .sample import MAX_SEED, SampleRequest, argument_name, generate
 
 MAX_ROUNDS = 100  # sampling rounds for --unique/--new-only before giving up
 SAMPLE_BATCH = 8192  # rows generated together
@@ -48,14 +48,27 @@ class Score:
 
 
 class LanguageModel:
-    """A run's predictor: its model, mixed with its n-gram model where training found the
-    mixture better on dev (`mixture` is then set; mix=False at load: the model alone)."""
+    """A trained run, ready to use: its spec (data, vocabulary, settings) and its predictor,
+    the model mixed with its n-gram model where training found the mixture better on dev
+    (`mixture` is then set; mix=False at load: the model alone)."""
 
-    def __init__(self, model, spec: RunSpec, device: torch.device, mixture: RunMixture | None = None,
-                 mix_report: dict | None = None):
-        self.model, self.spec, self.device = model.eval(), spec, device
+    def __init__(self, predictor: Predictor, spec: RunSpec, mix_report: dict | None = None):
+        predictor.model.eval()
+        self.predictor, self.spec, self.mix_report = predictor, spec, mix_report
         self.source, self.vocab = spec.source, spec.vocab
-        self.mixture, self.mix_report = mixture, mix_report
+
+    @property
+    def model(self):
+        """The trained model alone (a models.base.Model)."""
+        return self.predictor.model
+
+    @property
+    def mixture(self) -> RunMixture | None:
+        return self.predictor.mixture
+
+    @property
+    def device(self) -> torch.device:
+        return self.predictor.device
 
     @classmethod
     def load(cls, run_dir: str | Path, device: str = "auto", weights: str = "best",
@@ -63,12 +76,12 @@ class LanguageModel:
         """weights: "best" (best on dev, model.safetensors) or "last" (the checkpoint);
         mix: use the run's mixture where it has one (only with the best weights it was tuned on)."""
         spec = rundir.load_spec(run_dir)
-        model = spec.family.build(spec.model)
+        model = spec.family.build(spec.model_config)
         rundir.load_weights(spec.run_dir, model, weights)
         device = resolve_device(device)
         loaded = rundir.load_mixture(spec.run_dir) if mix and weights == "best" else None
         mixture = RunMixture(loaded[0], float(loaded[1]["weight"])) if loaded else None
-        return cls(model.to(device), spec, device, mixture, loaded[1] if loaded else None)
+        return cls(Predictor(model.to(device), device, mixture), spec, loaded[1] if loaded else None)
 
     def rows(self) -> list[tuple[str, str]]:
         """What a person wants to see of the run, as (name, value) rows."""
@@ -81,7 +94,7 @@ class LanguageModel:
                            if summary.get(k) is not None)
         return [("run", str(spec.run_dir)), ("predictor", self.describe()),
                 ("parameters", f"{self.model.num_parameters():,}"),
-                ("data", f"{spec.data.path or 'the bundled names'} ({self.source.kind}, "
+                ("data", f"{spec.data.path or 'the bundled names'} ({self.source.name}, "
                          f"{len(self.vocab):,} tokens in the vocabulary)"),
                 ("losses (nats/token)", losses or "-")]
 
@@ -93,23 +106,12 @@ class LanguageModel:
 
     def describe(self) -> str:
         """What predicts: the model, or the mixture and its weights."""
-        name = self.spec.family.name
-        if self.mixture is None:
-            return name
-        w = self.mixture.weight
-        return f"{name} {w:.2f} + Kneser-Ney order {self.mixture.ngram.order} {1 - w:.2f}"
-
-    def predictor(self):
-        """What samples: the model, or the model and the n-gram model mixed."""
-        return self.model if self.mixture is None else MixedModel(self.model, self.mixture)
+        return self.predictor.describe(self.spec.family.name)
 
     def logprobs(self, windows_of) -> torch.Tensor:
         """log p of each example of `windows_of(width)` (a split, a file or given sequences,
         with contexts of `width` tokens), as this LanguageModel predicts: (N,) float64."""
-        lp = token_logprobs(self.model, windows_of(self.spec.model.block_size), self.device).double()
-        if self.mixture is None:
-            return lp
-        return torch.from_numpy(self.mixture.logprobs(lp.numpy(), windows_of(self.mixture.width)))
+        return self.predictor.logprobs(windows_of)
 
     def sample(self, num: int = 10, *, temperature: float = 1.0, top_k: int | None = None,
                top_p: float | None = None, prefix: str = "", min_len: int = 0,
@@ -117,15 +119,17 @@ class LanguageModel:
                new_only: bool = False, on_text=None) -> list[Sample]:
         """`num` samples; with unique/new_only, draws more rounds until it has `num`.
         `on_text(piece)`: the first sample's text, piece by piece as it is drawn."""
-        return self.draw(SampleRequest(num, prefix, temperature, top_k, top_p, min_len, max_len, seed,
-                                       unique, new_only), on_text)
+        return self.draw(SampleRequest(num=num, prefix=prefix, temperature=temperature, top_k=top_k,
+                                       top_p=top_p, min_len=min_len, max_len=max_len, seed=seed,
+                                       unique=unique, new_only=new_only), on_text)
 
-    def draw(self, request: SampleRequest, on_text=None) -> list[Sample]:
+    def draw(self, request: SampleRequest, on_text=None, name=argument_name) -> list[Sample]:
         """The samples `request` asks for (fewer where the model cannot make that many unique or
-        new ones in MAX_ROUNDS rounds); `on_text` as for `sample`."""
-        request = request.checked(self.source)
-        generator = torch.Generator(self.device)
-        generator.manual_seed(request.seed if request.seed is not None else torch.seed())
+        new ones in MAX_ROUNDS rounds); `on_text` as for `sample`; `name`: how errors name a
+        control (SampleRequest.checked)."""
+        request = request.checked(self.source, name=name)
+        generator = torch.Generator(self.device)  # (torch's global generator is left as it was)
+        generator.manual_seed(request.seed if request.seed is not None else secrets.randbelow(MAX_SEED))
         rounds = request.unique or request.new_only
         found, seen = [], set()
         for _ in range(MAX_ROUNDS + request.num // SAMPLE_BATCH):
@@ -133,7 +137,7 @@ class LanguageModel:
             # rounds of at most SAMPLE_BATCH rows: bigger batches only grow the model's state
             # (a key-value cache is copied as rows finish) past the CPU's caches
             batch = min(SAMPLE_BATCH, max(64, 2 * want) if rounds else want)
-            ids = generate(self.predictor(), batch, list(request.prefix_ids), generator=generator,
+            ids = generate(self.predictor, batch, list(request.prefix_ids), generator=generator,
                            on_token=self.text_stream(request, on_text) if not found else None,
                            **request.controls())
             for sample in self.samples_of(ids):
@@ -184,18 +188,14 @@ class LanguageModel:
     def evaluate(self, split: str = "dev", path: str | Path | None = None) -> EvalResult:
         """Loss on a split of the run's data, or on the items of a file (and bits per
         character, where the data counts its characters)."""
-        if self.mixture is None:
-            result = evaluate(self.model, self.windows(split, path), self.device)
-        else:
-            lp = self.logprobs(lambda width: self.windows(split, path, width))
-            result = EvalResult(loss=float(-lp.mean()), tokens=lp.numel())
+        result = self.predictor.evaluate(lambda width: self.windows(split, path, width))
         result.chars = self.source.file_chars(path) if path is not None else self.source.chars(split)
         return result
 
     def windows(self, split: str = "dev", path: str | Path | None = None, width: int | None = None):
         """The examples of a split of the run's data, or of a file, contexts of the model's
         block size (or `width`)."""
-        width = width or self.spec.model.block_size
+        width = width or self.predictor.block_size
         if path is not None:
             windows, source = self.source.file_windows(path, width), path
         elif split in ("train", "dev", "test"):

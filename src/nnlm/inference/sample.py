@@ -1,60 +1,73 @@
-"""Batched sampling: many sequences advance together, one forward pass per position."""
+"""Sampling: what is asked (SampleRequest, checked in one place for the Python API, the command
+line and the server), and batched generation, many sequences advancing together, one step of
+the run's predictor per position."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import torch
 
 from ..data.vocab import BOUNDARY_ID
 from ..errors import NnlmError
+from ..settings.declare import Setting, setting, settings_of
+from .predictor import Predictor
+
+MAX_SEED = 2**63 - 1
 
 
-def check_controls(temperature: float, top_k: int | None, top_p: float | None,
-                   min_len: int, max_len: int) -> None:
-    if temperature < 0:
-        raise NnlmError(f"--temperature must be >= 0 (0 is greedy), got {temperature}")
-    if top_k is not None and top_k < 1:
-        raise NnlmError(f"--top-k must be at least 1, got {top_k}")
-    if top_p is not None and not 0 < top_p <= 1:
-        raise NnlmError(f"--top-p must be in (0, 1], got {top_p}")
-    if min_len < 0 or max_len < 1 or min_len > max_len:
-        raise NnlmError(f"need 0 <= --min-len <= --max-len and --max-len >= 1, "
-                        f"got {min_len} and {max_len}")
+def argument_name(s: Setting) -> str:
+    """How the Python API names a setting in errors: its argument's name."""
+    return s.name
 
 
 @dataclass(frozen=True)
 class SampleRequest:
-    """What is asked of sampling, as the Python API, `nnlm sample` and `nnlm serve` take it;
-    `checked` fills in the data's defaults and checks every control, once."""
+    """What is asked of sampling, as the Python API, `nnlm sample` and `nnlm serve` take it.
+    Each control is declared once here (its flag and help come from it); `checked` fills in the
+    data's defaults and checks every control, the one place that does."""
 
-    num: int = 10
-    prefix: str = ""  # every sample starts with it
-    temperature: float = 1.0  # 0: greedy
-    top_k: int | None = None
-    top_p: float | None = None
-    min_len: int = 0
-    max_len: int | None = None  # None or 0: the data's default
-    seed: int | None = None  # None: a fresh one
-    unique: bool = False  # no repeats
-    new_only: bool = False  # only items the data does not hold
+    num: int = setting(10, "how many samples", at_least=1, aliases=("-n",))
+    prefix: str = setting("", "every sample starts with this text")
+    temperature: float = setting(1.0, "divides the logits before drawing: below 1 sharper, above 1 "
+                                 "flatter; 0 takes the most likely token (greedy)", at_least=0)
+    top_k: int | None = setting(None, "draw from the K most likely tokens only (0 or none: all)",
+                                at_least=0, metavar="K")
+    top_p: float | None = setting(None, "draw from the most likely tokens that hold this share of the "
+                                  "probability only (1 or none: all)", above=0, at_most=1, metavar="P")
+    min_len: int = setting(0, "the end is not drawn before this many tokens", at_least=0)
+    max_len: int | None = setting(None, "the longest sample, in tokens (0 or none: the data's default: "
+                                  "twice the longest training item, 500 characters or 150 subwords of "
+                                  "running text); running text: every sample's length", at_least=0)
+    seed: int | None = setting(None, "the same seed gives the same samples (none: a fresh one)", at_least=0,
+                               at_most=MAX_SEED)
+    unique: bool = setting(False, "no repeats among the samples")
+    new_only: bool = setting(False, "only items that are not in the run's data")
     prefix_ids: tuple[int, ...] = ()  # the prefix's token ids (set by `checked`)
 
-    def checked(self, source) -> SampleRequest:
-        """This request for a run whose data is `source` (data.sources.Source): its max_len
-        (a stream's samples are all max_len tokens long: a stream has no end), the prefix's
-        ids, and a one-line NnlmError for a control it cannot take."""
-        if self.num < 1:
-            raise NnlmError(f"--num must be at least 1, got {self.num}")
+    def checked(self, source, *, limits: dict[str, int | float] | None = None,
+                name: Callable[[Setting], str] = argument_name) -> SampleRequest:
+        """This request for a run whose data is `source` (data.sources.Source), or a one-line
+        NnlmError for a control it cannot take. It gets the data's max_len (a stream's samples are
+        all max_len tokens long: a stream has no end), off-switches as None (top_k 0, top_p 1)
+        and the prefix's ids. `limits`: the caller's upper bounds ({setting: most}); `name`:
+        how the caller names a setting in errors (the Python API: the argument; the command
+        line: the flag; the server: the JSON field)."""
+        declared = {s.name: s for s in settings_of(SampleRequest)}
+        for key, s in declared.items():
+            bounded = replace(s, at_most=limits[key]) if limits and key in limits else s
+            bounded.check(getattr(self, key), name(s))
         if self.new_only and not source.marks_novelty:
-            raise NnlmError("new_only needs a run that keeps its items (a list of characters or subwords); "
-                            "this run keeps no list of items to compare with")
+            raise NnlmError(f"{name(declared['new_only'])} needs a run that keeps its items (a list of "
+                            "characters or subwords); this run keeps no list of items to compare with")
         max_len = self.max_len or source.default_max_len()
         min_len = self.min_len if source.ends else max_len
         if min_len > max_len:
-            raise NnlmError(f"min_len ({min_len}) must not exceed max_len ({max_len})")
-        check_controls(self.temperature, self.top_k, self.top_p, min_len, max_len)
-        return replace(self, min_len=min_len, max_len=max_len,
+            raise NnlmError(f"{name(declared['min_len'])} ({min_len}) must not exceed "
+                            f"{name(declared['max_len'])} ({max_len})")
+        return replace(self, min_len=min_len, max_len=max_len, top_k=self.top_k or None,
+                       top_p=self.top_p if self.top_p is not None and self.top_p < 1 else None,
                        prefix_ids=tuple(source.encode(self.prefix, "the prefix")))
 
     def controls(self) -> dict:
@@ -86,30 +99,32 @@ def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float | None) 
 
 
 @torch.no_grad()
-def generate(model, num: int, prefix: list[int], *, temperature: float = 1.0,
+def generate(predictor, num: int, prefix: list[int], *, temperature: float = 1.0,
              top_k: int | None = None, top_p: float | None = None, min_len: int = 0,
              max_len: int = 64, generator: torch.Generator | None = None,
              groups: list[tuple[torch.Generator, int]] | None = None, on_token=None) -> list[list[int]]:
     """`num` token sequences, each starting with `prefix`, ending at the boundary token
     (not included) or at max_len tokens. The end token is forbidden before min_len.
-    `on_token(id)` is called with each token of the first sequence as it is drawn.
+    `on_token(id)` is called with each token of the first sequence as it is drawn. The
+    controls are a checked request's (SampleRequest.controls): nothing here checks them.
 
-    The model carries its own state from step to step (models.base.Model.begin/advance),
-    so a step costs one position whatever the model reads. `groups` [(generator, rows)]
-    batches several requests: each one's rows (in order) draw from its own generator just
-    as they would alone, so a seed gives the same samples whatever it is batched with."""
-    check_controls(temperature, top_k, top_p, min_len, max_len)
+    `predictor` is an inference.predictor.Predictor (or a bare model, the model alone): it
+    carries its own state from step to step (begin/advance/keep), so a step costs one
+    position whatever it reads. `groups` [(generator, rows)] batches several requests: each
+    one's rows (in order) draw from its own generator just as they would alone, so a seed
+    gives the same samples whatever it is batched with."""
+    predictor = predictor if isinstance(predictor, Predictor) else Predictor.of(predictor)
     groups = groups or [(generator, num)]
     owner = torch.repeat_interleave(torch.arange(len(groups)), torch.tensor([n for _, n in groups]))
-    model.eval()
-    device = next(model.parameters()).device
+    predictor.model.eval()
+    device = predictor.device
     prefix = prefix[:max_len]
     out = torch.full((num, max_len), BOUNDARY_ID, dtype=torch.long, device=device)
     out[:, :len(prefix)] = torch.tensor(prefix, dtype=torch.long)
     lengths = torch.full((num,), max_len, dtype=torch.long, device=device)
     rows = torch.arange(num, device=device)  # (R,) the rows still being written
     context = torch.tensor([[BOUNDARY_ID, *prefix]], dtype=torch.long, device=device).expand(num, -1)
-    logits, state = model.begin(context)  # (R, V)
+    logits, state = predictor.begin(context)  # (R, V)
     for pos in range(len(prefix), max_len):
         if pos < min_len:
             logits[:, BOUNDARY_ID] = float("-inf")
@@ -125,7 +140,7 @@ def generate(model, num: int, prefix: list[int], *, temperature: float = 1.0,
         rows = rows[going]
         if rows.numel() == 0 or pos + 1 == max_len:
             break
-        logits, state = model.advance(model.keep(state, going), token[going])
+        logits, state = predictor.advance(predictor.keep(state, going), token[going])
     tokens = out.cpu().tolist()
     return [seq[:n] for seq, n in zip(tokens, lengths.cpu().tolist(), strict=True)]
 

@@ -21,10 +21,11 @@ DEFAULT = "mlp"
 ARCH_FAMILIES = {"flat": "mlp", "hierarchical": "hierarchical"}  # nnlm 0.1's --arch, and its config
 
 
-def family(name: str) -> Family:
+def family_named(name: str) -> Family:
+    """The family called `name`, or a one-line NnlmError listing them."""
     if name not in FAMILIES:
         raise NnlmError(f"--model must be one of {', '.join(FAMILIES)}, got {name!r}")
     return FAMILIES[name]
 
 
-__all__ = ["ARCH_FAMILIES", "DEFAULT", "FAMILIES", "Family", "Model", "family"]
+__all__ = ["ARCH_FAMILIES", "DEFAULT", "FAMILIES", "Family", "Model", "family_named"]

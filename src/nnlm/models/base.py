@@ -37,7 +37,7 @@ class Family:
     model: type  # a Model subclass, built as model(config)
     help: str
     presets: dict[str, dict] = field(default_factory=dict)  # name -> model and train settings
-    # the model settings of the default run from facts about the data (auto.DataFacts), and
+    # the model settings of the default run from facts about the data (data.base.DataFacts), and
     # why: (settings, reasons); None: the "default" preset's model
     auto: Callable | None = None
 
@@ -77,9 +77,10 @@ class Model(nn.Module):
         return F.cross_entropy(logits.flatten(0, -2), targets.flatten(), ignore_index=-1)
 
     def loss_and_grad(self, idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """The loss of a training batch, its gradients added to every p.grad (the trainer zeroes
-        them first). Autograd; a family may give the same gradients a faster way (the MLP's
-        hand-written backward, models/fused.py)."""
+        """The loss of a training batch; after the call every p.grad holds the batch's gradient,
+        given that the caller zeroed p.grad first (or left it None), as training's optimizer
+        does. Autograd (which adds to p.grad); a family may give the same gradients a faster
+        way (the MLP's hand-written backward, which writes them)."""
         _, loss = self(idx, targets)
         loss.backward()
         return loss
@@ -233,9 +234,10 @@ class PositionalModel(Model):
         return self.keep_state(state, rows), history[rows]
 
 
-# The `best` presets of the families were chosen by sweeps on names dev
+# The `best` presets of the families other than the MLP were chosen by sweeps on names dev
 # (benchmarks/family_sweeps.py, benchmarks/results/sweep_<family>.md), every trial trained the
-# way the default run trains on names.txt; a preset trains so, with a budget of 5 minutes.
+# way the default run trained on names.txt then: this schedule, stopped by dev or by a budget of
+# 300 s of training. (The MLP's `best` is a fixed 8,000 steps: models/mlp.py.)
 NAMES_TRAINING = dict(optimizer="adamw", batch_size=512, lr_schedule="plateau", patience=6, steps=0,
                       max_seconds=300.0, eval_interval=178, log_interval=50, min_lr=0.02)
 
@@ -303,5 +305,6 @@ def zipf_ids(k: int, vocab_size: int, device) -> torch.Tensor:
     return (torch.exp(u * math.log(vocab_size + 1)).floor().long() - 1).clamp_(0, vocab_size - 1)
 
 
-def make_norm(kind: str, size: int) -> nn.Module:
-    return {"layer": nn.LayerNorm, "batch": nn.BatchNorm1d}.get(kind, nn.Identity)(size)
+def make_norm(norm: str, size: int) -> nn.Module:
+    """The normalisation layer a `norm` setting names (none: the identity)."""
+    return {"layer": nn.LayerNorm, "batch": nn.BatchNorm1d}.get(norm, nn.Identity)(size)

@@ -16,7 +16,6 @@ from torch import nn
 
 from ..errors import NnlmError
 from ..settings import setting
-from . import fused
 from .base import (
     Family,
     ModelConfig,
@@ -53,6 +52,13 @@ class MLPConfig(ModelConfig):
         super().validate()
         if self.tie and self.init == "normal":
             raise NnlmError("--tie is for --init scaled")
+
+    @property
+    def paper_exact(self) -> bool:
+        """The paper's model exactly: one tanh layer, no norm, no dropout, full softmax, untied
+        (what the hand-written backward computes)."""
+        return self.n_layer == 1 and self.norm == "none" and not self.dropout and not self.sampled \
+            and not self.tie
 
 
 class MLP(WindowModel):
@@ -141,10 +147,49 @@ class MLP(WindowModel):
         return self.output(h, targets, direct=(x, self.direct.weight) if self.direct is not None else None)
 
     def loss_and_grad(self, idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        # the paper's model exactly, in fp32: its hand-written backward (bf16 autocast: autograd's)
-        if fused.supports(self.config) and not torch.is_autocast_enabled(idx.device.type):
-            return fused.loss_and_grad(self, idx, targets)
+        """As Model.loss_and_grad. The paper's model exactly (config.paper_exact), in fp32, takes
+        the hand-written backward: autograd records and replays a graph of ~30 small operations
+        per step, which for a model this small costs as much as the arithmetic; these ~20
+        kernels compute the same loss and gradients (tests/models/test_hand_written_backward.py). Under bf16
+        autocast, autograd's."""
+        if self.config.paper_exact and not torch.is_autocast_enabled(idx.device.type):
+            return self.hand_written_loss_and_grad(idx, targets)
         return super().loss_and_grad(idx, targets)
+
+    @torch.no_grad()
+    def hand_written_loss_and_grad(self, idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The mean cross-entropy on idx (B, block_size), targets (B,), as a 0-d tensor, and its
+        gradients written into every p.grad (allocated where it is None), overwriting them: the
+        contract of Model.loss_and_grad, for config.paper_exact models."""
+        for p in self.parameters():
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+        C, hidden, out, direct = self.C.weight, self.hidden, self.out, self.direct
+        B = idx.shape[0]
+        x = C[idx].view(B, -1)  # (B, block_size * n_embd)
+        h = torch.addmm(hidden.bias, x, hidden.weight.t()).tanh_()  # (B, n_hidden)
+        logits = torch.addmm(out.bias, h, out.weight.t())  # (B, V)
+        if direct is not None:
+            logits.addmm_(x, direct.weight.t())
+        logp = torch.log_softmax(logits, dim=1)  # (B, V)
+        loss = logp.gather(1, targets.unsqueeze(1)).mean().neg()
+        # d loss / d logits = (softmax - onehot(target)) / B
+        dlogits = logp.exp_()
+        dlogits.scatter_add_(1, targets.unsqueeze(1), dlogits.new_full((B, 1), -1.0))
+        dlogits.mul_(1.0 / B)
+        torch.mm(dlogits.t(), h, out=out.weight.grad)  # (V, n_hidden)
+        torch.sum(dlogits, 0, out=out.bias.grad)
+        dpre = torch.mm(dlogits, out.weight)  # (B, n_hidden), d loss / d tanh output
+        dpre.mul_(h.mul_(h).neg_().add_(1.0))  # through tanh: * (1 - h^2)
+        torch.mm(dpre.t(), x, out=hidden.weight.grad)  # (n_hidden, n_in)
+        torch.sum(dpre, 0, out=hidden.bias.grad)
+        dx = torch.mm(dpre, hidden.weight)  # (B, n_in)
+        if direct is not None:
+            torch.mm(dlogits.t(), x, out=direct.weight.grad)
+            dx.addmm_(dlogits, direct.weight)
+        C.grad.zero_()
+        C.grad.index_add_(0, idx.reshape(-1), dx.view(-1, C.shape[1]))
+        return loss
 
 
 def auto(data) -> tuple[dict, list[str]]:
@@ -169,8 +214,8 @@ PRESETS = {
     "quick": dict(block_size=6, n_embd=16, n_hidden=384, batch_size=1024, steps=1500,
                     lr=1e-2, optimizer="adamw", lr_schedule="cosine", warmup_steps=0,
                     min_lr=0.02, weight_decay=0.0, eval_interval=100, log_interval=50),
-    # the best MLP we found for names within 5 minutes on 2 CPU cores, chosen on dev by
-    # benchmarks/results/sweep_best_stage*.md and a comparison at the full budget
+    # the best MLP we found for names in about 8,000 steps (4 to 7 minutes on 2 CPU cores),
+    # chosen on dev by benchmarks/results/sweep_best_stage*.md and best_full_budget.md
     "best": dict(block_size=8, n_embd=24, n_hidden=512, n_layer=2, norm="layer", dropout=0.15,
                  weight_decay=0.1, batch_size=1024, steps=8000, lr=3e-3, optimizer="adamw",
                  lr_schedule="cosine", warmup_steps=0, min_lr=0.02, eval_interval=500,

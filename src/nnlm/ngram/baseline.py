@@ -12,9 +12,9 @@ import torch
 from ..errors import NnlmError
 from ..losses import EvalResult
 from . import counts
+from .counts import METHODS
 from .arpa import write_arpa
 
-METHODS = {"kn": "Kneser-Ney", "bigram": "count bigram"}  # --method: what it names
 DEFAULT_SAMPLE_LEN = 50  # tokens of a sample of data with no items to take a length from
 # Bounded memory on data of any size: a model is fitted on at most FIT_TOKENS training tokens
 # (the first), its order chosen on at most CHOOSE_TOKENS dev tokens, and it scores a split
@@ -41,13 +41,13 @@ def logprobs(model, windows) -> np.ndarray:
 
 
 def fit_ngram(data, order: int, method: str = "kn", smoothing: float = 1.0):
-    """An n-gram model fitted on the train split of `data` (a DataSet or RunSpec);
-    returns (model, seconds it took)."""
+    """An n-gram model fitted on the train split of `data` (a data source, or anything with its
+    `windows` and `vocab`); returns (model, seconds it took)."""
     check_method(method)
     counts.check_order(order)
     if method == "bigram" and order != 2:
         raise NnlmError(f"--method bigram is order 2, got --order {order}")
-    X, Y = examples(data.windows("train", max(order - 1, 1)), FIT_TOKENS)
+    X, Y = examples(data.windows("train", counts.context_width(order)), FIT_TOKENS)
     start = time.perf_counter()
     V = len(data.vocab)
     model = counts.CountBigram(V, smoothing) if method == "bigram" else counts.KneserNey(order, V)
@@ -67,7 +67,7 @@ def choose_order(data, max_order: int = counts.MAX_ORDER, patience: int = 2) -> 
     """The Kneser-Ney model whose order (1..max_order) has the lowest dev loss, orders tried
     in turn until `patience` orders in a row do no better. Without a dev split: order 3."""
     start = time.perf_counter()
-    width = max(max_order - 1, 1)
+    width = counts.context_width(max_order)
     X, Y = examples(data.windows("train", width), FIT_TOKENS)  # the widest contexts once, sliced per order
     dev = data.windows("dev", width)
     if not len(dev):
@@ -112,13 +112,12 @@ def ngram_baseline(source, order: int | None = None, method: str = "kn", *, smoo
     else:
         order = order or 2
         model, seconds = fit_ngram(source, order, method, smoothing)
-    width = max(order - 1, 1)
     report = {"method": method, "order": order, "vocab_size": len(source.vocab),
               "ngrams": model.num_ngrams(), "fit_seconds": round(seconds, 3)}
     if choice is not None:
         report["dev_loss_by_order"] = choice.dev_losses
     for name in ("dev", "test"):
-        windows = source.windows(name, width)
+        windows = source.windows(name, model.width)
         if len(windows):
             report[name] = ngram_eval(model, windows, source.chars(name)).to_json()
     if arpa:
@@ -136,8 +135,7 @@ def ngram_samples(model, source, num: int, max_len: int | None, seed: int) -> li
     max_len = max_len or (source.default_max_len() if source.marks_novelty else DEFAULT_SAMPLE_LEN)
     if max_len < 1:
         raise NnlmError(f"--max-len must be at least 1, got {max_len}")
-    width = max(getattr(model, "order", 2) - 1, 1)
-    seqs = counts.sample(model, num, width, max_len, np.random.default_rng(seed),
+    seqs = counts.sample(model, num, model.width, max_len, np.random.default_rng(seed),
                          stop_at_boundary=source.ends)
     return [source.vocab.decode(s) for s in seqs]
 

@@ -26,12 +26,19 @@ import numpy as np
 from ..errors import NnlmError
 
 MAX_ORDER = 10
+METHODS = {"kn": "Kneser-Ney", "bigram": "count bigram"}  # --method: what it names
 DEFAULT_DISCOUNTS = (0.5, 1.0, 1.5)  # used only when the counts are too few to estimate them
 
 
 def check_order(order: int) -> None:
     if not 1 <= order <= MAX_ORDER:
         raise NnlmError(f"--order must be between 1 and {MAX_ORDER}, got {order}")
+
+
+def context_width(order: int) -> int:
+    """Context tokens a model of `order` reads: order - 1, and one for the unigram (its
+    examples still need a context matrix, which it ignores)."""
+    return max(order - 1, 1)
 
 
 @dataclass
@@ -52,6 +59,11 @@ class KneserNey:
         self.order, self.V = order, vocab_size
         self.context_keys: list[np.ndarray] = []  # [j]: sorted keys of contexts of length j
         self.levels: list[Level] = []  # [k - 1]: order k
+
+    @property
+    def width(self) -> int:
+        """Context tokens it reads (context_width)."""
+        return context_width(self.order)
 
     # -- fitting ---------------------------------------------------------------------
     def fit(self, X: np.ndarray, Y: np.ndarray) -> KneserNey:
@@ -145,16 +157,7 @@ class KneserNey:
 
     def distribution(self, x: np.ndarray) -> np.ndarray:
         """p(. | x) over the whole vocabulary for one context x: (V,)."""
-        p = np.full(self.V, 1.0 / self.V)
-        for j, c in enumerate(self.context_ids(np.asarray(x, dtype=np.int64).reshape(1, -1))):
-            c = int(c[0])
-            if c < 0:
-                break
-            level = self.levels[j]
-            lo, hi = np.searchsorted(level.keys, [c * self.V, (c + 1) * self.V])
-            p *= level.gamma[c]
-            p[level.keys[lo:hi] - c * self.V] += level.discounted[lo:hi]
-        return p
+        return self.distributions(np.asarray(x).reshape(1, -1))[0]
 
     def distributions(self, X: np.ndarray) -> np.ndarray:
         """p(. | x) over the whole vocabulary for each row x of X: (N, V), all rows at once."""
@@ -248,6 +251,7 @@ class CountBigram:
     """The lecture's part 1: p(w | prev) = (c(prev, w) + k) / (c(prev) + k V)."""
 
     order = 2
+    width = context_width(order)
 
     def __init__(self, vocab_size: int, smoothing: float = 1.0):
         if smoothing < 0:

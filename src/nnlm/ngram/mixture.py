@@ -89,12 +89,13 @@ def check_weights(weights, n_runs: int, with_ngram: bool) -> list[float]:
     return weights + [max(rest, 0.0)] if with_ngram else weights
 
 
-# -- a run's own predictor: its model mixed with a Kneser-Ney model ------------------------
+# -- a run's own mixture: its model and a Kneser-Ney model -------------------------------
 
 @dataclass
 class RunMixture:
     """A run's model and a Kneser-Ney model of its train split, p = w p_model + (1 - w) p_kn,
-    w tuned on dev: the run's default predictor where it beats the model alone on dev."""
+    w tuned on dev: part of the run's predictor (inference/predictor.py) where it beats the
+    model alone on dev. The only place where the two models' probabilities are mixed."""
 
     ngram: KneserNey
     weight: float  # the model's share
@@ -102,12 +103,20 @@ class RunMixture:
     @property
     def width(self) -> int:
         """Context tokens the n-gram model reads."""
-        return max(self.ngram.order - 1, 1)
+        return self.ngram.width
 
-    def logprobs(self, model_logprobs: np.ndarray, ngram_windows) -> np.ndarray:
-        """The mixture's log p of each token, from the model's and the n-gram's windows."""
-        kn = logprobs(self.ngram, ngram_windows)
-        return mix_many([np.asarray(model_logprobs, dtype=np.float64), kn], [self.weight, 1 - self.weight])
+    def mix(self, model_logprobs: np.ndarray, ngram_logprobs: np.ndarray) -> np.ndarray:
+        """The mixture's log p of each token (N,), from the model's and the n-gram model's."""
+        return mix_many([np.asarray(model_logprobs, dtype=np.float64), ngram_logprobs],
+                        [self.weight, 1 - self.weight])
+
+    def mix_distributions(self, p_model: np.ndarray, history: np.ndarray) -> np.ndarray:
+        """The mixture's log p of every token after each row: p_model (R, V) the model's
+        probabilities (float64), history (R, width) the ids before, boundary-padded."""
+        p_kn = self.ngram.distributions(history)  # (R, V)
+        w = self.weight
+        with np.errstate(divide="ignore"):
+            return np.log(w * p_model + (1 - w) * p_kn)
 
 
 def fit_run_mixture(dev_model: np.ndarray, source) -> tuple[RunMixture, dict]:
@@ -118,7 +127,7 @@ def fit_run_mixture(dev_model: np.ndarray, source) -> tuple[RunMixture, dict]:
     mixture = RunMixture(choice.model, 0.0)
     dev_kn = logprobs(choice.model, source.windows("dev", mixture.width))
     mixture.weight = float(tune_weights([dev_model, dev_kn])[0])
-    mixed = mix_many([dev_model, dev_kn], [mixture.weight, 1 - mixture.weight])
+    mixed = mixture.mix(dev_model, dev_kn)
     report = {"order": choice.order, "weight": mixture.weight, "fit_seconds": round(choice.seconds, 3),
               "dev_loss": {"mixture": float(-mixed.mean()), "model": float(-dev_model.mean()),
                            "ngram": float(-dev_kn.mean())},

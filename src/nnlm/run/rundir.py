@@ -13,6 +13,7 @@
     mix.json                 better on dev: its order, the weights, the losses (written last)
     .lock                    held while a process trains the run (a second one is refused)
     tb/                      TensorBoard event files (--tensorboard)
+    loss_curve.png, embedding_map.png, activations.png    nnlm plot's pictures
 
 Every file is written atomically (temporary file, fsync, rename), so whatever moment the
 process dies at, each file is either the old or the new version, never half. Weights are
@@ -35,6 +36,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from ..version import __version__
+from ..data.base import Stored
 from ..data.sources import SOURCES, vocab_from_json
 from ..errors import NnlmError
 from ..models import FAMILIES
@@ -50,9 +52,18 @@ FORMAT_VERSION = 3
 CONFIG, VOCAB, MODEL, CHECKPOINT = "config.json", "vocab.json", "model.safetensors", "checkpoint.safetensors"
 METRICS, SUMMARY, LOCK = "metrics.jsonl", "summary.json", ".lock"
 NGRAM, MIX = "ngram.safetensors", "mix.json"  # the n-gram model mixed in, and how
-SOURCE_FILES = ("splits.json", "tokenizer.json")  # what sources keep beside config.json (Source.files)
-RUN_FILES = (CONFIG, VOCAB, MODEL, CHECKPOINT, METRICS, SUMMARY, NGRAM, MIX, *SOURCE_FILES)
+# what a source keeps beside config.json, by the role it names (data.base.Source.files)
+SOURCE_FILES = {"splits": "splits.json", "tokenizer": "tokenizer.json"}
+RUN_FILES = (CONFIG, VOCAB, MODEL, CHECKPOINT, METRICS, SUMMARY, NGRAM, MIX, *SOURCE_FILES.values())
+PICTURES = ("loss_curve", "embedding_map", "activations")  # nnlm plot's, <name>.png
 MAX_JSON_BYTES = 1024**3
+
+
+def picture_path(run_dir: Path, name: str) -> Path:
+    """Where a run keeps its picture `name` (one of PICTURES)."""
+    if name not in PICTURES:
+        raise NnlmError(f"no run picture named {name!r} (choose from {', '.join(PICTURES)})")
+    return Path(run_dir) / f"{name}.png"
 
 
 # -- files, written atomically -----------------------------------------------------------
@@ -160,17 +171,26 @@ def load_weights(run_dir: Path, model: torch.nn.Module, which: str = "best") -> 
     else:
         path = Path(run_dir) / CHECKPOINT
         everything, meta = load_tensors(path)
-        tensors = {k[6:]: v for k, v in everything.items() if k.startswith("model.")}
+        tensors, _ = split_checkpoint(everything)
     check_state_dict(path, tensors, model)
     model.load_state_dict(tensors)
     return meta
 
 
+WEIGHTS_PREFIX = "model."  # a checkpoint's weights, beside the optimizer's and RNG's tensors
+
+
 def save_checkpoint(run_dir: Path, model: torch.nn.Module, state: dict[str, torch.Tensor],
                     meta: dict) -> None:
     """The latest weights, with the optimizer's and RNG's tensors `state` and the loop's `meta`."""
-    tensors = {f"model.{k}": v for k, v in model.state_dict().items()} | state
+    tensors = {WEIGHTS_PREFIX + k: v for k, v in model.state_dict().items()} | state
     save_tensors(Path(run_dir) / CHECKPOINT, tensors, meta)
+
+
+def split_checkpoint(tensors: dict[str, torch.Tensor]) -> tuple[dict, dict]:
+    """A checkpoint's tensors as (the model's weights, the rest)."""
+    weights = {k[len(WEIGHTS_PREFIX):]: v for k, v in tensors.items() if k.startswith(WEIGHTS_PREFIX)}
+    return weights, {k: v for k, v in tensors.items() if not k.startswith(WEIGHTS_PREFIX)}
 
 
 def read_checkpoint(run_dir: Path, model: torch.nn.Module) -> tuple[dict, dict] | None:
@@ -180,10 +200,10 @@ def read_checkpoint(run_dir: Path, model: torch.nn.Module) -> tuple[dict, dict] 
     if not path.exists():
         return None
     tensors, meta = load_tensors(path)
-    weights = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+    weights, rest = split_checkpoint(tensors)
     check_state_dict(path, weights, model)
     model.load_state_dict(weights)
-    return {k: v for k, v in tensors.items() if not k.startswith("model.")}, meta
+    return rest, meta
 
 
 def save_mixture(run_dir: Path, ngram_model, mix: dict) -> None:
@@ -229,9 +249,9 @@ def read_summary(run_dir: Path) -> dict:
 
 def config_json(spec: RunSpec) -> dict:
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "nnlm_version": __version__,
-            "preset": spec.preset, "model": {"family": spec.family.name, **to_json(spec.model)},
+            "preset": spec.preset, "model": {"family": spec.family.name, **to_json(spec.model_config)},
             "train": to_json(spec.train), "data": to_json(spec.data),
-            "source": spec.source.state_json(), "why": spec.why}
+            "source": spec.source.state_json(), "why": spec.why, "notes": spec.notes}
 
 
 def read_config(run_dir: Path) -> dict:
@@ -263,8 +283,8 @@ def write_spec(spec: RunSpec) -> None:
     for name in RUN_FILES:
         (spec.run_dir / name).unlink(missing_ok=True)
     write_json(spec.run_dir / VOCAB, spec.vocab.to_json())
-    for name, obj in spec.source.files().items():
-        write_json(spec.run_dir / name, obj)
+    for role, obj in spec.source.files().items():
+        write_json(spec.run_dir / SOURCE_FILES[role], obj)
     write_json(spec.run_dir / CONFIG, config_json(spec))
 
 
@@ -287,9 +307,14 @@ def load_spec(run_dir: str | Path, overrides: dict | None = None) -> RunSpec:
     if model_cfg.vocab_size != len(source.vocab):
         raise NnlmError(f"{run_dir}: config.json has vocab_size {model_cfg.vocab_size} but "
                         f"vocab.json has {len(source.vocab)} tokens")
-    why = config.get("why", [])
-    why = why if isinstance(why, list) and all(isinstance(w, str) for w in why) else []
-    return RunSpec(run_dir, fam, model_cfg, train_cfg, data_cfg, source, str(config.get("preset", "")), why)
+    why, notes = (lines_of(config.get(key)) for key in ("why", "notes"))
+    return RunSpec(run_dir, fam, model_cfg, train_cfg, data_cfg, source, str(config.get("preset", "")), why,
+                   notes)
+
+
+def lines_of(value) -> list[str]:
+    """A list of lines from config.json (formats before 3's notes: none; what is not one: none)."""
+    return value if isinstance(value, list) and all(isinstance(w, str) for w in value) else []
 
 
 def apply_overrides(spec_family, train_cfg: TrainConfig, overrides: dict) -> None:
@@ -300,11 +325,15 @@ def apply_overrides(spec_family, train_cfg: TrainConfig, overrides: dict) -> Non
 
 
 def load_source(run_dir: Path, data_cfg: DataConfig, state):
+    """The data source of a run directory: config.json's 'source' section (`state`, its "kind"
+    the source's name in SOURCES), the vocabulary and the files the source keeps."""
     if not isinstance(state, dict) or state.get("kind") not in SOURCES:
         raise NnlmError(f"{run_dir / CONFIG}: the 'source' section is missing or unknown")
-    stored = {name: read_json(run_dir / name) for name in SOURCE_FILES if (run_dir / name).exists()}
-    vocab = vocab_from_json(read_json(run_dir / VOCAB), stored, str(run_dir))
-    return SOURCES[state["kind"]].load(run_dir, data_cfg, vocab, state, stored)
+    names = {**SOURCE_FILES, "config": CONFIG}
+    stored = Stored({role: read_json(run_dir / name) for role, name in SOURCE_FILES.items()
+                     if (run_dir / name).exists()}, lambda role: str(run_dir / names[role]))
+    vocab = vocab_from_json(read_json(run_dir / VOCAB), stored)
+    return SOURCES[state["kind"]].load(data_cfg, vocab, state, stored)
 
 
 # -- creating and locking ----------------------------------------------------------------

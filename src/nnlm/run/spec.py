@@ -1,6 +1,6 @@
-"""A run's full description in memory: model family and settings, training and data
-settings, and the data source. `build_spec` makes one from what the user asked for
-(a preset, settings over it, a data file); rundir.py writes it to disk and reads it back."""
+"""A run's full description in memory: model family and its config, training and data
+settings, and the data source. `build_spec` makes one from what the user asked for (a preset,
+settings over it, a data file); rundir.py writes it to disk and reads it back."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from pathlib import Path
 from ..data.sources import Source, read_source
 from ..data.text import bundled_names_path
 from ..errors import NnlmError
-from ..models import FAMILIES, Family, family
+from ..models import FAMILIES, Family, family_named
+from ..models.base import ModelConfig
 from ..settings.data import DataConfig
-from ..settings.partition import kinds, partition
+from ..settings.partition import Parts, check_family, declared_settings, partition
 from ..settings.training import TrainConfig
 from . import auto
 
@@ -21,21 +22,27 @@ from . import auto
 class RunSpec:
     run_dir: Path
     family: Family
-    model: object  # the family's config dataclass
+    model_config: ModelConfig  # the family's config dataclass
     train: TrainConfig
     data: DataConfig
     source: Source
     preset: str
-    why: list[str] = field(default_factory=list)  # how the default run chose its settings
+    why: list[str] = field(default_factory=list)  # the settings the default run chose, and why
+    notes: list[str] = field(default_factory=list)  # what reading the data decided
 
     @property
     def vocab(self):
         return self.source.vocab
 
+    @property
+    def reasons(self) -> list[str]:
+        """What reading the data decided, then the settings chosen and why, a line each."""
+        return self.notes + self.why
+
     def windows(self, split: str, block_size: int | None = None):
         """The examples of split `split` ("train", "dev" or "test"), contexts of the model's
         block size or `block_size`."""
-        return self.source.windows(split, block_size or self.model.block_size)
+        return self.source.windows(split, block_size or self.model_config.block_size)
 
 
 def preset_settings(fam: Family, name: str) -> dict:
@@ -48,45 +55,46 @@ def preset_settings(fam: Family, name: str) -> dict:
     return dict(fam.presets.get(name, {}))
 
 
-def build_configs(model: str | None, preset: str, settings: dict, source: Source):
+def build_configs(family: str | None, preset: str, given: Parts, source: Source):
     """The family (None: chosen from the data), its model config, the training config and
     why: the preset's settings (the default: chosen from the data, see auto.py), overridden by
-    `settings` (None values: keep the preset's)."""
-    model, why = (model, []) if model else auto.choose_family(source.facts())
-    fam = family(model)
-    given = {k: v for k, v in settings.items() if v is not None}
+    the model and training settings `given` (partitioned: see settings.partition)."""
+    name, why = (family, []) if family else auto.choose_family(source.facts())
+    fam = family_named(name)
+    if not family:  # the settings given were checked against every family's: now against this one's
+        check_family(given.model, fam, FAMILIES.values())
     base, chosen = auto.choose(fam, source) if preset == "default" else (preset_settings(fam, preset), [])
     why += chosen
-    in_full = bool(given.get("steps")) and preset == "default"  # an explicit --steps: no early stop
-    option = {s.name: s.option for declared in kinds(fam).values() for s in declared}
-    overridden = [f"{option[k]} {given[k]:g}" if isinstance(given[k], float) else f"{option[k]} {given[k]}"
-                  for k in given if k in base and given[k] != base[k] and not (in_full and k == "steps")]
+    wanted = {**given.model, **given.train}
+    in_full = bool(wanted.get("steps")) and preset == "default"  # an explicit --steps: no early stop
+    option = {s.name: s.option for declared in declared_settings(fam).values() for s in declared}
+    overridden = [f"{option[k]} {v:g}" if isinstance(v, float) else f"{option[k]} {v}"
+                  for k, v in wanted.items() if k in base and v != base[k] and not (in_full and k == "steps")]
     if chosen and overridden:  # the reasons above stand for the choices, these replace some of them
         why.append(f"given, over the choices above: {', '.join(overridden)}")
     if in_full:
         base.update(patience=0, max_seconds=0.0)
-        seconds = given.get("max_seconds")
+        seconds = wanted.get("max_seconds")
         clock = f" unless --max-seconds {seconds:g} ends it first" if seconds else ""
-        why.append(f"--steps {given['steps']}: trained in full{clock}")
-    parts = partition({**base, **given}, fam, FAMILIES.values(), data=False)
-    train_cfg = TrainConfig(**parts.train)
+        why.append(f"--steps {wanted['steps']}: trained in full{clock}")
+    base = partition(base, fam, FAMILIES.values(), data=False)
+    train_cfg = TrainConfig(**{**base.train, **given.train})
     train_cfg.validate()
-    model_cfg = fam.config(vocab_size=len(source.vocab), **parts.model)
+    model_cfg = fam.config(vocab_size=len(source.vocab), **{**base.model, **given.model})
     model_cfg.validate()
     return fam, model_cfg, train_cfg, why
 
 
-def build_spec(data: str | None, out: str | None, *, model: str | None = None, preset: str = "default",
+def build_spec(data: str | None, out: str | None, *, family: str | None = None, preset: str = "default",
                settings: dict | None = None) -> RunSpec:
     """Read and split the data and build every config from `settings` (the model family's,
     training's and the data's); the family None: chosen from the data. Nothing is written."""
     # (before the data is read: an unknown family or setting)
-    parts = partition(settings or {}, family(model) if model else None, FAMILIES.values())
-    source = read_source(data, DataConfig(**parts.data))
-    fam, model_cfg, train_cfg, why = build_configs(model, preset, {**parts.model, **parts.train}, source)
-    why = source.notes + why
+    given = partition(settings or {}, family_named(family) if family else None, FAMILIES.values())
+    source = read_source(data, DataConfig(**given.data))
+    fam, model_cfg, train_cfg, why = build_configs(family, preset, given, source)
     run_dir = Path(out) if out else default_run_dir(Path(data) if data else bundled_names_path())
-    return RunSpec(run_dir, fam, model_cfg, train_cfg, source.config, source, preset, why)
+    return RunSpec(run_dir, fam, model_cfg, train_cfg, source.config, source, preset, why, list(source.notes))
 
 
 def default_run_dir(data_path: Path) -> Path:

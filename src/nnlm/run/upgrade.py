@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from ..models import ARCH_FAMILIES, family
+from ..models import ARCH_FAMILIES, family_named
 
 
 def upgrade(config: dict, version: int) -> dict:
@@ -22,7 +22,7 @@ def upgrade_v1(config: dict) -> dict:
     """Format 1 to 2."""
     model = dict(config["model"])
     name = ARCH_FAMILIES.get(model.pop("arch", "flat"), ARCH_FAMILIES["flat"])
-    known = set(family(name).config.__dataclass_fields__)
+    known = set(family_named(name).config.__dataclass_fields__)
     model = {"family": name, **{k: v for k, v in model.items() if k in known}}
     data = dict(config["data"])
     sha, tokens, items = data.pop("sha256", ""), data.pop("tokens", None), data.pop("items", None)

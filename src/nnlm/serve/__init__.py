@@ -61,8 +61,9 @@ def listen(host: str, port: int) -> socket.socket:
         raise NnlmError(f"--port must be from 0 to 65535, got {port}")
     sock = None
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-        sock = socket.socket(family, kind, proto)
+        address_family, socket_type, proto, _, address = socket.getaddrinfo(host, port,
+                                                                           type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(address_family, socket_type, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
         sock.listen(2048)

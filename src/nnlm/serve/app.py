@@ -16,7 +16,6 @@ import math
 import secrets
 import threading
 from importlib import resources
-from pathlib import Path
 from urllib.parse import quote
 
 from starlette.applications import Starlette
@@ -28,6 +27,8 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from ..errors import NnlmError
+from ..inference.sample import MAX_SEED, SampleRequest
+from ..run import rundir
 from ..tools.plot import RUN_PICTURES, run_picture
 from .runs import ServedRun, load_runs
 
@@ -36,7 +37,6 @@ MAX_N = 1000  # samples per request
 MAX_LEN = 1000  # tokens of a sample (max_len, min_len, and characters of the prefix)
 MAX_TEXT = 10_000  # characters of a text to score
 MAX_TEMPERATURE = 100.0
-MAX_SEED = 2**63 - 1
 PICTURE_FILES = {f"{name}.png": name for name in RUN_PICTURES}  # the only files ever served
 PAGE_HEADERS = {  # the page is self-contained: it may load nothing from anywhere else
     "Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline'; style-src "
@@ -98,10 +98,9 @@ def build_app(runs: dict[str, ServedRun], allowed_hosts: set[str] | None = None)
     async def sample(request: Request) -> Response:
         body = await read_body(request)
         run = find_run(runs, body, SAMPLE_FIELDS)
-        settings, seed = sample_settings(body)
-        job = run.sample_job(**settings, seed=seed)
+        job = run.sample_job(sample_request(body), SAMPLE_LIMITS, field_name)
         samples = await asyncio.wrap_future(run.submit(job))
-        return SafeJSONResponse({"run": run.name, "seed": seed, "samples": samples})
+        return SafeJSONResponse({"run": run.name, "seed": job.request.seed, "samples": samples})
 
     @api
     async def score(request: Request) -> Response:
@@ -173,7 +172,7 @@ _drawing = threading.Lock()  # pyplot keeps global state: one figure at a time
 def picture(run: ServedRun, name: str) -> bytes:
     """The run's own PNG where it has one, else drawn in memory (once; the loaded model
     does not change). Only fixed names are ever read: PICTURE_FILES."""
-    path = Path(run.lm.spec.run_dir) / f"{name}.png"
+    path = rundir.picture_path(run.lm.spec.run_dir, name)
     if path.is_file() and not path.is_symlink():  # a link could point anywhere: draw instead
         return path.read_bytes()
     with _drawing:
@@ -226,23 +225,27 @@ def find_run(runs: dict[str, ServedRun], body: dict, fields: tuple[str, ...]) ->
     return runs[name]
 
 
-def sample_settings(body: dict) -> tuple[dict, int]:
-    """The sampling settings of a request, checked, as ServedRun.sample_job takes them, and
-    the seed (a random one where the request gives none, returned so it can be repeated)."""
-    top_k = integer(body, "top_k", 0, 0, 10**9)
-    top_p = number(body, "top_p", 1.0, 0.0, 1.0)
-    if top_p == 0:
-        raise ApiError(400, "top_p must be in (0, 1], got 0")
-    settings = dict(n=integer(body, "n", 5, 1, MAX_N),
-                    temperature=number(body, "temperature", 1.0, 0.0, MAX_TEMPERATURE),
-                    top_k=top_k or None, top_p=None if top_p == 1 else top_p,
-                    prefix=string(body, "prefix", "", MAX_LEN),
-                    min_len=integer(body, "min_len", 0, 0, MAX_LEN),
-                    max_len=integer(body, "max_len", 0, 0, MAX_LEN),
-                    new_only=boolean(body, "new_only", False))
+# the server's own bounds on what a request may ask (SampleRequest.checked checks them)
+SAMPLE_LIMITS = {"num": MAX_N, "temperature": MAX_TEMPERATURE, "top_k": 10**9, "min_len": MAX_LEN,
+                 "max_len": MAX_LEN, "seed": MAX_SEED}
+FIELDS = {"num": "n"}  # a request's field, where its name is not the SampleRequest's
+
+
+def field_name(setting) -> str:
+    """How a sample request names a setting in errors: by its JSON field."""
+    return FIELDS.get(setting.name, setting.name)
+
+
+def sample_request(body: dict) -> SampleRequest:
+    """The sampling request of a body whose fields are of the right JSON types (the values are
+    checked by SampleRequest.checked); a random seed where the request gives none, so that the
+    answer can say it and the samples can be drawn again."""
     seed = body.get("seed")
-    seed = secrets.randbelow(MAX_SEED) if seed is None else integer(body, "seed", None, 0, MAX_SEED)
-    return settings, seed
+    return SampleRequest(num=integer(body, "n", 5), temperature=number(body, "temperature", 1.0),
+                         top_k=integer(body, "top_k", 0), top_p=number(body, "top_p", 1.0),
+                         prefix=string(body, "prefix", "", MAX_LEN), min_len=integer(body, "min_len", 0),
+                         max_len=integer(body, "max_len", 0), new_only=boolean(body, "new_only", False),
+                         seed=secrets.randbelow(MAX_SEED) if seed is None else integer(body, "seed", None))
 
 
 def json_type(value) -> str:
@@ -263,21 +266,15 @@ def field(body: dict, key: str, default, ok: bool, what: str):
     return body[key]
 
 
-def integer(body: dict, key: str, default, low: int, high: int) -> int:
+def integer(body: dict, key: str, default) -> int:
     value = body.get(key)
-    value = field(body, key, default, isinstance(value, int) and not isinstance(value, bool), "an integer")
-    if not low <= value <= high:
-        raise ApiError(400, f"{key} must be from {low} to {high}, got {value}")
-    return value
+    return field(body, key, default, isinstance(value, int) and not isinstance(value, bool), "an integer")
 
 
-def number(body: dict, key: str, default, low: float, high: float) -> float:
+def number(body: dict, key: str, default) -> float:
     value = body.get(key)
-    value = field(body, key, default, isinstance(value, (int, float)) and not isinstance(value, bool),
-                  "a number")
-    if not low <= value <= high:
-        raise ApiError(400, f"{key} must be from {low:g} to {high:g}, got {value}")
-    return float(value)
+    return float(field(body, key, default, isinstance(value, (int, float)) and not isinstance(value, bool),
+                       "a number"))
 
 
 def string(body: dict, key: str, default, max_chars: int) -> str:

@@ -17,7 +17,7 @@ import torch
 
 from ..errors import NnlmError
 from ..inference.lm import LanguageModel, load
-from ..inference.sample import SampleRequest, generate
+from ..inference.sample import SampleRequest, argument_name, generate
 from ..run import rundir
 from ..settings import to_json
 
@@ -68,13 +68,10 @@ class ServedRun:
         self._worker: threading.Thread | None = None
         self._start = threading.Lock()
 
-    def sample_job(self, n: int, *, prefix: str, temperature: float, top_k: int | None,
-                   top_p: float | None, min_len: int, max_len: int, seed: int, new_only: bool) -> SampleJob:
-        """A job of `n` samples, as LanguageModel.sample would take them (NnlmError for settings
-        it would refuse; max_len 0: the run's default)."""
-        request = SampleRequest(n, prefix, temperature, top_k, top_p, min_len,
-                                max_len or self.default_max_len, seed, new_only=new_only)
-        return SampleJob(request.checked(self.lm.source))
+    def sample_job(self, request: SampleRequest, limits: dict | None = None, name=None) -> SampleJob:
+        """A job of the samples `request` asks for, checked as LanguageModel.sample checks it
+        (SampleRequest.checked, with the caller's `limits` and `name` of its fields)."""
+        return SampleJob(request.checked(self.lm.source, limits=limits, name=name or argument_name))
 
     def score_job(self, text: str) -> ScoreJob:
         """A job scoring `text`; NnlmError for a character the model lacks or nothing to score."""
@@ -141,7 +138,7 @@ def sample_jobs(lm: LanguageModel, jobs: list[SampleJob]) -> list[list[dict]]:
         for job in jobs:
             generators.append(torch.Generator(lm.device))
             generators[-1].manual_seed(job.request.seed)
-        sequences = generate_jobs(lm.predictor(), [job.n for job in jobs], generators, list(first.prefix_ids),
+        sequences = generate_jobs(lm.predictor, [job.n for job in jobs], generators, list(first.prefix_ids),
                                   **first.controls())
         samples = [lm.samples_of(seqs) for seqs in sequences]
     scores = iter(lm.score([s.text for job_samples in samples for s in job_samples]))
@@ -159,11 +156,12 @@ def score_jobs(lm: LanguageModel, jobs: list[ScoreJob]) -> list[dict]:
     return results
 
 
-def generate_jobs(model, counts: list[int], generators: list[torch.Generator], prefix: list[int],
+def generate_jobs(predictor, counts: list[int], generators: list[torch.Generator], prefix: list[int],
                   **controls) -> list[list[list[int]]]:
     """sample.generate for several requests in one batch, each drawing from its own generator
     (so its samples are those of `nnlm sample --seed`); each request's sequences."""
-    seqs = generate(model, sum(counts), prefix, groups=list(zip(generators, counts, strict=True)), **controls)
+    seqs = generate(predictor, sum(counts), prefix, groups=list(zip(generators, counts, strict=True)),
+                    **controls)
     starts = [sum(counts[:j]) for j in range(len(counts))]
     return [seqs[s:s + c] for s, c in zip(starts, counts, strict=True)]
 
@@ -193,17 +191,18 @@ def run_card(name: str, lm: LanguageModel, default_max_len: int) -> dict:
     source_state = read_optional(rundir.read_config, spec.run_dir).get("source", {})
     return {
         "name": name, "level": lm.source.level, "family": spec.family.name,
-        "data_kind": lm.source.kind, "vocab_size": len(lm.vocab),
+        "data_kind": lm.source.name, "vocab_size": len(lm.vocab),
         "parameters": sum(p.numel() for p in lm.model.parameters()),
         "dev_loss": summary.get("dev_loss"), "test_loss": summary.get("test_loss"),
         "train_loss": summary.get("train_loss"), "model_dev_loss": summary.get("model_dev_loss"),
         "model_test_loss": summary.get("model_test_loss"), "bits_per_char": summary.get("bits_per_char"),
-        "mixture": lm.describe() if lm.mixture is not None else None, "why": list(spec.why),
+        "mixture": lm.describe() if lm.mixture is not None else None, "why": spec.reasons,
         "data": {"path": spec.data.path or "(the bundled names)", "tokens": source_state.get("tokens"),
                  "items": source_state.get("items")},
         "training": {k: summary.get(k) for k in ("step", "best_step", "epochs", "seconds", "stopped")},
         "preset": spec.preset,
-        "settings": {"model": to_json(spec.model), "train": to_json(spec.train), "data": to_json(spec.data)},
+        "settings": {"model": to_json(spec.model_config), "train": to_json(spec.train),
+                     "data": to_json(spec.data)},
         "novelty": lm.source.marks_novelty, "ends": lm.source.ends, "default_max_len": default_max_len,
     }
 

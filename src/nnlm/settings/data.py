@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from .declare import check, setting
 
 
-def fraction_list(text: str) -> tuple:
+def parse_fractions(text: str) -> tuple:
     try:
         values = tuple(float(x) for x in text.split(","))
     except ValueError:
@@ -18,7 +18,7 @@ def fraction_list(text: str) -> tuple:
     return values
 
 
-def token_counts(text: str) -> tuple:
+def parse_count_pair(text: str) -> tuple:
     try:
         values = tuple(int(x.replace("_", "")) for x in text.split(","))
     except ValueError:
@@ -48,7 +48,7 @@ class DataConfig:
                               "training text)", at_least=0)
     split_seed: int = setting(42, "seed of the shuffle that splits a list's items")
     split: tuple = setting((0.8, 0.1, 0.1), "train,dev,test fractions (default 0.8,0.1,0.1): of a list's "
-                           "items, shuffled, or of a text's tokens, in order", parse=fraction_list,
+                           "items, shuffled, or of a text's tokens, in order", parse=parse_fractions,
                            metavar="TRAIN,DEV,TEST")
     dedupe: bool = setting(False, "drop repeated items of a list before splitting")
     dev: str = setting("", "a file of dev data: DATA is then all training data (PTB/WikiText layout)",
@@ -57,7 +57,7 @@ class DataConfig:
     split_tokens: tuple = setting((), "a contiguous split by token counts, TRAIN,DEV; the rest is test "
                                   "(words of a list: the cuts move to the next line start; --tokens bpe: "
                                   "characters, as the text is cut before its tokenizer is trained)",
-                                  parse=token_counts, metavar="TRAIN,DEV")
+                                  parse=parse_count_pair, metavar="TRAIN,DEV")
     line_ends: bool = setting(True, "word-level text: each line end is a token (--no-line-ends: line ends "
                               "mean nothing, the stream of Bengio et al. 2003)")
     lowercase: bool = setting(False, "word level: lowercase the text first")

@@ -14,6 +14,7 @@ run configs (`from_json`), and the keys that presets, sweeps and the lr finder a
 from __future__ import annotations
 
 import argparse
+import types
 import typing
 from collections.abc import Callable
 from dataclasses import MISSING, asdict, dataclass, field, fields
@@ -47,30 +48,60 @@ class Setting:
     parse: Callable[[str], Any] | None = None  # text -> value, for tuples
     metavar: str | None = None
     flag: str = ""  # the command-line flag, when not --name-with-dashes
+    aliases: tuple = ()  # more flags for it (a short one: "-n")
+    optional: bool = False  # None is a value too (declared as `X | None`)
 
     @property
     def option(self) -> str:
+        """The command-line flag."""
         return self.flag or "--" + self.name.replace("_", "-")
 
-    def check(self, value) -> None:
-        """Raise NnlmError with a one-line message when `value` is not allowed."""
-        opt, v = self.option, value
+    def check(self, value, name: str | None = None) -> None:
+        """Raise NnlmError with a one-line message when `value` is not allowed; the message
+        calls the setting `name` (default: its flag)."""
+        opt, v = name or self.option, value
+        if v is None and self.optional:
+            return
         if self.choices and v not in self.choices:
             raise NnlmError(f"{opt} must be one of {', '.join(map(str, self.choices))}, got {v!r}")
         if self.type not in (int, float):
             return
+        low, high = _number(self.above if self.above is not None else self.at_least), \
+            _number(self.below if self.below is not None else self.at_most)
         if self.above is not None and self.below is not None and not self.above < v < self.below:
-            raise NnlmError(f"{opt} must be in ({self.above:g}, {self.below:g}), got {v}")
+            raise NnlmError(f"{opt} must be in ({low}, {high}), got {v}")
         if self.at_least is not None and self.below is not None and not self.at_least <= v < self.below:
-            raise NnlmError(f"{opt} must be in [{self.at_least:g}, {self.below:g}), got {v}")
+            raise NnlmError(f"{opt} must be in [{low}, {high}), got {v}")
+        if self.above is not None and self.at_most is not None and not self.above < v <= self.at_most:
+            raise NnlmError(f"{opt} must be in ({low}, {high}], got {v}")
         if self.at_least is not None and self.at_most is not None and not self.at_least <= v <= self.at_most:
-            raise NnlmError(f"{opt} must be in [{self.at_least:g}, {self.at_most:g}], got {v}")
+            raise NnlmError(f"{opt} must be from {low} to {high}, got {v}")
         if self.above is not None and not v > self.above:
-            words = "positive" if self.above == 0 else f"> {self.above:g}"
+            words = "positive" if self.above == 0 else f"> {low}"
             raise NnlmError(f"{opt} must be {words}, got {v}")
         if self.at_least is not None and not v >= self.at_least:
-            words = f"at least {self.at_least:g}" if self.type is int else f">= {self.at_least:g}"
+            words = f"at least {low}" if self.type is int else f">= {low}"
             raise NnlmError(f"{opt} must be {words}, got {v}")
+        if self.at_most is not None and not v <= self.at_most:
+            raise NnlmError(f"{opt} must be at most {high}, got {v}")
+
+    def from_text(self, text: str):
+        """The value `text` stands for, as the command line would read it (a sweep's grid);
+        NnlmError where it is not one of the setting's type."""
+        try:
+            if self.parse is not None:
+                return self.parse(text)
+            if self.type is bool:
+                return {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}[
+                    text.strip().lower()]
+            return self.type(text)
+        except (ValueError, KeyError, argparse.ArgumentTypeError):
+            raise NnlmError(f"{self.name}={text!r} is not a valid {self.type.__name__}") from None
+
+
+def _number(x) -> str:
+    """A bound as people write it: an int as it is, a float briefly."""
+    return str(x) if isinstance(x, int) or x is None else f"{x:g}"
 
 
 def setting(default, help: str, **options):
@@ -85,9 +116,18 @@ def settings_of(cls) -> list[Setting]:
     for f in fields(cls):
         meta = f.metadata.get("setting")
         if meta is not None:
-            kind = typing.get_origin(hints[f.name]) or hints[f.name]
-            out.append(Setting(name=f.name, type=kind, **meta))
+            hint, optional = unwrap_optional(hints[f.name])
+            out.append(Setting(name=f.name, type=typing.get_origin(hint) or hint, optional=optional, **meta))
     return out
+
+
+def unwrap_optional(hint) -> tuple[Any, bool]:
+    """(X, True) for a hint `X | None`, else (hint, False)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return hint, False
 
 
 def check(cfg) -> None:
@@ -123,16 +163,16 @@ def from_json(cls, obj: dict, source: str, strict: bool = True):
 
 def coerce(value, hint, what: str):
     """`value` read from JSON as type `hint` (int, float, bool, str or tuple), or NnlmError."""
-    kind = typing.get_origin(hint) or hint
-    if kind is tuple and isinstance(value, list | tuple):
+    base = typing.get_origin(hint) or hint
+    if base is tuple and isinstance(value, list | tuple):
         return tuple(value)
     ok = {bool: isinstance(value, bool),
           int: isinstance(value, int) and not isinstance(value, bool),
           float: isinstance(value, int | float) and not isinstance(value, bool),
-          str: isinstance(value, str)}.get(kind, False)
+          str: isinstance(value, str)}.get(base, False)
     if not ok:
-        raise NnlmError(f"{what} = {value!r} is not a valid {kind.__name__}")
-    return float(value) if kind is float else value
+        raise NnlmError(f"{what} = {value!r} is not a valid {base.__name__}")
+    return float(value) if base is float else value
 
 
 def add_flags(group, settings: list[Setting], scopes: tuple = FULL_RUN, seen: set | None = None) -> None:
@@ -152,7 +192,7 @@ def add_flags(group, settings: list[Setting], scopes: tuple = FULL_RUN, seen: se
                 kwargs["choices"] = s.choices
             if s.metavar:
                 kwargs["metavar"] = s.metavar
-        group.add_argument(s.option, **kwargs)
+        group.add_argument(*s.aliases, s.option, **kwargs)
 
 
 def given(args, settings: list[Setting], scopes: tuple = FULL_RUN) -> dict:

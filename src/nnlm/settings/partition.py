@@ -1,7 +1,7 @@
 """Which settings configure what: one partition of a dict of settings into the model family's,
 training's and the data's, with one-line errors for a key that is another family's, unknown,
 outside the kind of training asked for, or fixed once a run exists. Every command uses it
-(train, resume, sweep, lr-find; the command line hands it what it was given)."""
+(train, resume, sweep, lr-find, ngram; the command line hands it what it was given)."""
 
 from __future__ import annotations
 
@@ -23,11 +23,15 @@ class Parts:
     data: dict = field(default_factory=dict)
 
 
-def kinds(family, families: Iterable = ()) -> dict[str, list[Setting]]:
+def family_settings(families: Iterable) -> dict[str, Setting]:
+    """Every setting of the model families `families` (models.Family), by name."""
+    return {s.name: s for f in families for s in settings_of(f.config)}
+
+
+def declared_settings(family, families: Iterable = ()) -> dict[str, list[Setting]]:
     """The settings a run of `family` (a models.Family; None: any of `families`) takes, by
-    what they configure."""
-    model = settings_of(family.config) if family is not None else \
-        list({s.name: s for f in families for s in settings_of(f.config)}.values())
+    the part of the run they configure ("model", "train", "data")."""
+    model = settings_of(family.config) if family is not None else list(family_settings(families).values())
     return {"model": model, "train": settings_of(TrainConfig), "data": settings_of(DataConfig)}
 
 
@@ -42,34 +46,45 @@ def partition(values: dict, family, families: Iterable = (), *, scopes: tuple = 
     names the caller in errors ("a sweep of --model mlp")."""
     families = list(families)
     parts, unknown = Parts(), []
-    declared = kinds(family, families)
+    declared = declared_settings(family, families)
     for key, value in values.items():
         if value is None:
             continue
-        kind, setting = next(((k, s) for k, found in declared.items() for s in found if s.name == key),
-                             (None, None))
-        if setting is None:
+        part, found = next(((p, s) for p, settings in declared.items() for s in settings if s.name == key),
+                           (None, None))
+        if found is None:
             unknown.append(key)
-        elif (kind == "data" and not data) or (kind != "data" and setting.scope not in scopes):
-            refuse(key, "", purpose)
-        elif resuming and not setting.resumable:
-            allowed = [s.option for found in declared.values() for s in found if s.resumable]
-            refuse(key, f"{setting.option} cannot change when resuming (only {', '.join(allowed)})", purpose)
+        elif (part == "data" and not data) or (part != "data" and found.scope not in scopes):
+            refuse(found, "", purpose)
+        elif resuming and not found.resumable:
+            allowed = [s.option for settings in declared.values() for s in settings if s.resumable]
+            refuse(found, f"{found.option} cannot change when resuming (only {', '.join(allowed)})", purpose)
         else:
-            getattr(parts, kind)[key] = value
-    for key in unknown:  # a setting of another family is a clear error, not 'unknown'
-        others = [f.name for f in families if key in {s.name for s in settings_of(f.config)}]
-        if others:
-            refuse(key, f"--{key.replace('_', '-')} is a setting of --model {', '.join(others)}, not of "
-                   f"--model {family.name}", purpose)
+            getattr(parts, part)[key] = value
+    if family is not None:
+        check_family(unknown, family, families, purpose)
     if unknown:
         refuse(unknown[0], "" if purpose else f"unknown settings: {', '.join(sorted(unknown))}", purpose)
     return parts
 
 
-def refuse(key: str, why: str, purpose: str) -> None:
-    """The one-line error for a setting that cannot be set; `purpose`: who refuses it."""
+def check_family(keys: Iterable[str], family, families: Iterable, purpose: str = "") -> None:
+    """A one-line error for the first of `keys` that is a setting of another family than
+    `family`'s (keys of no family are left to the caller)."""
+    own = {s.name for s in settings_of(family.config)}
+    others = family_settings(families)
+    for key in keys:
+        if key not in own and key in others:
+            owners = [f.name for f in families if key in {s.name for s in settings_of(f.config)}]
+            refuse(others[key], f"{others[key].option} is a setting of --model {', '.join(owners)}, "
+                   f"not of --model {family.name}", purpose)
+
+
+def refuse(setting: Setting | str, why: str, purpose: str) -> None:
+    """The one-line error for a setting (or an unknown key) that cannot be set; `purpose`:
+    who refuses it."""
+    key, option = (setting.name, setting.option) if isinstance(setting, Setting) else (setting, setting)
     if purpose:
         raise NnlmError(f"{key!r} is not a setting {purpose} can set" +
                         (f": {why}" if why else " (see nnlm train --help)"))
-    raise NnlmError(why or f"--{key.replace('_', '-')} cannot be set here")
+    raise NnlmError(why or f"{option} cannot be set here")

@@ -16,7 +16,7 @@ from ..data.sources import read_source
 from ..data.text import bundled_names_path
 from ..device import resolve_device
 from ..errors import NnlmError
-from ..models import FAMILIES, family
+from ..models import FAMILIES, family_named
 from ..run.spec import build_configs
 from ..settings.data import DataConfig
 from ..settings.declare import SHORT
@@ -42,24 +42,25 @@ def lr_schedule(lr_min: float, lr_max: float, steps: int) -> list[float]:
     return [10 ** (lo + (hi - lo) * i / max(1, steps - 1)) for i in range(steps)]
 
 
-def lr_find(data: str | None = None, *, model: str | None = None, preset: str = "default",
-            steps: int = 300, lr_min: float = 1e-4, lr_max: float = 1.0,
+def lr_find(data: str | None = None, *, family: str | None = None, preset: str = "default",
+            steps: int = 300, lr_min: float = 1e-4, lr_max: float = 1.0, model: str | None = None,
             data_options: dict | None = None, **settings) -> LRFindResult:
     """Sweep the lr over `steps` minibatches of the training split of DATA.
 
     `settings` override the preset's model and training settings (batch_size, optimizer,
     block_size, ...), as for nnlm.train; the preset's lr and schedule are ignored.
-    `settings` may include data settings (settings.data.DataConfig), as for nnlm.train; so may
-    `data_options`.
+    `settings` may include data settings (settings.data.DataConfig), as for nnlm.train.
+    (`model` and `data_options`: the earlier names of `family` and of the data settings.)
     """
+    family = family or model
     if steps < 10:
         raise NnlmError(f"--steps must be at least 10 for a sweep, got {steps}")
     if not 0 < lr_min < lr_max:
         raise NnlmError(f"need 0 < --lr-min < --lr-max, got {lr_min:g} and {lr_max:g}")
-    parts = partition({**settings, **(data_options or {})}, family(model) if model else None,
+    parts = partition({**settings, **(data_options or {})}, family_named(family) if family else None,
                       FAMILIES.values(), scopes=SHORT, purpose="the lr finder")
     source = read_source(data, DataConfig(**parts.data))
-    fam, model_cfg, cfg, _ = build_configs(model, preset, {**parts.model, **parts.train}, source)
+    fam, model_cfg, cfg, _ = build_configs(family, preset, parts, source)
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     net = fam.build(model_cfg).to(device)

@@ -13,6 +13,7 @@ from typing import BinaryIO
 import torch
 
 from ..errors import NnlmError
+from ..run import rundir
 from .inspect import SATURATED, ema, saturation
 
 DPI = 120
@@ -166,15 +167,15 @@ def plot_run(run_dir, *, log_scale: bool = False, tsne: bool = False, top: int =
         raise NnlmError(f"--top must be at least 1, got {top}")
     lm = load(run_dir, device="cpu")
     run_dir = lm.spec.run_dir
-    paths = [draw_loss_curve(lm, run_dir / "loss_curve.png", log_scale, keep),
-             draw_embedding_map(lm, run_dir / "embedding_map.png", tsne, top, keep)]
+    paths = [draw_loss_curve(lm, rundir.picture_path(run_dir, "loss_curve"), log_scale, keep),
+             draw_embedding_map(lm, rundir.picture_path(run_dir, "embedding_map"), tsne, top, keep)]
     if activations:
         layers = hidden_activations(lm.model, lm.spec.windows("train"))
         if not layers:
             raise NnlmError(f"--activations: a {lm.spec.family.name} model exposes no hidden activations")
         n = next(iter(layers.values())).shape[0]
         paths.append(activation_histogram(layers, f"{lm_title(lm)}\nhidden activations on {n} training "
-                                          "examples", run_dir / "activations.png", keep))
+                                          "examples", rundir.picture_path(run_dir, "activations"), keep))
     return paths
 
 
@@ -198,13 +199,13 @@ def draw_loss_curve(lm, out: Path | BinaryIO, log_scale: bool = False, keep: boo
 
 
 def draw_embedding_map(lm, out: Path | BinaryIO, tsne: bool = False, top: int = 300, keep: bool = False):
-    from ..data.sources import token_counts
+    from ..data.sources import token_frequencies
     from .inspect import most_frequent, project_2d, project_tsne
 
     vocab = lm.vocab
     C = lm.model.embeddings().detach()  # (V, n_embd)
     points, axis = (project_tsne(C), "t-SNE") if tsne else project_2d(C)
-    labels = {i: vocab.token_str(i) for i in most_frequent(token_counts(lm.source), top)}
+    labels = {i: vocab.token_str(i) for i in most_frequent(token_frequencies(lm.source), top)}
     shown = f"{len(labels)} most frequent of {len(vocab)} tokens" if len(labels) < len(vocab) \
         else f"{len(vocab)} tokens"
     return embedding_map(points, labels, f"{lm_title(lm)}\nembeddings C, n_embd {C.shape[1]}, "

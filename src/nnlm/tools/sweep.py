@@ -14,44 +14,41 @@ import json
 import random
 from pathlib import Path
 
-from ..errors import NnlmError
-from ..models import FAMILIES, family
 from ..data.sources import read_source
+from ..errors import NnlmError
+from ..models import FAMILIES, family_named
 from ..run import rundir
 from ..run.auto import choose_family
 from ..settings.data import DataConfig
 from ..settings.declare import TRIAL
-from ..settings.partition import partition
+from ..settings.partition import declared_settings, partition
 from ..training.train import train
 
 COLUMNS = ("trial", "dev_loss", "train_loss", "gap", "parameters", "steps", "seconds")
 
 
-def parse_value(text: str):
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return {"true": True, "false": False}.get(text.lower(), text)
-
-
-def parse_assignments(pairs: list[str], multi: bool) -> dict:
-    """["n_hidden=256,512", ...] -> {"n_hidden": [256, 512]} (or single values)."""
+def parse_assignments(pairs: list[str], multi: bool, family: str | None = None) -> dict:
+    """["n_hidden=256,512", ...] -> {"n_hidden": [256, 512]} (or single values), each value
+    read as its setting's flag would read it (a setting of `family`, of training or of the
+    data; None: of any family). Unknown keys are kept as text, for check_keys to refuse."""
+    declared = {s.name: s for settings in declared_settings(family_named(family) if family else None,
+                                                            FAMILIES.values()).values() for s in settings}
     out = {}
     for pair in pairs:
         key, sep, values = pair.partition("=")
         if not sep or not key or not values:
             raise NnlmError(f"expected KEY=VALUE{',VALUE...' if multi else ''}, got {pair!r}")
-        parsed = [parse_value(v) for v in values.split(",")] if multi else parse_value(values)
-        out[key.strip().replace("-", "_")] = parsed
+        key = key.strip().replace("-", "_")
+        setting = declared.get(key)
+        parse = setting.from_text if setting is not None else str
+        out[key] = [parse(v) for v in values.split(",")] if multi else parse(values)
     return out
 
 
-def check_keys(model: str, keys) -> None:
+def check_keys(family: str, keys) -> None:
     """Every key a setting of the model family or of training that a trial may set."""
-    partition(dict.fromkeys(keys, True), family(model), FAMILIES.values(), scopes=TRIAL, data=False,
-              purpose=f"a sweep of --model {model}")
+    partition(dict.fromkeys(keys, True), family_named(family), FAMILIES.values(), scopes=TRIAL, data=False,
+              purpose=f"a sweep of --model {family}")
 
 
 def trials(grid: dict, random_trials: int = 0, seed: int = 0) -> list[dict]:
@@ -65,20 +62,27 @@ def trials(grid: dict, random_trials: int = 0, seed: int = 0) -> list[dict]:
 
 
 def trial_name(params: dict) -> str:
-    return "_".join(f"{k}={v}" for k, v in sorted(params.items())) or "trial"
+    """The trial's directory name, from its settings (a whole float as an int: lr=3, not lr=3.0)."""
+    def text(v):
+        return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+
+    return "_".join(f"{k}={text(v)}" for k, v in sorted(params.items())) or "trial"
 
 
 def run_sweep(data: str | None, out: str | Path, grid: dict, fixed: dict, seconds: float,
-              model: str | None = None, preset: str = "default", random_trials: int = 0, seed: int = 0,
-              progress: bool = False, report=print, data_options: dict | None = None) -> list[dict]:
+              family: str | None = None, preset: str = "default", random_trials: int = 0, seed: int = 0,
+              progress: bool = False, report=print, data_options: dict | None = None,
+              model: str | None = None) -> list[dict]:
     """Train every trial for `seconds` (the preset, then `fixed`, then the trial's own
     settings); write results.csv, results.md and results.json after each trial. The family
-    None: the one the default run chooses from the data."""
+    None: the one the default run chooses from the data (`model`: its earlier name).
+    `data_options`: the data settings, as nnlm.train takes them."""
     if seconds <= 0:
         raise NnlmError(f"--seconds must be positive, got {seconds}")
-    if model is None:
-        model = choose_family(read_source(data, DataConfig(**(data_options or {}))).facts())[0]
-    check_keys(model, [*grid, *fixed])
+    family = family or model
+    if family is None:
+        family = choose_family(read_source(data, DataConfig(**(data_options or {}))).facts())[0]
+    check_keys(family, [*grid, *fixed])
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -88,8 +92,8 @@ def run_sweep(data: str | None, out: str | Path, grid: dict, fixed: dict, second
             settings = {**fixed, **params, "max_seconds": seconds}
             settings.setdefault("steps", 10**9)  # the clock decides
             settings.setdefault("mix", False)  # trials compare models, not their n-gram mixtures
-            result = train(data, str(run_dir), model=model, preset=preset, overwrite=True,
-                           data_options=data_options, progress=progress, **settings)
+            result = train(data, str(run_dir), family=family, preset=preset, overwrite=True,
+                           progress=progress, **{**settings, **(data_options or {})})
             if result.stopped.interrupted:
                 # the sweep stops too; this trial reruns when the sweep is run again
                 (run_dir / rundir.SUMMARY).unlink(missing_ok=True)
@@ -103,7 +107,7 @@ def run_sweep(data: str | None, out: str | Path, grid: dict, fixed: dict, second
 def read_trial(run_dir: Path, params: dict) -> dict:
     summary = rundir.read_summary(run_dir)
     spec = rundir.load_spec(run_dir)
-    parameters = spec.family.build(spec.model).num_parameters()
+    parameters = spec.family.build(spec.model_config).num_parameters()
     return {"trial": trial_name(params), **params, "dev_loss": summary["dev_loss"],
             "train_loss": summary["train_loss"],
             "gap": summary["dev_loss"] - summary["train_loss"], "parameters": parameters,

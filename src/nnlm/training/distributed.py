@@ -27,7 +27,7 @@ class Group:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
-    device: torch.device = torch.device("cpu")  # where collectives run (nccl: the GPU)
+    device: torch.device = torch.device("cpu")  # where this process trains (and collectives run)
 
     @property
     def is_main(self) -> bool:
@@ -68,9 +68,10 @@ def launched() -> bool:
 
 
 def setup(device: torch.device) -> Group:
-    """Join the process group that torchrun describes; a single process otherwise."""
+    """Join the process group that torchrun describes; a single process otherwise. The group's
+    device is where this process trains: `device`, or under torchrun on GPUs its local one."""
     if not launched():
-        return Group()
+        return Group(device=device)
     missing = [v for v in LAUNCHER_VARS if v not in os.environ]
     if missing:
         raise NnlmError(f"distributed launch half-configured: {', '.join(missing)} not set "
@@ -83,7 +84,7 @@ def setup(device: torch.device) -> Group:
     if not 0 <= rank < world:
         raise NnlmError(f"RANK {rank} is outside WORLD_SIZE {world}")
     if world == 1:
-        return Group()
+        return Group(device=device)
     timeout = timedelta(seconds=float(os.environ.get("NNLM_DIST_TIMEOUT", DEFAULT_TIMEOUT_S)))
     backend = "nccl" if device.type == "cuda" else "gloo"
     if device.type == "cuda":

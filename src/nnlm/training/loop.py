@@ -38,6 +38,12 @@ class Stop(str, Enum):
     def interrupted(self) -> bool:
         return self in (Stop.SIGINT, Stop.SIGTERM)
 
+    @property
+    def exit_code(self) -> int:
+        """The process's exit status after training stopped so: 128 + the signal's number for
+        a signal, as a shell reports a process it ended (130, 143); else 0."""
+        return {Stop.SIGINT: 130, Stop.SIGTERM: 143}.get(self, 0)
+
 
 class Trainer:
     def __init__(self, spec: RunSpec, device: torch.device, progress: bool = True,
@@ -46,7 +52,7 @@ class Trainer:
         self.group = group or Group()
         self.progress, self.target_loss = progress and self.group.is_main, target_loss
         torch.manual_seed(self.cfg.seed)
-        self.model = spec.family.build(spec.model).to(device)
+        self.model = spec.family.build(spec.model_config).to(device)
         self.optimizer = make_optimizer(self.model, self.cfg)
         self.group.broadcast(self.optimizer.flat)  # every rank starts from rank 0's weights
         self.train_windows = spec.windows("train")
@@ -72,6 +78,10 @@ class Trainer:
     @property
     def step(self) -> int:
         return self.state.step
+
+    def finished(self) -> bool:
+        """Whether the run has taken all the steps it was given (a resumed run may have)."""
+        return bool(self.cfg.steps) and self.step >= self.cfg.steps
 
     def elapsed(self) -> float:
         """Seconds in the training loop, over every session of the run."""

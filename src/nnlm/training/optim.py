@@ -47,14 +47,14 @@ class FlatOptimizer:
     """
 
     def __init__(self, flat: torch.Tensor, grad: torch.Tensor, decay_mask: torch.Tensor,
-                 kind: str, weight_decay: float, beta1: float = 0.9, beta2: float = 0.99,
+                 algorithm: str, weight_decay: float, beta1: float = 0.9, beta2: float = 0.99,
                  momentum: float = 0.0, eps: float = 1e-8, clip: float = 0.0):
-        self.flat, self.grad, self.kind, self.clip = flat, grad, kind, clip
+        self.flat, self.grad, self.algorithm, self.clip = flat, grad, algorithm, clip
         self.decay = decay_mask.to(flat) * weight_decay  # (P,) per-element decay
         self.beta1, self.beta2, self.momentum, self.eps = beta1, beta2, momentum, eps
         self.t = 0
-        self.m = torch.zeros_like(flat) if kind == "adamw" or momentum else None
-        self.v = torch.zeros_like(flat) if kind == "adamw" else None
+        self.m = torch.zeros_like(flat) if algorithm == "adamw" or momentum else None
+        self.v = torch.zeros_like(flat) if algorithm == "adamw" else None
 
     def zero_grad(self) -> None:
         self.grad.zero_()
@@ -64,7 +64,7 @@ class FlatOptimizer:
         self.t += 1
         if self.clip:  # scaled on the device, without asking the host whether it is needed
             self.grad.mul_(torch.clamp(self.clip / (self.grad.norm() + 1e-6), max=1.0))
-        if self.kind == "sgd":
+        if self.algorithm == "sgd":
             update = self.grad.addcmul(self.decay, self.flat)  # L2: g + wd * w
             if self.momentum:
                 update = self.m.mul_(self.momentum).add_(update)

@@ -9,6 +9,11 @@ from enum import Enum
 from ..settings.training import TrainConfig
 
 
+def cosine(peak: float, floor: float, progress: float) -> float:
+    """The lr `progress` (0..1) of the way along a cosine decay from `peak` to `floor`."""
+    return floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
 def learning_rate(cfg: TrainConfig, step: int, elapsed: float) -> float:
     """The lr of step `step`, `elapsed` seconds into training (a time budget's schedule
     follows whichever of steps and seconds runs out first)."""
@@ -27,7 +32,7 @@ def learning_rate(cfg: TrainConfig, step: int, elapsed: float) -> float:
     floor = cfg.lr * cfg.min_lr
     if cfg.lr_schedule == "linear":
         return floor + (cfg.lr - floor) * (1 - progress)
-    return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+    return cosine(cfg.lr, floor, progress)
 
 
 class Verdict(Enum):
@@ -80,8 +85,7 @@ class Schedule:
         """The lr of step `step`, `elapsed` seconds into training."""
         if not self.plateau or step < self.cfg.warmup_steps:
             return learning_rate(self.cfg, step, elapsed)
-        floor = self.cfg.lr * self.cfg.min_lr
-        return floor + (self.cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * self.progress(step, elapsed)))
+        return cosine(self.cfg.lr, self.cfg.lr * self.cfg.min_lr, self.progress(step, elapsed))
 
     def progress(self, step: int, elapsed: float) -> float:
         """How far the anneal has gone, 0..1 (0 before it begins)."""

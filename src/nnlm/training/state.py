@@ -28,5 +28,6 @@ class LoopState:
         """The state a checkpoint's metadata describes; KeyError, ValueError or TypeError when
         it is not one."""
         numbers = {f.name: f.type for f in fields(cls) if f.name != "schedule"}
-        values = {name: (int if kind == "int" else float)(meta[name]) for name, kind in numbers.items()}
+        values = {name: (int if type_name == "int" else float)(meta[name])
+                  for name, type_name in numbers.items()}
         return cls(**values, schedule={k: v for k, v in meta.items() if k not in numbers})

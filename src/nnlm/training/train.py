@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.base import SPLITS
 from ..device import check_precision, resolve_device
 from ..display import html_table
 from ..errors import NnlmError
-from ..inference.evaluate import evaluate, token_logprobs
+from ..inference.predictor import Predictor
 from ..losses import EvalResult
-from ..ngram.mixture import fit_run_mixture
 from ..run import rundir
 from ..run.spec import build_spec
 from .batching import evenly_spaced
@@ -74,47 +74,42 @@ class TrainResult:
         return html_table(self.rows())
 
 
-def train(data: str | None = None, out: str | None = None, *, model: str | None = None,
+def train(data: str | None = None, out: str | None = None, *, family: str | None = None,
           preset: str = "default", resume: bool = False, overwrite: bool = False,
-          progress: bool = True, target_loss: float | None = None,
-          data_options: dict | None = None, log=None, **settings) -> TrainResult:
+          progress: bool = True, target_loss: float | None = None, log=None,
+          model: str | None = None, data_options: dict | None = None, **settings) -> TrainResult:
     """Train a model on DATA (default: the bundled names) into the run directory OUT.
 
-    `settings` are settings of the model family `model` (None: chosen from the data, the MLP
-    for a list, an LSTM for running text; block_size=8, ...), of training
-    (lr=3e-3, ...; settings.training.TrainConfig) and of the data (tokens="word",
-    dev="valid.txt", ...; settings.data.DataConfig; also accepted as `data_options`), over
-    those of `preset`.
+    `settings` are settings of the model family `family` (None: chosen from the data, the MLP
+    for a list, an LSTM for running text; block_size=8, ...), of training (lr=3e-3, ...;
+    settings.training.TrainConfig) and of the data (tokens="word", dev="valid.txt", ...;
+    settings.data.DataConfig), over those of `preset`. (`model` and `data_options` are the
+    earlier names of `family` and of the data settings, still taken.)
     With resume=True, continue the run in OUT from its last checkpoint. `log`, if given,
     receives lines about what the run chose (the default run's settings and why).
     """
     started = time.perf_counter()
+    family = family or model
     settings = {**settings, **(data_options or {})}
-    if resume:
-        if out is None:
-            raise NnlmError("--resume needs --out RUN_DIR, the run to continue")
-        if data is not None:
-            raise NnlmError("--resume takes no DATA: the run directory holds its data")
-        spec = rundir.load_spec(out, overrides=settings)
-    group = setup(resolve_device(spec.train.device if resume else settings.get("device") or "auto"))
+    spec = resumed_spec(data, out, settings) if resume else \
+        build_spec(data, out, family=family, preset=preset, settings=settings)
+    group = setup(resolve_device(spec.train.device))
     try:
-        if not resume:  # every rank builds the same spec; rank 0 alone claims the directory
-            spec = build_spec(data, out, model=model, preset=preset, settings=settings)
-            if not out and group.world > 1:
-                raise NnlmError("several processes need an explicit --out run directory")
-        device = group.device if group.world > 1 else resolve_device(spec.train.device)
-        check_precision(spec.train.precision, device, resuming=resume)
-        if not resume and group.is_main:
+        if not out and group.world > 1:
+            raise NnlmError("several processes need an explicit --out run directory")
+        check_precision(spec.train.precision, group.device, resuming=resume)
+        if group.is_main and not resume:  # every rank built the same spec; rank 0 alone claims the directory
             rundir.prepare_empty_dir(spec.run_dir, overwrite)
         with rundir.locked(spec.run_dir) if group.is_main else contextlib.nullcontext():
-            if not resume and group.is_main:
+            if group.is_main and not resume:
                 rundir.write_spec(spec)
                 if log:
                     report_choices(spec, log)
             group.barrier()
-            trainer = Trainer(spec, device, progress, target_loss, group)
-            if resume and trainer.resume_from_checkpoint() and spec.train.steps and \
-                    trainer.step >= spec.train.steps:
+            trainer = Trainer(spec, group.device, progress, target_loss, group)
+            if resume:
+                trainer.resume_from_checkpoint()
+            if trainer.finished():
                 raise NnlmError(f"{spec.run_dir}: the run already finished its {trainer.step} "
                                 "steps; pass a larger --steps to train longer")
             setup_seconds = time.perf_counter() - started
@@ -123,14 +118,21 @@ def train(data: str | None = None, out: str | None = None, *, model: str | None 
         teardown(group)
 
 
+def resumed_spec(data: str | None, out: str | None, settings: dict):
+    """The spec of the run in OUT, with the settings that may change when a run resumes."""
+    if out is None:
+        raise NnlmError("--resume needs --out RUN_DIR, the run to continue")
+    if data is not None:
+        raise NnlmError("--resume takes no DATA: the run directory holds its data")
+    return rundir.load_spec(out, overrides=settings)
+
+
 def report_choices(spec, log) -> None:
     """What reading the data decided, and the settings chosen from it, a line each."""
-    notes = spec.source.notes
-    if notes:
-        log("data: " + "; ".join(notes))
-    chosen = spec.why[len(notes):] if spec.why[:len(notes)] == notes else spec.why
-    if chosen:
-        log("settings chosen from the data: " + "; ".join(chosen))
+    if spec.notes:
+        log("data: " + "; ".join(spec.notes))
+    if spec.why:
+        log("settings chosen from the data: " + "; ".join(spec.why))
 
 
 def finish(trainer: Trainer, stopped: Stop, setup_seconds: float) -> TrainResult:
@@ -139,14 +141,13 @@ def finish(trainer: Trainer, stopped: Stop, setup_seconds: float) -> TrainResult
     spec, seconds, group = trainer.spec, trainer.elapsed(), trainer.group
     group.barrier()  # rank 0 has written the best weights
     rundir.load_weights(spec.run_dir, trainer.model, "best")
-    logprobs = split_logprobs(trainer) if group.world == 1 else {}  # each split read once
-    losses = {name: float(-lp.mean()) if len(lp) else None for name, lp in logprobs.items()} \
-        if logprobs else best_losses(trainer)
+    predictor = Predictor(trainer.model, trainer.device)
+    losses, logprobs = final_losses(trainer, predictor)
     mixture = None
     if group.is_main:
         rundir.remove_mixture(spec.run_dir)  # an earlier session's no longer fits these weights
         if spec.train.mix and losses["dev"] is not None and not stopped.interrupted:
-            mixture = mix_into_run(trainer, logprobs)
+            mixture = mix_into_run(trainer, predictor, logprobs)
     # the run's predictor's losses: the mixture's where there is one (test: where there is a test split)
     dev_loss = mixture["dev_loss"]["mixture"] if mixture else losses["dev"]
     test_loss = mixture["test_loss"]["mixture"] if mixture and "test_loss" in mixture else losses["test"]
@@ -155,7 +156,7 @@ def finish(trainer: Trainer, stopped: Stop, setup_seconds: float) -> TrainResult
         best_step=trainer.state.best_step, train_loss=losses["train"],
         dev_loss=dev_loss, test_loss=test_loss,
         stopped=stopped, epochs=round(trainer.batches.epochs(trainer.step), 2), rank=group.rank,
-        model_dev_loss=losses["dev"], model_test_loss=losses["test"], mixture=mixture, why=spec.why,
+        model_dev_loss=losses["dev"], model_test_loss=losses["test"], mixture=mixture, why=spec.reasons,
         bits_per_char=per_character(spec.source, {"dev": dev_loss, "test": test_loss}))
     if group.is_main:
         rundir.write_summary(spec.run_dir, result.to_json())
@@ -178,44 +179,38 @@ def evaluated_windows(trainer: Trainer, name: str):
     return trainer.dev_windows if name == "dev" else trainer.spec.windows(name)
 
 
-def split_logprobs(trainer: Trainer) -> dict[str, np.ndarray]:
-    """The model's log p of each token that the final losses read, by split (one process)."""
-    out = {}
-    for name in ("train", "dev", "test"):
+def final_losses(trainer: Trainer, predictor: Predictor) -> tuple[dict, dict[str, np.ndarray]]:
+    """The model's loss on each split (None for an empty one), and where one process reads
+    them all, its log p of each token, by split (kept for the mixture's fit); several
+    processes share each split's reading instead."""
+    losses, logprobs = {}, {}
+    for name in SPLITS:
         windows = evaluated_windows(trainer, name)
-        out[name] = token_logprobs(trainer.model, windows, trainer.device).double().numpy() \
-            if len(windows) else np.zeros(0)
-    return out
+        if not len(windows):
+            losses[name] = None
+            logprobs[name] = np.zeros(0)
+        elif trainer.group.world == 1:
+            logprobs[name] = predictor.model_logprobs(windows)
+            losses[name] = float(-logprobs[name].mean())
+        else:
+            losses[name] = predictor.evaluate(lambda width, w=windows: w, trainer.group).loss
+    return losses, logprobs
 
 
-def best_losses(trainer: Trainer) -> dict[str, float | None]:
-    """The loss of the model on each split, the processes of a group sharing the work (None
-    for an empty split)."""
-    losses = {}
-    for name in ("train", "dev", "test"):
-        windows = evaluated_windows(trainer, name)
-        losses[name] = evaluate(trainer.model, windows, trainer.device, trainer.group).loss \
-            if len(windows) else None
-    return losses
-
-
-def mix_into_run(trainer: Trainer, logprobs: dict) -> dict | None:
+def mix_into_run(trainer: Trainer, predictor: Predictor, logprobs: dict) -> dict | None:
     """Fit the run's mixture; where it beats the model alone on dev, save it and return its
     report (mix.json: the n-gram model's order, the weights, the dev and test losses).
     `logprobs`: the model's of dev and test where already computed."""
-    spec, block = trainer.spec, trainer.spec.model.block_size
+    spec = trainer.spec
 
-    def model_lp(name):
+    def model_logprobs(name: str) -> np.ndarray:
         if name in logprobs:
             return logprobs[name]
-        return token_logprobs(trainer.model, spec.windows(name, block), trainer.device).double().numpy()
+        return predictor.model_logprobs(spec.windows(name, predictor.block_size))
 
-    mixture, report = fit_run_mixture(model_lp("dev"), spec.source)
-    if not report["dev_loss"]["mixture"] < report["dev_loss"]["model"] - 1e-6:
+    fitted = predictor.fit_mixture(spec.source, model_logprobs)
+    if fitted is None:
         return None
-    if len(spec.windows("test", block)):
-        test = model_lp("test")
-        mixed_lp = mixture.logprobs(test, spec.windows("test", mixture.width))
-        report["test_loss"] = {"mixture": float(-mixed_lp.mean()), "model": float(-test.mean())}
-    rundir.save_mixture(spec.run_dir, mixture.ngram, report)
+    mixed, report = fitted
+    rundir.save_mixture(spec.run_dir, mixed.mixture.ngram, report)
     return report

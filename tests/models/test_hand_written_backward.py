@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from helpers import random_mlp
-from nnlm.models import fused
 from nnlm.settings.training import TrainConfig
 from nnlm.training.optim import make_optimizer
 
@@ -17,7 +16,20 @@ def test_fused_loss_and_gradients_equal_autograd(direct):
     loss.backward()
     expected = {name: p.grad.clone() for name, p in model.named_parameters()}
     make_optimizer(model, TrainConfig())  # gradients now live in the flat buffer
-    got = fused.loss_and_grad(model, X, Y)
+    got = model.hand_written_loss_and_grad(X, Y)
     assert torch.allclose(got, loss.detach(), atol=1e-6)
+    for name, p in model.named_parameters():
+        assert torch.allclose(p.grad, expected[name], atol=1e-6), name
+
+
+def test_hand_written_gradients_need_no_optimizer():
+    """Without the flat optimizer's buffers (p.grad None) the gradients land in p.grad too."""
+    model = random_mlp(False)
+    X, Y = torch.randint(0, 13, (9, 4)), torch.randint(0, 13, (9,))
+    _, loss = model(X, Y)
+    loss.backward()
+    expected = {name: p.grad.clone() for name, p in model.named_parameters()}
+    model.zero_grad(set_to_none=True)
+    assert torch.allclose(model.loss_and_grad(X, Y), loss.detach(), atol=1e-6)
     for name, p in model.named_parameters():
         assert torch.allclose(p.grad, expected[name], atol=1e-6), name
