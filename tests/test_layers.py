@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "src" / "nnlm"
 
 # bottom first; a module's layer is its first name below nnlm
 LAYERS = [("errors", "version", "device", "losses", "display"), ("settings",), ("data",), ("models",),
-          ("ngram",), ("run",), ("inference",), ("training",), ("tools",), ("serve",), ("cli",),
+          ("ngram",), ("run",), ("inference",), ("training",), ("tools", "export"), ("serve",), ("cli",),
           ("__main__", "__init__")]
 
 

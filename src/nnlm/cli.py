@@ -11,14 +11,14 @@ import argparse
 import json
 import sys
 
-from .errors import NnlmError
+from .errors import Failure, NnlmError
 from .settings import add_flags, given, settings_of
 from .settings.data import DataConfig
 from .settings.declare import FULL_RUN, SHORT
 from .settings.training import DEVICES, TrainConfig
 from .version import __version__
 
-EXIT_USAGE = 2
+EXIT_USAGE, EXIT_FAILURE = 2, 1  # the input is wrong; something else failed
 
 
 class Parser(argparse.ArgumentParser):
@@ -76,11 +76,6 @@ def add_predictor_options(p) -> None:
     p.add_argument("--device", default="auto", choices=DEVICES, help="auto picks cuda, then mps, then cpu")
     p.add_argument("--no-mix", action="store_true",
                    help="the run's model alone, without the n-gram model training mixed in")
-
-
-def flag_name(setting) -> str:
-    """How the command line names a setting in errors: by its flag."""
-    return setting.option
 
 
 # -- train -------------------------------------------------------------------------------
@@ -165,7 +160,7 @@ def cmd_sample(args) -> int:
     asked = given(args, settings_of(SampleRequest))
     num = asked.pop("num", 20 if lm.source.ends else 1)  # running text: one continuation
     stream = not lm.source.ends and num == 1 and not args.json  # printed as it is drawn
-    samples = lm.draw(SampleRequest(num=num, **asked), print_now if stream else None, flag_name)
+    samples = lm.draw(SampleRequest(num=num, **asked), print_now if stream else None)
     if stream:
         print()
         return 0
@@ -476,8 +471,8 @@ def main(argv=None) -> int:
     try:
         return COMMANDS[args.command][2](args)
     except NnlmError as e:
-        print(f"nnlm {args.command}: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        print(f"nnlm {args.command}: error: {e.for_cli()}", file=sys.stderr)
+        return EXIT_FAILURE if isinstance(e, Failure) else EXIT_USAGE
     except KeyboardInterrupt:
         print(f"nnlm {args.command}: interrupted", file=sys.stderr)
         return 130

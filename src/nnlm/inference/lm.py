@@ -23,7 +23,7 @@ from ..ngram.mixture import RunMixture
 from ..run import rundir
 from ..run.spec import RunSpec
 from .predictor import Predictor
-from .sample import MAX_SEED, SampleRequest, argument_name, generate
+from .sample import MAX_SEED, SampleRequest, generate
 
 MAX_ROUNDS = 100  # sampling rounds for --unique/--new-only before giving up
 SAMPLE_BATCH = 8192  # rows generated together
@@ -123,11 +123,10 @@ class LanguageModel:
                                        top_p=top_p, min_len=min_len, max_len=max_len, seed=seed,
                                        unique=unique, new_only=new_only), on_text)
 
-    def draw(self, request: SampleRequest, on_text=None, name=argument_name) -> list[Sample]:
+    def draw(self, request: SampleRequest, on_text=None) -> list[Sample]:
         """The samples `request` asks for (fewer where the model cannot make that many unique or
-        new ones in MAX_ROUNDS rounds); `on_text` as for `sample`; `name`: how errors name a
-        control (SampleRequest.checked)."""
-        request = request.checked(self.source, name=name)
+        new ones in MAX_ROUNDS rounds); `on_text` as for `sample`."""
+        request = request.checked(self.source)
         generator = torch.Generator(self.device)  # (torch's global generator is left as it was)
         generator.manual_seed(request.seed if request.seed is not None else secrets.randbelow(MAX_SEED))
         rounds = request.unique or request.new_only

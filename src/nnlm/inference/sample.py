@@ -4,22 +4,16 @@ the run's predictor per position."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import torch
 
 from ..data.vocab import BOUNDARY_ID
-from ..errors import NnlmError
-from ..settings.declare import Setting, setting, settings_of
+from ..errors import SettingError
+from ..settings.declare import setting, settings_of
 from .predictor import Predictor
 
 MAX_SEED = 2**63 - 1
-
-
-def argument_name(s: Setting) -> str:
-    """How the Python API names a setting in errors: its argument's name."""
-    return s.name
 
 
 @dataclass(frozen=True)
@@ -46,26 +40,23 @@ class SampleRequest:
     new_only: bool = setting(False, "only items that are not in the run's data")
     prefix_ids: tuple[int, ...] = ()  # the prefix's token ids (set by `checked`)
 
-    def checked(self, source, *, limits: dict[str, int | float] | None = None,
-                name: Callable[[Setting], str] = argument_name) -> SampleRequest:
+    def checked(self, source, *, limits: dict[str, int | float] | None = None) -> SampleRequest:
         """This request for a run whose data is `source` (data.sources.Source), or a one-line
-        NnlmError for a control it cannot take. It gets the data's max_len (a stream's samples are
-        all max_len tokens long: a stream has no end), off-switches as None (top_k 0, top_p 1)
-        and the prefix's ids. `limits`: the caller's upper bounds ({setting: most}); `name`:
-        how the caller names a setting in errors (the Python API: the argument; the command
-        line: the flag; the server: the JSON field)."""
+        SettingError for a control it cannot take (which names the control as its reader
+        knows it: argument, flag or JSON field). It gets the data's max_len (a stream's samples
+        are all max_len tokens long: a stream has no end), off-switches as None (top_k 0,
+        top_p 1) and the prefix's ids. `limits`: the caller's upper bounds ({setting: most})."""
         declared = {s.name: s for s in settings_of(SampleRequest)}
         for key, s in declared.items():
-            bounded = replace(s, at_most=limits[key]) if limits and key in limits else s
-            bounded.check(getattr(self, key), name(s))
+            (replace(s, at_most=limits[key]) if limits and key in limits else s).check(getattr(self, key))
         if self.new_only and not source.marks_novelty:
-            raise NnlmError(f"{name(declared['new_only'])} needs a run that keeps its items (a list of "
-                            "characters or subwords); this run keeps no list of items to compare with")
+            raise SettingError("{0} needs a run that keeps its items (a list of characters or subwords); "
+                               "this run keeps no list of items to compare with", declared["new_only"])
         max_len = self.max_len or source.default_max_len()
         min_len = self.min_len if source.ends else max_len
         if min_len > max_len:
-            raise NnlmError(f"{name(declared['min_len'])} ({min_len}) must not exceed "
-                            f"{name(declared['max_len'])} ({max_len})")
+            raise SettingError(f"{{0}} ({min_len}) must not exceed {{1}} ({max_len})", declared["min_len"],
+                               declared["max_len"])
         return replace(self, min_len=min_len, max_len=max_len, top_k=self.top_k or None,
                        top_p=self.top_p if self.top_p is not None and self.top_p < 1 else None,
                        prefix_ids=tuple(source.encode(self.prefix, "the prefix")))

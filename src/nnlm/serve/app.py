@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from ..errors import NnlmError
+from ..errors import NnlmError, SettingError
 from ..inference.sample import MAX_SEED, SampleRequest
 from ..run import rundir
 from ..tools.plot import RUN_PICTURES, run_picture
@@ -98,7 +98,7 @@ def build_app(runs: dict[str, ServedRun], allowed_hosts: set[str] | None = None)
     async def sample(request: Request) -> Response:
         body = await read_body(request)
         run = find_run(runs, body, SAMPLE_FIELDS)
-        job = run.sample_job(sample_request(body), SAMPLE_LIMITS, field_name)
+        job = run.sample_job(sample_request(body), SAMPLE_LIMITS)
         samples = await asyncio.wrap_future(run.submit(job))
         return SafeJSONResponse({"run": run.name, "seed": job.request.seed, "samples": samples})
 
@@ -156,6 +156,8 @@ def api(endpoint):
             return await endpoint(request)
         except ApiError as e:
             return error(e.status, e.message)
+        except SettingError as e:  # named by the request's fields
+            return error(400, e.named(field_name))
         except NnlmError as e:
             return error(400, str(e))
         except Exception:

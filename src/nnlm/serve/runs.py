@@ -17,7 +17,7 @@ import torch
 
 from ..errors import NnlmError
 from ..inference.lm import LanguageModel, load
-from ..inference.sample import SampleRequest, argument_name, generate
+from ..inference.sample import SampleRequest, generate
 from ..run import rundir
 from ..settings import to_json
 
@@ -68,10 +68,10 @@ class ServedRun:
         self._worker: threading.Thread | None = None
         self._start = threading.Lock()
 
-    def sample_job(self, request: SampleRequest, limits: dict | None = None, name=None) -> SampleJob:
+    def sample_job(self, request: SampleRequest, limits: dict | None = None) -> SampleJob:
         """A job of the samples `request` asks for, checked as LanguageModel.sample checks it
-        (SampleRequest.checked, with the caller's `limits` and `name` of its fields)."""
-        return SampleJob(request.checked(self.lm.source, limits=limits, name=name or argument_name))
+        (SampleRequest.checked, with the caller's `limits`)."""
+        return SampleJob(request.checked(self.lm.source, limits=limits))
 
     def score_job(self, text: str) -> ScoreJob:
         """A job scoring `text`; NnlmError for a character the model lacks or nothing to score."""

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
-from ..errors import NnlmError
+from ..errors import NnlmError, SettingError
 
 # A setting's scope: what kind of training it belongs to. Each kind of training takes the
 # settings of its scopes (and the commands offer those as flags).
@@ -56,34 +56,36 @@ class Setting:
         """The command-line flag."""
         return self.flag or "--" + self.name.replace("_", "-")
 
-    def check(self, value, name: str | None = None) -> None:
-        """Raise NnlmError with a one-line message when `value` is not allowed; the message
-        calls the setting `name` (default: its flag)."""
-        opt, v = name or self.option, value
+    def check(self, value) -> None:
+        """Raise a one-line SettingError when `value` is not allowed (it names the setting as
+        its reader knows it: argument, flag or JSON field)."""
+        v = value
         if v is None and self.optional:
             return
         if self.choices and v not in self.choices:
-            raise NnlmError(f"{opt} must be one of {', '.join(map(str, self.choices))}, got {v!r}")
+            self.refuse(f"must be one of {', '.join(map(str, self.choices))}, got {v!r}")
         if self.type not in (int, float):
             return
         low, high = _number(self.above if self.above is not None else self.at_least), \
             _number(self.below if self.below is not None else self.at_most)
         if self.above is not None and self.below is not None and not self.above < v < self.below:
-            raise NnlmError(f"{opt} must be in ({low}, {high}), got {v}")
+            self.refuse(f"must be in ({low}, {high}), got {v}")
         if self.at_least is not None and self.below is not None and not self.at_least <= v < self.below:
-            raise NnlmError(f"{opt} must be in [{low}, {high}), got {v}")
+            self.refuse(f"must be in [{low}, {high}), got {v}")
         if self.above is not None and self.at_most is not None and not self.above < v <= self.at_most:
-            raise NnlmError(f"{opt} must be in ({low}, {high}], got {v}")
+            self.refuse(f"must be in ({low}, {high}], got {v}")
         if self.at_least is not None and self.at_most is not None and not self.at_least <= v <= self.at_most:
-            raise NnlmError(f"{opt} must be from {low} to {high}, got {v}")
+            self.refuse(f"must be from {low} to {high}, got {v}")
         if self.above is not None and not v > self.above:
-            words = "positive" if self.above == 0 else f"> {low}"
-            raise NnlmError(f"{opt} must be {words}, got {v}")
+            self.refuse(f"must be {'positive' if self.above == 0 else f'> {low}'}, got {v}")
         if self.at_least is not None and not v >= self.at_least:
-            words = f"at least {low}" if self.type is int else f">= {low}"
-            raise NnlmError(f"{opt} must be {words}, got {v}")
+            self.refuse(f"must be {f'at least {low}' if self.type is int else f'>= {low}'}, got {v}")
         if self.at_most is not None and not v <= self.at_most:
-            raise NnlmError(f"{opt} must be at most {high}, got {v}")
+            self.refuse(f"must be at most {high}, got {v}")
+
+    def refuse(self, why: str):
+        """Raise the SettingError '<this setting> <why>'."""
+        raise SettingError("{0} " + why.replace("{", "{{").replace("}", "}}"), self)
 
     def from_text(self, text: str):
         """The value `text` stands for, as the command line would read it (a sweep's grid);
