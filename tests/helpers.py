@@ -29,15 +29,18 @@ def run_ok(capsys, *argv):
 
 
 def run_error(capsys, *argv):
-    """A user error: exit code 2 and exactly one line on stderr, no traceback."""
+    """A user error: exit code 2 and one line on stderr, after the command's usage line for a
+    usage mistake; no traceback. Returns the error line."""
     try:
         code = main([str(a) for a in argv])
     except SystemExit as e:  # argparse's own usage errors
         code = e.code
     err = capsys.readouterr().err
+    lines = err.strip().splitlines()
     assert code == 2, err
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
-    return err
+    usage = len(lines) == 2 and lines[0].startswith("usage: ")
+    assert "Traceback" not in err and (len(lines) == 1 or usage), err
+    return lines[-1]
 
 
 def after_step(monkeypatch, step: int, action) -> None:

@@ -117,3 +117,77 @@ def test_help_and_version_do_not_import_torch(argv):
     done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "usage: nnlm" in done.stdout or done.stdout.startswith("nnlm ")
+
+
+def options_of(parser):
+    """(command, the options and positionals its help shows) for nnlm and every subcommand."""
+    import argparse
+
+    yield "nnlm", [a for a in parser._actions if a.help is not argparse.SUPPRESS]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield name, [a for a in sub._actions if a.help is not argparse.SUPPRESS]
+
+
+def test_every_option_of_every_command_has_help_and_says_its_default():
+    from nnlm.cli import COMMANDS, Formatter, build_parser
+
+    parser = build_parser()
+    seen = set()
+    for command, actions in options_of(parser):
+        seen.add(command)
+        formatter = Formatter(command)
+        for action in actions:
+            if action.option_strings == ["-h"] or action.option_strings[:1] in (["-h"], ["--version"]):
+                continue
+            text = formatter._get_help_string(action)
+            assert text, f"nnlm {command} {action.option_strings or action.dest}: no help"
+            if action.option_strings:
+                assert "(default" in text or action.required, f"{command} {action.option_strings}: {text!r}"
+    assert seen == {"nnlm", *COMMANDS}
+
+
+def test_standard_input_for_train_eval_and_score(run_dir, tiny_file, tmp_path):
+    def nnlm(*argv, stdin: bytes = b""):
+        done = subprocess.run([sys.executable, "-m", "nnlm", *map(str, argv)], input=stdin,
+                              capture_output=True, timeout=300)
+        assert done.returncode == 0, done.stderr.decode()
+        return done.stdout.decode()
+
+    piped = [json.loads(line) for line in nnlm("score", run_dir, "-", "--json", stdin=b"emma\nolivia\n")
+             .splitlines()]
+    given = [json.loads(line) for line in nnlm("score", run_dir, "emma", "olivia", "--json").splitlines()]
+    assert piped == given and [s["item"] for s in piped] == ["emma", "olivia"]
+    items = tmp_path / "items.txt"
+    items.write_text("emma\n\nolivia\n")
+    assert [json.loads(line) for line in nnlm("score", run_dir, "--file", items, "--json").splitlines()] \
+        == given
+    from_file = json.loads(nnlm("eval", run_dir, tiny_file, "--json"))
+    from_stdin = json.loads(nnlm("eval", run_dir, "-", "--json", stdin=tiny_file.read_bytes()))
+    assert from_stdin["loss"] == from_file["loss"] and from_stdin["data"].startswith("standard input (")
+    out = tmp_path / "piped"
+    nnlm("train", "-", "--out", out, *TINY_TRAIN, stdin=tiny_file.read_bytes())
+    assert (out / "input.txt").read_bytes() == tiny_file.read_bytes()
+    assert json.loads((out / "config.json").read_text())["data"]["path"] == str((out / "input.txt").resolve())
+
+
+def test_earlier_spellings_still_work(run_dir, tiny_file, tmp_path, capsys):
+    assert len(run_ok(capsys, "sample", run_dir, "--num", 3, "--plain", "--seed", 1).splitlines()) == 3
+    out = run_ok(capsys, "sample", run_dir, "--num-samples", 3, "--plain", "--seed", 1)
+    assert len(out.splitlines()) == 3
+    def samples(out):  # (the report says how long the fit took: only the samples are the same)
+        return [line for line in out.splitlines() if line.startswith("  ")]
+
+    out = run_ok(capsys, "ngram", tiny_file, "--order", 2, "--sample", 4, "--seed", 0)
+    assert len(samples(out)) == 4
+    assert samples(out) == samples(run_ok(capsys, "ngram", tiny_file, "--order", 2, "-n", 4, "--seed", 0))
+    trained = run_ok(capsys, "train", tiny_file, "--out", tmp_path / "r", *TINY_TRAIN[:-2], "--samples", 2)
+    assert len(trained.split("samples:")[1].strip().splitlines()) == 2
+
+
+def test_a_usage_mistake_shows_the_usage_line(capsys):
+    assert main(["train", "--lr", "0"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == ["usage: nnlm train [DATA] [options]",
+                     "nnlm train: error: --lr must be positive, got 0.0"]

@@ -106,7 +106,7 @@ def where_found(pattern: str, outside: tuple[str, ...] = ()) -> list[str]:
     (r"w \* p_model|log\(w \*|logaddexp", ("ngram/mixture.py",)),  # probabilities mixed
     (r"def check_controls|\.check\(getattr\(self", ("inference/sample.py",)),  # sampling checked
     (r"\"(config|vocab|splits|tokenizer|summary|mix)\.json\"|\.safetensors\"|metrics\.jsonl\"",
-     ("run/",)),  # the run directory's file names
+     ("run/", "export/")),  # the run directory's file names (and the export formats' own)
 ])
 def test_each_idea_has_one_home(pattern, home):
     found = where_found(pattern)

@@ -14,6 +14,7 @@ import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from helpers import run_error
 from nnlm.cli import main
 from nnlm.data.split import split_items
 from nnlm.errors import NnlmError
@@ -24,19 +25,9 @@ TINY = ["--preset", "quick", "--block-size", "3", "--n-embd", "4", "--n-hidden",
         "--steps", "40", "--eval-interval", "20", "--quiet", "--samples", "0"]
 
 
-def exit_and_stderr(capsys, *argv):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as e:
-        code = e.code
-    return code, capsys.readouterr().err
-
-
 def assert_user_error(capsys, message, *argv):
-    code, err = exit_and_stderr(capsys, *argv)
-    assert code == 2, err
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
-    assert message in err, err
+    error = run_error(capsys, *argv)
+    assert message in error, error
 
 
 @pytest.fixture
@@ -103,7 +94,7 @@ def test_nonsense_training_options(tiny_file, tmp_path, capsys, option, value, m
     (["sample", "{run}", "--top-p", "0"], "--top-p must be in (0, 1]"),
     (["sample", "{run}", "--prefix", "é"], "character 'é' in the prefix is not in"),
     (["score", "{run}", "ann", "b0b"], "character '0' in the item 'b0b'"),
-    (["sample", "{run}", "-n", "0"], "--num must be at least 1"),
+    (["sample", "{run}", "-n", "0"], "--num-samples must be at least 1"),
 ])
 def test_nonsense_sampling_and_scoring(run_dir, capsys, argv, message):
     assert_user_error(capsys, message, *[a.format(run=run_dir) for a in argv])
@@ -161,15 +152,15 @@ def test_crafted_pickle_never_runs(run_dir, tmp_path, capsys):
 
 def test_second_training_on_the_same_run_is_refused(run_dir, capsys):
     with locked(run_dir):
-        assert_user_error(capsys, "another training (pid", "train", "--resume", "--out", run_dir,
-                          "--steps", "80")
+        assert_user_error(capsys, "another training is using this run directory", "train", "--resume",
+                          "--out", run_dir, "--steps", "80")
 
 
 def test_overwriting_a_run_in_training_is_refused_and_deletes_nothing(run_dir, tiny_file, capsys):
     before = {p.name: p.read_bytes() for p in Path(run_dir).iterdir() if p.is_file()}
     with locked(run_dir):
-        assert_user_error(capsys, "another training (pid", "train", tiny_file, "--out", run_dir,
-                          "--overwrite", "--steps", "5")
+        assert_user_error(capsys, "another training is using this run directory", "train", tiny_file,
+                          "--out", run_dir, "--overwrite", "--steps", "5")
     after = {p.name: p.read_bytes() for p in Path(run_dir).iterdir() if p.is_file()}
     assert "config.json" in after and after == before
 

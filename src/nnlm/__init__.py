@@ -18,8 +18,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from . import ngram as _ngram_layer  # noqa: F401 - the subpackage first, so `ngram` stays the function
 from .errors import NnlmError
+from .ngram import ngram  # (after the subpackage, so the name is the function; it needs no PyTorch)
 from .version import __version__
 
 # public name -> (module, name in it)
@@ -41,18 +41,6 @@ if TYPE_CHECKING:
     from .tools.plot import figures as plot
     from .tools.sweep import run_sweep as sweep
     from .training.train import TrainResult, train
-
-
-def ngram(data: str | None = None, order: int | None = None, method: str = "kn", *, smoothing: float = 1.0,
-          arpa: str | None = None, samples: int = 0, max_len: int | None = None, seed: int = 0,
-          **data_settings) -> dict:
-    """`nnlm ngram` from Python: the n-gram baseline of DATA (default: the bundled names), read and
-    split as the data settings say (tokens="word", dev="valid.txt"...); see
-    nnlm.ngram.baseline.ngram, which this calls."""
-    from .ngram.baseline import ngram as baseline
-
-    return baseline(data, order, method, smoothing=smoothing, arpa=arpa, samples=samples, max_len=max_len,
-                    seed=seed, **data_settings)
 
 
 def __getattr__(name: str):

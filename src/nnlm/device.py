@@ -16,11 +16,14 @@ def resolve_device(name: str = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise NnlmError("--device cuda: no CUDA GPU is available (try --device auto)")
+        raise NnlmError("device 'cuda': no CUDA GPU is available (try 'auto')",
+                        cli="--device cuda: no CUDA GPU is available (try --device auto)")
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise NnlmError("--device mps: Apple MPS is not available (try --device auto)")
+        raise NnlmError("device 'mps': Apple MPS is not available (try 'auto')",
+                        cli="--device mps: Apple MPS is not available (try --device auto)")
     if name not in ("cpu", "cuda", "mps"):
-        raise NnlmError(f"--device must be auto, cpu, cuda or mps, got {name!r}")
+        raise NnlmError(f"device must be auto, cpu, cuda or mps, got {name!r}",
+                        cli=f"--device must be auto, cpu, cuda or mps, got {name!r}")
     return torch.device(name)
 
 
@@ -49,5 +52,7 @@ def check_precision(precision: str, device: torch.device, resuming: bool = False
     is emulated ~100x slower than fp32 (benchmarks/precision.py on an AVX2 CPU)."""
     if precision == "bf16" and device.type == "cpu" and not cpu_has_bf16():
         where = f"oneDNN has no bfloat16 support on this CPU ({torch.backends.cpu.get_cpu_capability()})"
-        raise NnlmError(f"this run trains in bf16 and {where}: resume it on a CPU with AVX-512 or a GPU"
-                        if resuming else f"--precision bf16: {where}; use --precision fp32")
+        if resuming:
+            raise NnlmError(f"this run trains in bf16 and {where}: resume it on a CPU with AVX-512 or a GPU")
+        raise NnlmError(f"precision 'bf16': {where}; use 'fp32'", cli=f"--precision bf16: {where}; use "
+                        "--precision fp32")

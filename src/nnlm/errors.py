@@ -28,6 +28,11 @@ class NnlmError(Exception):
         """The message as the command line says it."""
         return self.cli or str(self)
 
+    @classmethod
+    def about(cls, argument: str, flag: str, rest: str) -> NnlmError:
+        """The error '<argument> <rest>', which the command line says as '<flag> <rest>'."""
+        return cls(f"{argument} {rest}", cli=f"{flag} {rest}")
+
 
 class SettingError(NnlmError):
     """A setting's value refused (settings.declare.Setting.check). The message is a template whose

@@ -20,13 +20,17 @@ class EvalResult:
 
     @property
     def perplexity(self) -> float:
+        """exp(loss): the perplexity per token."""
         return math.exp(self.loss)
 
     @property
     def bits(self) -> float:
+        """The loss in bits per token."""
         return self.loss / math.log(2)
 
     def to_json(self) -> dict:
+        """The result as JSON: loss, perplexity, bits per token, tokens (and characters, bits per
+        character)."""
         out = {"loss": self.loss, "perplexity": self.perplexity, "bits_per_token": self.bits,
                "tokens": self.tokens}
         if self.chars:

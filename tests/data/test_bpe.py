@@ -48,7 +48,7 @@ def test_a_file_is_encoded_a_read_piece_at_a_time_as_if_whole(vocab, monkeypatch
 def test_the_vocabulary_size_follows_the_training_text():
     assert auto_vocab_size(1_000_000)[0] == 2_240 and auto_vocab_size(10_000_000)[0] == 6_592
     assert auto_vocab_size(100)[0] == 320  # at least one block of merges
-    with pytest.raises(nnlm.NnlmError, match="--vocab-size must be from 257"):
+    with pytest.raises(nnlm.NnlmError, match="vocab_size must be from 257"):
         train_bpe(["abc"], 100)
 
 

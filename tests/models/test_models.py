@@ -129,11 +129,11 @@ def test_model_options_train_and_evaluate(options):
 def test_bad_model_options():
     with pytest.raises(NnlmError, match="power-of-two"):
         build_model(HierarchicalConfig(vocab_size=5, block_size=6))
-    with pytest.raises(NnlmError, match="--dropout"):
+    with pytest.raises(NnlmError, match="dropout"):
         build_model(MLPConfig(vocab_size=5, dropout=1.0))
-    with pytest.raises(NnlmError, match="--tie is for --init scaled"):
+    with pytest.raises(NnlmError, match="tie=True is for init='scaled'"):
         build_model(MLPConfig(vocab_size=5, block_size=4, init="normal", tie=True))
-    with pytest.raises(NnlmError, match="--norm"):
+    with pytest.raises(NnlmError, match="norm"):
         build_model(MLPConfig(vocab_size=5, norm="group"))
 
 

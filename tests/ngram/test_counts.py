@@ -81,7 +81,7 @@ def test_sampling_ends_at_the_boundary(names):
 
 def test_bad_orders_are_errors():
     for order in (0, 11):
-        with pytest.raises(NnlmError, match="--order must be between 1 and 10"):
+        with pytest.raises(NnlmError, match="order must be between 1 and 10"):
             ngram.KneserNey(order, 10)
 
 

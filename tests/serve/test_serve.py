@@ -3,6 +3,7 @@
 import hashlib
 import json
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -116,7 +117,9 @@ def test_the_page_is_one_self_contained_file(client):
     assert "default-src 'none'" in response.headers["content-security-policy"]
     assert "http://" not in page and "https://" not in page  # nothing fetched from elsewhere
     assert "<script src" not in page and "<link rel=\"stylesheet\"" not in page
-    for element in ('id="sample-btn"', 'id="score-btn"', 'id="run"', 'id="loss_curve"'):
+    for element in ('id="sample-btn"', 'id="score-btn"', 'id="run"', 'id="loss_curve"', 'id="regex"',
+                    'id="contains"', 'id="suffix"', 'id="min_chars"', 'id="max_chars"', 'id="exclude"',
+                    'id="exact"'):
         assert element in page
 
 
@@ -169,6 +172,23 @@ def test_defaults_and_greedy(client, char_lm):
     top1 = ok(client.post("/api/sample", json={"run": "names", "n": 3, "top_k": 1, "seed": 2}))["samples"]
     assert len({s["text"] for s in greedy}) == 1 and greedy == top1
     assert all(len(s["text"]) <= char_lm.source.default_max_len() for s in samples)
+
+
+def test_constraints_hold_on_every_sample_and_say_their_tries(client, char_lm):
+    body = {"run": "names", "n": 20, "regex": "^[a-z]{3,6}a$", "contains": "e", "seed": 3}
+    steered = ok(client.post("/api/sample", json=body))
+    assert steered["tries"] == 20 and len(steered["samples"]) == 20
+    assert all(re.fullmatch("[a-z]{3,6}a", s["text"]) and "e" in s["text"] for s in steered["samples"])
+    want = char_lm.sample(20, seed=3, regex="^[a-z]{3,6}a$", contains="e",
+                          max_len=char_lm.source.default_max_len())
+    assert [s["text"] for s in steered["samples"]] == [s.text for s in want]
+    banned = [s["text"] for s in steered["samples"][:5]]
+    exact = ok(client.post("/api/sample", json={**body, "exact": True, "exclude": banned, "max_chars": 6}))
+    texts = [s["text"] for s in exact["samples"]]
+    assert len(texts) == 20 and exact["tries"] > 20 and not set(texts) & set(banned)
+    assert all(re.fullmatch("[a-z]{3,6}a", t) and "e" in t and len(t) <= 6 for t in texts)
+    words = ok(client.post("/api/sample", json={"run": "words", "n": 10, "suffix": "Emma .", "seed": 1}))
+    assert all(s["text"].endswith("Emma .") for s in words["samples"])
 
 
 def test_new_only_gives_new_items(client):
@@ -285,6 +305,18 @@ BAD_SAMPLES = [
     ({"run": "names", "seed": -1}, "seed must be from 0"),
     ({"run": "names", "prefix": "x" * 1001}, "prefix must be at most 1000 characters"),
     ({"run": "names", "prefix": "Q7"}, "not in the model's vocabulary"),
+    ({"run": "names", "regex": "a("}, "regex is not a valid pattern"),
+    ({"run": "names", "regex": 5}, "regex must be a string"),
+    ({"run": "names", "regex": "a" * 1001}, "regex must be at most 1000 characters"),
+    ({"run": "names", "regex": "[a-z]{200}"}, "regex: no sample of 0 to"),
+    ({"run": "names", "contains": "Q"}, "contains: character 'Q' is not in the model's vocabulary"),
+    ({"run": "names", "max_chars": 10_001}, "max_chars must be from 0 to 10000"),
+    ({"run": "names", "exclude": "emma"}, "exclude must be an array of strings"),
+    ({"run": "names", "exclude": ["x" * 1001]}, "exclude: each string must be at most 1000 characters"),
+    ({"run": "names", "exact": 1}, "exact must be true or false"),
+    ({"run": "names", "exact": True, "tries": 100_001}, "tries must be from 0 to 100000"),
+    ({"run": "names", "exact": True, "regex": "[xyz]{7,9}q", "tries": 64}, "exact: none of the 64 samples"),
+    ({"run": "words", "max_chars": 3, "contains": "Emma"}, "contains and max_chars: no text that the run"),
 ]
 
 

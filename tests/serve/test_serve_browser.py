@@ -2,15 +2,14 @@
 
     apt-get install -y chromium chromium-driver && python -m pytest -m browser
 
-Skipped where /usr/bin/chromium, /usr/bin/chromedriver or selenium is missing. Saves a
-screenshot of the page to benchmarks/results/serve_page.png.
+Skipped where /usr/bin/chromium, /usr/bin/chromedriver or selenium is missing (the browser
+fixture, in conftest.py). Saves a screenshot of the page to benchmarks/results/serve_page.png.
 """
 
 import json
 import subprocess
 import sys
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -19,31 +18,8 @@ from helpers import FIXTURES, ROOT, TINY_SETTINGS
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 SCREENSHOT = ROOT / "benchmarks" / "results" / "serve_page.png"
 WAIT = 60  # seconds for anything on the page (a loaded CI machine draws pictures slowly)
-CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--no-first-run", "--window-size=1400,1400"]
-
-
-@pytest.fixture
-def browser(tmp_path, monkeypatch):
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not path.exists():
-            pytest.skip(f"{path} is missing (apt-get install chromium chromium-driver)")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-    from selenium.webdriver.chrome.service import Service
-
-    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must not try to download a driver
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]:
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    yield driver
-    driver.quit()
 
 
 @pytest.fixture

@@ -128,7 +128,7 @@ def test_bf16_on_a_cpu_without_it_is_refused_before_anything_is_written(tiny_fil
     before = {run: files(run) for run in (fp32, bf16)}
     monkeypatch.setattr(device, "cpu_has_bf16", lambda: False)
     for out, overwrite in ((fp32, True), (tmp_path / "new", False)):
-        with pytest.raises(NnlmError, match="--precision bf16: oneDNN has no bfloat16 support on this CPU"):
+        with pytest.raises(NnlmError, match="precision 'bf16': oneDNN has no bfloat16 support on this CPU"):
             nnlm.train(str(tiny_file), str(out), progress=False, overwrite=overwrite, device="cpu",
                        **dict(TINY_SETTINGS, precision="bf16"))
     with pytest.raises(NnlmError, match="this run trains in bf16 .* resume it on a CPU with AVX-512"):

@@ -28,6 +28,7 @@ class DataFacts:
     vocab_size: int
     chars_per_token: float  # characters a token stands for, on average (1: characters)
     has_dev: bool
+    labels: int = 0  # the labels of a labelled list (0: none)
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Stored:
     where: Callable[[str], str]
 
     def get(self, role: str):
+        """The JSON of the file of `role`, or None where the run directory has none."""
         return self.files.get(role)
 
 
@@ -53,12 +55,40 @@ class Source(ABC):
     def __init__(self, config: DataConfig, vocab):
         self.config, self.vocab = config, vocab
         self.notes: list[str] = []  # what reading the data decided, for the user to see
+        self.labels: list[str] = []  # a labelled list's labels, whose tokens follow the vocabulary's
+
+    # -- token ids ---------------------------------------------------------------------
+    def id_count(self) -> int:
+        """The token ids the data's models read and predict: the vocabulary's, then one per label
+        (a label is read, where its item starts, never predicted)."""
+        return len(self.vocab) + len(self.labels)
+
+    def label_token(self, label: str | int) -> int:
+        """The token id of a label (its name or index); NnlmError naming the labels otherwise."""
+        index = label if isinstance(label, int) else self.labels.index(label) if label in self.labels else -1
+        if not 0 <= index < len(self.labels):
+            have = f"its labels are {', '.join(self.labels)}" if self.labels else "the run has no labels"
+            raise NnlmError(f"no label {label!r}: {have}")
+        return len(self.vocab) + index
+
+    def token_keys(self) -> list:
+        """What each token id stands for (the vocabulary's keys, then the labels'): ids of two
+        sources with equal keys are the same token (a run started from another's weights keeps
+        their rows)."""
+        return [*self.vocab.keys(), *(("label", name) for name in self.labels)]
+
+    def token_str(self, i: int) -> str:
+        """A token id as people read it (a label's as <label:name>)."""
+        if i < len(self.vocab):
+            return self.vocab.token_str(i)
+        return f"<label:{self.labels[i - len(self.vocab)]}>"
 
     # -- reading and saving ------------------------------------------------------------
     @classmethod
     @abstractmethod
-    def read(cls, config: DataConfig) -> Source:
-        """Read and split the data files that `config` names."""
+    def read(cls, config: DataConfig, base=None) -> Source:
+        """Read and split the data files that `config` names; `base`: a vocabulary to keep (a run
+        that starts from another's weights: its tokens keep their ids, new ones follow)."""
 
     @classmethod
     @abstractmethod
@@ -92,19 +122,23 @@ class Source(ABC):
     def file_windows(self, path: str | Path, block_size: int):
         """The examples of a file that is not part of the run's data (nnlm eval RUN FILE)."""
 
-    def sequence_windows(self, sequences: list[list[int]], block_size: int) -> Windows:
+    def sequence_windows(self, sequences: list[list[int]], block_size: int,
+                         starts: list[int] | None = None) -> Windows:
         """The examples of encoded sequences, each read from its own start: every token,
-        and each sequence's end where the data has ends."""
+        and each sequence's end where the data has ends; `starts`: each sequence's first token
+        (its label's, for a labelled list), where not the boundary."""
         lengths = torch.tensor([len(ids) for ids in sequences], dtype=torch.long)
         ids = torch.tensor([i for ids in sequences for i in ids], dtype=torch.long)
-        return Windows.from_ids(ids, lengths, block_size, ends=self.ends)
+        first = torch.tensor(starts, dtype=torch.long) if starts is not None else None
+        return Windows.from_ids(ids, lengths, block_size, ends=self.ends, starts=first)
 
     def encode(self, text: str, context: str) -> list[int]:
         """Token ids of one item or sentence; `context` names it in error messages."""
         return self.vocab.encode(text, context)
 
     def decode(self, ids) -> str:
-        return self.vocab.decode(ids)
+        """The text of token ids (the boundary and labels left out)."""
+        return self.vocab.decode([i for i in ids if i < len(self.vocab)] if self.labels else ids)
 
     def novelty(self, text: str) -> str | None:
         """'new', or the split ('train', 'dev', 'test') a sample already appears in; None when
@@ -112,7 +146,14 @@ class Source(ABC):
         return None
 
     def default_max_len(self) -> int:
+        """The longest sample, in tokens, where a request asks for none."""
         return 50
+
+    def held_bytes(self) -> np.ndarray | None:
+        """Which of the 256 byte values the training text holds in UTF-8: (256,) bool, or None
+        where the source cannot tell without its data (a byte-level BPE run never draws a token
+        holding one it lacks)."""
+        return None
 
     def chars_per_token(self) -> float:
         """Characters of text a training token stands for, on average (1 for characters)."""
@@ -141,19 +182,42 @@ class Source(ABC):
         """What the default run's rules (run/auto.py) look at."""
         tokens = self.tokens()
         return DataFacts(tokens["train"], self.items(), len(self.vocab), self.chars_per_token(),
-                         tokens["dev"] > 0)
+                         tokens["dev"] > 0, len(self.labels))
+
+
+def based_vocab(base, config: DataConfig, chars) -> object:
+    """The vocabulary of data whose characters are `chars`, kept from `base` (a character
+    vocabulary extended by what the data adds; a BPE as it is, whose bytes spell any text);
+    NnlmError where base's tokens are not what `config` asks for."""
+    level = "bpe" if config.tokens == "bpe" else config.tokens
+    if base.level != level:
+        why = "the run to start from has tokens"
+        raise NnlmError(f"{why} of {base.level!r}, this data asks for {level!r}",
+                        cli=f"{why} of --tokens {base.level}, this data asks for --tokens {level}")
+    return base if level == "bpe" else base.extended(chars)
 
 
 def check_split_files(config: DataConfig) -> None:
+    """Refuse split settings that --dev/--test files make meaningless (NnlmError)."""
     if (config.dev or config.test) and (config.split_tokens or config.dedupe):
-        raise NnlmError("--dev/--test files replace the split: no --split-tokens or --dedupe with them")
+        raise NnlmError("dev and test files replace the split: no split_tokens or dedupe with them",
+                        cli="--dev/--test files replace the split: no --split-tokens or --dedupe with them")
 
 
-def token_frequencies(source: Source) -> np.ndarray:
-    """How often each token is predicted in the training split: (V,) int64."""
+def byte_set(data: bytes) -> np.ndarray:
+    """Which of the 256 byte values `data` holds: (256,) bool."""
+    return np.bincount(np.frombuffer(data, dtype=np.uint8), minlength=256) > 0
+
+
+def token_frequencies(source: Source, chunk: int = 1 << 22) -> np.ndarray:
+    """How often each token is predicted in the training split: (V,) int64, counted `chunk`
+    tokens at a time (a stream of any length in bounded memory)."""
     windows = source.windows("train", 1)
-    targets = windows.targets(torch.arange(len(windows)))
-    return np.bincount(targets.numpy(), minlength=len(source.vocab))
+    counts = np.zeros(len(source.vocab), dtype=np.int64)
+    for start in range(0, len(windows), chunk):
+        targets = windows.targets(torch.arange(start, min(start + chunk, len(windows))))
+        counts += np.bincount(targets.numpy(), minlength=len(source.vocab))
+    return counts
 
 
 class FromFiles(Source):

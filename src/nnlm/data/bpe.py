@@ -17,7 +17,7 @@ import re
 import numpy as np
 
 from ..errors import NnlmError
-from .fastbpe import encode_pieces, fast_encoder
+from .fastbpe import byte_of_char, encode_pieces, fast_encoder
 from .vocab import BOUNDARY_DISPLAY, BOUNDARY_ID
 
 BYTES = 256  # the base alphabet
@@ -39,8 +39,8 @@ def train_bpe(texts, vocab_size: int):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     if vocab_size < BYTES + 1 or vocab_size > MAX_VOCAB:
-        raise NnlmError(f"--vocab-size must be from {BYTES + 1} to {MAX_VOCAB} for a byte-level BPE, "
-                        f"got {vocab_size}")
+        raise NnlmError.about("vocab_size", "--vocab-size", f"must be from {BYTES + 1} to {MAX_VOCAB} for a "
+                              f"byte-level BPE, got {vocab_size}")
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
@@ -96,6 +96,7 @@ class BPEVocab:
         return isinstance(other, BPEVocab) and self.sha256 == other.sha256
 
     def encode(self, text: str, context: str = "") -> list[int]:
+        """Token ids of a text (the tokenizer's plus one; 0 is nnlm's boundary)."""
         return [i + 1 for i in self.tokenizer.encode(text).ids]
 
     def encode_array(self, text: str, context: str = "") -> np.ndarray:
@@ -111,7 +112,20 @@ class BPEVocab:
         return np.concatenate([np.array(e.ids, dtype=np.int32) for e in encoded]) + 1
 
     def decode(self, ids) -> str:
+        """The text of token ids: the bytes of the tokens, decoded as UTF-8 (the boundary left out)."""
         return self.tokenizer.decode([i - 1 for i in ids if i != BOUNDARY_ID])
+
+    def token_bytes(self) -> list[bytes]:
+        """The bytes each token stands for, by id (the boundary: none)."""
+        to_byte = byte_of_char()
+        out = [b""] * len(self)
+        for token, i in self.json["model"]["vocab"].items():
+            out[i + 1] = bytes(to_byte[c] for c in token)
+        return out
+
+    def keys(self) -> list:
+        """What each id stands for, by id (Vocab.keys): the tokenizer's SHA-256 and the id."""
+        return [(self.sha256, i) for i in range(len(self))]
 
     def token_str(self, i: int) -> str:
         """The text a token stands for (bytes of a character cut in two show as U+FFFD)."""
@@ -120,6 +134,7 @@ class BPEVocab:
         return self.tokenizer.decode([i - 1]).replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
 
     def to_json(self) -> dict:
+        """What vocab.json keeps: the level, the boundary id, the tokenizer's SHA-256 and size."""
         return {"level": "bpe", "boundary_id": BOUNDARY_ID, "sha256": self.sha256, "size": self.size}
 
     @classmethod

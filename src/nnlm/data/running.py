@@ -12,7 +12,6 @@ its merges from at most the first BPE_TRAIN_CHARS characters of train.
 from __future__ import annotations
 
 import hashlib
-import os
 import tempfile
 from dataclasses import dataclass
 
@@ -21,7 +20,7 @@ import torch
 
 from ..errors import NnlmError
 from ..settings.data import DataConfig
-from .base import SPLITS, FromFiles, check_split_files
+from .base import SPLITS, FromFiles, based_vocab, byte_set, check_split_files
 from .split import fraction_cuts
 from .bpe import BPE_TRAIN_CHARS, bpe_vocab, last_safe_cut
 from .text import bundled_names_path, text_pieces
@@ -40,9 +39,11 @@ class TextSplit:
     spans: dict[str, tuple[int, int]]  # split -> [start, end) of ids, start at its boundary
 
     def tokens(self) -> dict[str, int]:
+        """Tokens of each split (its boundary not counted)."""
         return {name: end - start - 1 for name, (start, end) in self.spans.items()}
 
     def windows(self, name: str, block_size: int) -> StreamWindows:
+        """The examples of split `name`, contexts of `block_size` tokens (no copy of the stream)."""
         start, end = self.spans[name]
         return StreamWindows.bounded(torch.from_numpy(self.ids[start:end]), block_size)
 
@@ -67,23 +68,21 @@ def cut_points(n: int, config: DataConfig) -> tuple[int, int]:
     if config.split_tokens:
         a, b = config.split_tokens[0], sum(config.split_tokens)
         if a < 1 or b > n:
-            raise NnlmError(f"--split-tokens {a},{config.split_tokens[1]} needs TRAIN >= 1 and at most the "
-                            f"text's {n} characters in all")
+            why = f"needs TRAIN >= 1 and at most the text's {n} characters in all"
+            raise NnlmError(f"split_tokens=({a}, {config.split_tokens[1]}) {why}",
+                            cli=f"--split-tokens {a},{config.split_tokens[1]} {why}")
         return a, b
     return fraction_cuts(n, config.split)
 
 
 def new_ids(size: int) -> np.ndarray:
-    """An int32 array of `size`, memory-mapped from a file that is gone once the process is."""
+    """An int32 array of `size`, memory-mapped from a temporary file that is gone once the
+    process is (on any OS: a file without a name on Unix, deleted on close on Windows)."""
     if size <= MEMMAP_TOKENS:
         return np.zeros(size, dtype=np.int32)
-    fd, path = tempfile.mkstemp(prefix="nnlm-text-", suffix=".ids")
-    try:
-        os.ftruncate(fd, size * 4)
-        return np.memmap(path, dtype=np.int32, mode="r+", shape=(size,))
-    finally:
-        os.close(fd)
-        os.unlink(path)  # the mapping keeps the pages; the name goes now
+    file = tempfile.TemporaryFile(prefix="nnlm-text-", suffix=".ids")  # noqa: SIM115 - the map keeps it open
+    file.truncate(size * 4)
+    return np.memmap(file, dtype=np.int32, mode="r+", shape=(size,))
 
 
 def encode_files(vocab: Vocab, parts: list[tuple[str, int, int]]) -> TextSplit:
@@ -161,10 +160,12 @@ class CharText(FromFiles):
         self._chars = chars  # split -> characters (the parts' lengths)
 
     @classmethod
-    def read(cls, config: DataConfig, vocab=None) -> CharText:
-        """Read the files; `vocab` (a BPE's, when the run already has one): not trained again."""
+    def read(cls, config: DataConfig, base=None) -> CharText:
+        """Read the files; `base`: the vocabulary to keep (the run's own, when it reads its files
+        again; another run's, when it starts from that run's weights): a BPE is not trained
+        again, characters are extended by what the data adds."""
         if config.lowercase:
-            raise NnlmError("--lowercase is for --tokens word")
+            raise NnlmError("lowercase is for tokens='word'", cli="--lowercase is for --tokens word")
         check_split_files(config)
         path = config.path or str(bundled_names_path())
         files = [p for p in (path, config.dev, config.test) if p]
@@ -179,21 +180,22 @@ class CharText(FromFiles):
                 a, b = n, n
                 notes.append(f"{n:,} characters are too few for a dev split: training on all of them")
             parts = [(path, 0, a), (path, a, b), (path, b, n)]
-        if config.tokens == "bpe":
-            if vocab is None:  # the tokenizer learns from (at most) the start of train
-                train_path, lo, hi = parts[0]
-                vocab = bpe_vocab([split_text(train_path, lo, min(hi, lo + BPE_TRAIN_CHARS))], config, notes)
-            split = encode_subwords(vocab, parts)
+        if base is not None:
+            vocab = based_vocab(base, config, chars)
+        elif config.tokens == "bpe":  # the tokenizer learns from (at most) the start of train
+            train_path, lo, hi = parts[0]
+            vocab = bpe_vocab([split_text(train_path, lo, min(hi, lo + BPE_TRAIN_CHARS))], config, notes)
         else:
             vocab = Vocab(sorted(chars))
-            split = encode_files(vocab, parts)
+        split = encode_subwords(vocab, parts) if config.tokens == "bpe" else encode_files(vocab, parts)
         chars_of = dict(zip(SPLITS, (hi - lo for _, lo, hi in parts), strict=True))
         source = cls(config, vocab, split, hashes, chars_of)
         source.notes = notes
         return source
 
     def reread(self) -> CharText:
-        return type(self).read(self.config, self.vocab if self.level == "bpe" else None)
+        """The source made again from its files, its vocabulary kept."""
+        return type(self).read(self.config, self.vocab)
 
     def files(self) -> dict[str, object]:
         return self.vocab_files()
@@ -225,7 +227,21 @@ class CharText(FromFiles):
         return self.vocab.encode_array(text, context).tolist()
 
     def default_max_len(self) -> int:
+        """A continuation's length: 500 characters, or 150 subwords."""
         return 500 if self.level == "char" else 150
+
+    def held_bytes(self) -> np.ndarray | None:
+        """The bytes of the run's files (read again, 16 MiB at a time; not its split alone), or
+        None where one is gone."""
+        held = np.zeros(256, dtype=bool)
+        try:
+            for path in self.hashes:
+                with open(path, "rb") as f:
+                    while chunk := f.read(1 << 24):
+                        held |= byte_set(chunk)
+        except OSError:
+            return None
+        return held
 
 
 __all__ = ["CharText", "TextSplit", "encode_files"]

@@ -18,9 +18,11 @@ outside the data layer looks at what a token or a file is.
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
+from ..errors import NnlmError
 from ..settings.data import DataConfig
 from .base import DataFacts, Source, Stored, token_frequencies
 from .bpe import BPEVocab
@@ -42,11 +44,15 @@ def source_name(config: DataConfig) -> str:
     return CharText.name if text else CharItems.name  # characters, or a BPE's subwords
 
 
-def read_source(data: str | None, config: DataConfig) -> Source:
-    """Read DATA (default: the bundled names) and split it as `config` says; the config
-    the source keeps has absolute paths and the kind of file decided."""
+def read_source(data: str | os.PathLike | list | None, config: DataConfig, base=None) -> Source:
+    """Read DATA (default: the bundled names; several list files: a labelled list, each file's
+    stem its items' label) and split it as `config` says; the config the source keeps has
+    absolute paths and the kind of file decided. `base`: a vocabulary to keep (Source.read)."""
     config.validate()
-    paths = {k: str(Path(v).resolve()) if v else "" for k, v in (("path", data), ("dev", config.dev),
+    files = [data] if data is None or isinstance(data, str | os.PathLike) else list(data)
+    if len(files) > 1:
+        config = replace(config, files=tuple(str(Path(f).resolve()) for f in files))
+    paths = {k: str(Path(v).resolve()) if v else "" for k, v in (("path", files[0]), ("dev", config.dev),
                                                                  ("test", config.test))}
     config, notes = replace(config, **paths), []
     if config.kind == "auto":
@@ -62,9 +68,25 @@ def read_source(data: str | None, config: DataConfig) -> Source:
             notes.append("running text: subword tokens (a byte-level BPE), which beat characters on dev "
                          "within the default run's time on prose, a corpus and code (--tokens char: "
                          "characters)")
-    source = SOURCES[source_name(config)].read(config)
+    check_labels(config)
+    source = SOURCES[source_name(config)].read(config, base)
     source.notes = notes + source.notes
     return source
+
+
+def check_labels(config: DataConfig) -> None:
+    """Labels are for a list of characters or subwords, split by nnlm (NnlmError otherwise)."""
+    if not config.labelled:
+        if config.item_column:
+            raise NnlmError.about("item_column", "--item-column", "goes with a label column")
+        return
+    if config.kind != "list" or config.tokens == "word":
+        raise NnlmError("labels are for a list of items (characters or subwords), not running text or "
+                        "words")
+    if config.dev or config.test or config.split_tokens:
+        why = "a labelled list is split label by label: no"
+        raise NnlmError(f"{why} dev or test files, no split_tokens", cli=f"{why} --dev/--test files, no "
+                        "--split-tokens")
 
 
 def vocab_from_json(obj: dict, stored: Stored):

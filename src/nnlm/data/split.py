@@ -15,6 +15,7 @@ class Split:
     test: list[str]
 
     def to_json(self) -> dict:
+        """The three lists, as splits.json keeps them."""
         return {"train": self.train, "dev": self.dev, "test": self.test}
 
 
@@ -43,6 +44,7 @@ def split_items(items: list[str], seed: int = 42, fractions=(0.8, 0.1, 0.1),
 
 
 def check_fractions(fractions) -> None:
+    """Refuse fractions that are not three non-negative numbers summing to 1, train > 0."""
     if len(fractions) != 3 or any(f < 0 for f in fractions) or fractions[0] <= 0:
         raise NnlmError(f"split fractions {fractions}: need three non-negative numbers, train > 0")
     if abs(sum(fractions) - 1.0) > 1e-6:

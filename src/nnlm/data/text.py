@@ -26,6 +26,7 @@ LINE_END = re.compile(r"\r\n|\r|\n")  # Unix, Windows and old Mac line ends
 
 
 def lines(text: str) -> list[str]:
+    """The lines of a text, at LF, CRLF or CR line ends."""
     return LINE_END.split(text)
 
 

@@ -30,8 +30,14 @@ class Vocab:
         self._codepoints = np.array([ord(c) for c in self.chars], dtype=np.uint32)  # (V - 1,)
         self._sorter = np.argsort(self._codepoints, kind="stable")
 
+    def extended(self, chars) -> Vocab:
+        """This vocabulary, its ids kept, then the characters of `chars` it lacks, sorted (a run
+        that starts from another's weights: its tokens keep their rows)."""
+        return Vocab(self.chars + sorted(set(chars) - set(self.chars)))
+
     @classmethod
     def from_items(cls, items: list[str]) -> Vocab:
+        """The vocabulary of the characters of `items`, sorted."""
         return cls(sorted(set("".join(items))))
 
     def __len__(self) -> int:
@@ -61,7 +67,13 @@ class Vocab:
         return (ids + 1).astype(np.int32)
 
     def decode(self, ids) -> str:
+        """The text of token ids (the boundary left out)."""
         return "".join(self.chars[i - 1] for i in ids if i != BOUNDARY_ID)
+
+    def keys(self) -> list:
+        """What each id stands for, by id (the boundary, then the characters): ids of two
+        vocabularies with equal keys are the same token."""
+        return [BOUNDARY_DISPLAY, *self.chars]
 
     def token_str(self, i: int) -> str:
         """The token as people read it: a line end, tab or control character spelled out."""
@@ -71,10 +83,12 @@ class Vocab:
         return SPELLED.get(c) or (f"\\u{ord(c):04x}" if unicodedata.category(c) == "Cc" else c)
 
     def to_json(self) -> dict:
+        """What vocab.json keeps: the level, the boundary id and the characters."""
         return {"level": "char", "boundary_id": BOUNDARY_ID, "chars": self.chars}
 
     @classmethod
     def from_json(cls, obj: dict) -> Vocab:
+        """The vocabulary vocab.json describes; NnlmError where it is not a character vocabulary."""
         if obj.get("level") != "char" or not isinstance(obj.get("chars"), list):
             raise NnlmError("vocab.json: not a character vocabulary")
         if not all(isinstance(c, str) and len(c) == 1 for c in obj["chars"]):

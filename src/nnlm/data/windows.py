@@ -27,6 +27,7 @@ class Sequences:
         return self.starts.numel()
 
     def tokens(self) -> int:
+        """Predicted tokens in all."""
         return int(self.lengths.sum())
 
     def pieces(self, size: int) -> Sequences:
@@ -40,6 +41,7 @@ class Sequences:
         return Sequences(self.stream, first + rank * size, lengths)
 
     def select(self, index: torch.Tensor) -> Sequences:
+        """The sequences `index` only."""
         return Sequences(self.stream, self.starts[index], self.lengths[index])
 
     def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -62,35 +64,46 @@ class Windows:
     reaches back past the start of its own item (earlier positions read as 0, the
     lecture's '...' padding). Contexts are gathered per batch, so memory is the
     stream plus two int64 per example, never a copy per window.
+
+    Items of a labelled list start with their label's token instead of the boundary:
+    `<en> e m m a 0 <fr> e l o d i e 0` (`starts`: each item's first token).
     """
 
-    def __init__(self, items: list[str], vocab: Vocab, block_size: int, source: str = ""):
+    def __init__(self, items: list[str], vocab: Vocab, block_size: int, source: str = "",
+                 starts: list[int] | None = None):
         encoded = [vocab.encode(item, f"{source} item {n}" if source else repr(item))
                    for n, item in enumerate(items, 1)]
         lengths = torch.tensor([len(ids) for ids in encoded], dtype=torch.long)
         ids = torch.tensor([i for ids in encoded for i in ids], dtype=torch.int32)
-        self._build(ids, lengths, block_size)
+        self._build(ids, lengths, block_size, starts=None if starts is None else torch.tensor(starts))
 
     @classmethod
     def from_ids(cls, ids: torch.Tensor, lengths: torch.Tensor, block_size: int,
-                 ends: bool = True) -> Windows:
+                 ends: bool = True, starts: torch.Tensor | None = None) -> Windows:
         """Items already encoded: their ids concatenated (T,) and each item's length.
-        ends=False: the end of an item is not predicted (pieces of a stream)."""
+        ends=False: the end of an item is not predicted (pieces of a stream); `starts`: each
+        item's first token (its label's), where not the boundary."""
         windows = cls.__new__(cls)
-        windows._build(ids.to(torch.int32), lengths.to(torch.long), block_size, ends)
+        windows._build(ids.to(torch.int32), lengths.to(torch.long), block_size, ends, starts)
         return windows
 
     def _build(self, ids: torch.Tensor, lengths: torch.Tensor, block_size: int,
-               ends: bool = True) -> None:
+               ends: bool = True, starts: torch.Tensor | None = None) -> None:
         self.block_size = block_size
         # item k occupies [start_k, start_k + len_k]: its leading 0, then its tokens;
-        # its examples predict the len_k + 1 tokens after start_k (the last is the end 0)
-        lengths = lengths + 1
-        starts = torch.cumsum(lengths, 0) - lengths
+        # its examples predict the len_k + 1 tokens after start_k (the last is the end 0).
+        # With `starts`, each item has a slot of its own for its end: [start token, tokens, 0].
+        own_end = int(starts is not None)
+        lengths = lengths + 1 + own_end
+        starts_at = torch.cumsum(lengths, 0) - lengths
         self.stream = torch.zeros(int(lengths.sum()) + 1, dtype=torch.int32)  # int32: big corpora
-        token_pos = torch.repeat_interleave(starts + 1, lengths - 1) + _ranks_within(lengths - 1)
+        inside = lengths - 1 - own_end  # each item's own tokens
+        token_pos = torch.repeat_interleave(starts_at + 1, inside) + _ranks_within(inside)
         self.stream[token_pos] = ids
-        predicted = lengths if ends else lengths - 1
+        if own_end:
+            self.stream[starts_at] = starts.to(torch.int32)
+        predicted = inside + 1 if ends else inside
+        starts = starts_at
         self.item_start = torch.repeat_interleave(starts, predicted)  # (N,) per example
         self.pos = self.item_start + _ranks_within(predicted) + 1  # (N,) target positions
         self._offsets = torch.arange(-block_size, 0, dtype=torch.long)
@@ -105,6 +118,7 @@ class Windows:
         return ctx.masked_fill_(idx < self.item_start[index].unsqueeze(1), BOUNDARY_ID)
 
     def targets(self, index: torch.Tensor) -> torch.Tensor:
+        """The next tokens of the examples `index`: (B,) int64."""
         return self.stream[self.pos[index]].long()
 
     def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -154,9 +168,11 @@ class StreamWindows:
         return ctx.masked_fill_(idx < 0, BOUNDARY_ID)
 
     def targets(self, index: torch.Tensor) -> torch.Tensor:
+        """The next tokens of the examples `index`: (B,) int64."""
         return self.stream[index.long()].long()
 
     def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """All examples at once: X (N, block_size), Y (N,)."""
         everything = torch.arange(len(self))
         return self.contexts(everything), self.targets(everything)
 

@@ -61,6 +61,7 @@ class WordVocab:
             other.words, other.lowercase)
 
     def split(self, text: str) -> list[str]:
+        """The words of a text (lowercased first, where the vocabulary is)."""
         return (text.lower() if self.lowercase else text).split()
 
     def encode(self, item: str, context: str = "") -> list[int]:
@@ -72,18 +73,25 @@ class WordVocab:
         words = [UNK if i == UNK_ID else self.words[i - 2] for i in ids if i != BOUNDARY_ID]
         return " ".join(words).replace(" \n ", "\n").replace(" \n", "\n").replace("\n ", "\n")
 
+    def keys(self) -> list:
+        """What each id stands for, by id (Vocab.keys): the boundary, <unk>, then the words."""
+        return [BOUNDARY_DISPLAY, UNK, *self.words]
+
     def token_str(self, i: int) -> str:
+        """The token as people read it (a line end spelled as a backslash and n)."""
         if i == BOUNDARY_ID:
             return BOUNDARY_DISPLAY
         word = UNK if i == UNK_ID else self.words[i - 2]
         return "\\n" if word == LINE_END else word
 
     def to_json(self) -> dict:
+        """What vocab.json keeps: the level, the boundary id, <unk>, lowercase and the words."""
         return {"level": "word", "boundary_id": BOUNDARY_ID, "unk": UNK,
                 "lowercase": self.lowercase, "words": self.words}
 
     @classmethod
     def from_json(cls, obj: dict) -> WordVocab:
+        """The vocabulary vocab.json describes; NnlmError where it is not a word vocabulary."""
         if obj.get("level") != "word" or not isinstance(obj.get("words"), list):
             raise NnlmError("vocab.json: not a word vocabulary")
         if not all(isinstance(w, str) and (w == LINE_END or w and not any(c.isspace() for c in w))
@@ -102,6 +110,7 @@ class Corpus:
     sha256: str
 
     def line_lengths(self) -> np.ndarray:
+        """Tokens of each line: (lines,) int64."""
         return np.diff(self.line_starts)
 
 
@@ -158,15 +167,18 @@ class WordSplit:
     mode: str
 
     def windows(self, name: str, block_size: int):
+        """The examples of split `name`, contexts of `block_size` tokens."""
         part = getattr(self, name)
         if self.mode == "stream":
             return StreamWindows(torch.from_numpy(part.ids), block_size)
         return Windows.from_ids(torch.from_numpy(part.ids), torch.from_numpy(part.lengths), block_size)
 
     def tokens(self) -> dict:
+        """Tokens of each split."""
         return {name: len(getattr(self, name)) for name in ("train", "dev", "test")}
 
     def chars(self) -> dict:
+        """Characters of text each split's tokens cover (words.text_lengths)."""
         return {name: getattr(self, name).chars for name in ("train", "dev", "test")}
 
 
@@ -181,12 +193,14 @@ def cut_points(corpus: Corpus, mode: str, split_tokens: tuple) -> tuple[int, int
     """Token positions where dev and test start: exact in stream mode, rounded up to the
     next line start in sentence mode (a sentence is never cut)."""
     if len(split_tokens) != 2 or min(split_tokens) < 0 or split_tokens[0] < 1:
-        raise NnlmError(f"--split-tokens needs TRAIN,DEV token counts, got {split_tokens}")
+        raise NnlmError(f"split_tokens needs (TRAIN, DEV) token counts, got {split_tokens}",
+                        cli=f"--split-tokens needs TRAIN,DEV token counts, got {split_tokens}")
     a, b = split_tokens[0], split_tokens[0] + split_tokens[1]
     total = len(corpus.ids)
     if b > total:
-        raise NnlmError(f"--split-tokens {a},{split_tokens[1]} asks for {b} tokens; "
-                        f"the corpus has {total}")
+        why = f"asks for {b} tokens; the corpus has {total}"
+        raise NnlmError(f"split_tokens=({a}, {split_tokens[1]}) {why}",
+                        cli=f"--split-tokens {a},{split_tokens[1]} {why}")
     if mode == "sentence":
         starts = corpus.line_starts
         a, b = (int(starts[min(np.searchsorted(starts, x), len(starts) - 1)]) for x in (a, b))

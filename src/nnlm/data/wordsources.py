@@ -25,9 +25,13 @@ class WordSource(FromFiles):
     mode: ClassVar[str]
 
     @classmethod
-    def read(cls, config: DataConfig) -> WordSource:
+    def read(cls, config: DataConfig, base=None) -> WordSource:
+        if base is not None:
+            raise NnlmError("a word-level run cannot start from another run's weights (characters and "
+                            "subwords can)")
         if not config.path:
-            raise NnlmError("--tokens word needs a DATA file (the bundled names are characters)")
+            raise NnlmError("tokens='word' needs a data file (the bundled names are characters)",
+                            cli="--tokens word needs a DATA file (the bundled names are characters)")
         check_split_files(config)
         notes = []
         paths = [p for p in (config.path, config.dev, config.test) if p]

@@ -13,6 +13,7 @@ from ..ngram.mixture import MixResult, check_weights, mix_many, tune_weights
 
 
 def targets(windows) -> torch.Tensor:
+    """The next token of every example of `windows`: (N,) int64."""
     return windows.targets(torch.arange(len(windows)))
 
 
@@ -46,7 +47,7 @@ def evaluate_mix(lms, order: int | None = 3, weights=None, splits=("dev", "test"
     tuned = weights is None
     if not tuned:
         weights = check_weights(weights, len(lms), order is not None)
-    ngram_model = fit_ngram(lms[0].spec, order)[0] if order is not None else None
+    ngram_model = fit_ngram(lms[0].source, order)[0] if order is not None else None
     parts = {name: component_logprobs(lms, ngram_model, name)
              for name in dict.fromkeys(("dev", *splits) if tuned else splits)}
     if tuned:

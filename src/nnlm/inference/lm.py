@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
+import math
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from ..ngram.mixture import RunMixture
 from ..run import rundir
 from ..run.spec import RunSpec
 from .predictor import Predictor
-from .sample import MAX_SEED, SampleRequest, generate
+from .sample import MAX_SEED, SampleRequest, generate, too_rare
 
 MAX_ROUNDS = 100  # sampling rounds for --unique/--new-only before giving up
 SAMPLE_BATCH = 8192  # rows generated together
@@ -36,6 +38,13 @@ class Sample:
     # run keeps no list of its items to compare with (running text, words)
 
 
+class Samples(list):
+    """The samples a request drew (a list of Sample), and `tries`: the samples drawn in all, those
+    that failed a test included (with exact, unique, new_only or exclude, those drawn again)."""
+
+    tries: int = 0
+
+
 @dataclass
 class Score:
     text: str
@@ -43,6 +52,7 @@ class Score:
     tokens: list[tuple[str, float]]  # (token, log p) for each token, then the end
 
     def to_json(self) -> dict:
+        """The score as `nnlm score --json` writes it: item, logprob and each token's."""
         return {"item": self.text, "logprob": self.logprob,
                 "tokens": [{"token": t, "logprob": lp} for t, lp in self.tokens]}
 
@@ -64,10 +74,12 @@ class LanguageModel:
 
     @property
     def mixture(self) -> RunMixture | None:
+        """The run's n-gram mixture, or None (the model alone)."""
         return self.predictor.mixture
 
     @property
     def device(self) -> torch.device:
+        """The device the model is on."""
         return self.predictor.device
 
     @classmethod
@@ -116,37 +128,76 @@ class LanguageModel:
     def sample(self, num: int = 10, *, temperature: float = 1.0, top_k: int | None = None,
                top_p: float | None = None, prefix: str = "", min_len: int = 0,
                max_len: int | None = None, seed: int | None = None, unique: bool = False,
-               new_only: bool = False, on_text=None) -> list[Sample]:
-        """`num` samples; with unique/new_only, draws more rounds until it has `num`.
-        `on_text(piece)`: the first sample's text, piece by piece as it is drawn."""
+               new_only: bool = False, regex: str = "", contains: str = "", suffix: str = "",
+               min_chars: int = 0, max_chars: int | None = None, exclude: str | Path | Iterable[str] = "",
+               exact: bool = False, tries: int | None = None, on_text=None) -> Samples:
+        """`num` samples; with unique/new_only/exclude/exact, draws more rounds until it has `num`.
+        The constraints (regex, contains, suffix, min_chars, max_chars: what each sample's text,
+        the prefix included, must be; exclude: a file of items, or the items, no sample may be)
+        steer each sample token by token, or with `exact`, samples are drawn whole from the model
+        and those that fail are drawn again (at most `tries`; the result's `tries` says how many
+        were). `on_text(piece)`: the first sample's text, piece by piece as it is drawn.
+        Raises SettingError (an NnlmError) for a control it cannot take, an impossible
+        constraint, or one too rare for `exact`."""
+        files = isinstance(exclude, (str, Path))
         return self.draw(SampleRequest(num=num, prefix=prefix, temperature=temperature, top_k=top_k,
                                        top_p=top_p, min_len=min_len, max_len=max_len, seed=seed,
-                                       unique=unique, new_only=new_only), on_text)
+                                       unique=unique, new_only=new_only, regex=regex, contains=contains,
+                                       suffix=suffix, min_chars=min_chars, max_chars=max_chars,
+                                       exclude=str(exclude) if files else "", exact=exact, tries=tries,
+                                       exclude_items=() if files else tuple(exclude)), on_text)
 
-    def draw(self, request: SampleRequest, on_text=None) -> list[Sample]:
-        """The samples `request` asks for (fewer where the model cannot make that many unique or
-        new ones in MAX_ROUNDS rounds); `on_text` as for `sample`."""
+    def draw(self, request: SampleRequest, on_text=None) -> Samples:
+        """The samples `request` asks for (fewer where the model cannot make that many unique,
+        new or not excluded ones in MAX_ROUNDS rounds, or, with exact, in `tries` draws);
+        `on_text` as for `sample` (with exact, the first sample whole once it is found: a row
+        may yet fail while it is drawn)."""
         request = request.checked(self.source)
         generator = torch.Generator(self.device)  # (torch's global generator is left as it was)
         generator.manual_seed(request.seed if request.seed is not None else secrets.randbelow(MAX_SEED))
-        rounds = request.unique or request.new_only
-        found, seen = [], set()
-        for _ in range(MAX_ROUNDS + request.num // SAMPLE_BATCH):
-            want = request.num - len(found)
-            # rounds of at most SAMPLE_BATCH rows: bigger batches only grow the model's state
-            # (a key-value cache is copied as rows finish) past the CPU's caches
-            batch = min(SAMPLE_BATCH, max(64, 2 * want) if rounds else want)
-            ids = generate(self.predictor, batch, list(request.prefix_ids), generator=generator,
-                           on_token=self.text_stream(request, on_text) if not found else None,
-                           **request.controls())
-            for sample in self.samples_of(ids):
-                if (request.unique and sample.text in seen) or (request.new_only and sample.novelty != "new"):
-                    continue
-                seen.add(sample.text)
-                found.append(sample)
-                if len(found) == request.num:
-                    return found
+        found, seen, excluded, rounds = Samples(), set(), set(request.exclude_items), 0
+        while batch := self.batch_size(request, request.num - len(found), len(found), found.tries, rounds):
+            stream = self.text_stream(request, on_text) if not (found.tries or request.exact) else None
+            rows = generate(self.predictor, batch, list(request.prefix_ids), generator=generator,
+                            on_token=stream, **request.controls())
+            rounds += 1
+            if self.keep(request, rows, found, seen, excluded):
+                break
+        if request.exact and not found:
+            raise too_rare(found.tries)
+        if request.exact and on_text is not None:
+            on_text(found[0].text)
         return found
+
+    def keep(self, request: SampleRequest, rows: list, found: Samples, seen: set, excluded: set) -> bool:
+        """Add to `found` the samples of `rows` (generate's, None: failed the constraint) that pass
+        the request's tests (unique: not in `seen`; new_only; not `excluded`), counting the rows
+        tried; whether it now has all it asked for."""
+        for k, seq in enumerate(rows):
+            sample = self.samples_of([seq])[0] if seq is not None else None
+            if sample is None or (request.unique and sample.text in seen) or sample.text in excluded \
+                    or (request.new_only and sample.novelty != "new"):
+                continue
+            seen.add(sample.text)
+            found.append(sample)
+            if len(found) == request.num:
+                found.tries += k + 1  # the rows drawn up to the last one kept
+                return True
+        found.tries += len(rows)
+        return False
+
+    @staticmethod
+    def batch_size(request: SampleRequest, want: int, found: int, tries: int, rounds: int) -> int:
+        """Rows to draw in the next round (0: no more): at most SAMPLE_BATCH (bigger batches only
+        grow the model's state, a key-value cache copied as rows finish, past the CPU's caches);
+        in rounds, twice what is wanted, at most MAX_ROUNDS of them; with exact, what the share
+        found so far says is needed, within the tries left."""
+        if request.exact:
+            share = found / tries if found else 0.5 if not tries else 1 / SAMPLE_BATCH
+            return max(0, min(SAMPLE_BATCH, request.tries - tries, max(64, math.ceil(1.2 * want / share))))
+        if rounds >= MAX_ROUNDS + request.num // SAMPLE_BATCH:
+            return 0
+        return min(SAMPLE_BATCH, max(64, 2 * want) if request.rounds else want)
 
     def text_stream(self, request: SampleRequest, on_text):
         """A callback for `generate` that hands `on_text` the text each new token adds (the
@@ -200,11 +251,25 @@ class LanguageModel:
         elif split in ("train", "dev", "test"):
             windows, source = self.spec.windows(split, width), f"the {split} split"
         else:
-            raise NnlmError(f"--split must be train, dev or test, got {split!r}")
+            raise NnlmError.about("split", "--split", f"must be train, dev or test, got {split!r}")
         if not len(windows):
             raise NnlmError(f"{source} has no items to evaluate")
         return windows
 
 
 def load(run_dir: str | Path, device: str = "auto", weights: str = "best", mix: bool = True) -> LanguageModel:
+    """A trained run, ready to sample, score and evaluate.
+
+    Args:
+        run_dir: the run directory `nnlm train` wrote.
+        device: "auto" (CUDA, else Apple MPS, else the CPU) or a device torch names ("cpu", "cuda"...).
+        weights: "best" (best on dev, model.safetensors) or "last" (the checkpoint).
+        mix: use the run's n-gram mixture where it has one (with the best weights only).
+
+    Returns:
+        The run's LanguageModel.
+
+    Raises:
+        NnlmError: not a run directory, or one whose files are missing, changed or unreadable.
+    """
     return LanguageModel.load(run_dir, device=device, weights=weights, mix=mix)

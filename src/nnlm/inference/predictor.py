@@ -17,7 +17,7 @@ import torch
 from ..losses import EvalResult
 from ..models.base import Model
 from ..ngram.baseline import logprobs as ngram_logprobs
-from ..ngram.mixture import RunMixture, fit_run_mixture
+from ..ngram.mixture import NgramSide, RunMixture, fit_ngram_side, fit_run_mixture
 from .evaluate import evaluate, token_logprobs
 
 # The examples of a split, a file or given sequences, with contexts of `width` tokens
@@ -38,6 +38,7 @@ class Predictor:
 
     @property
     def block_size(self) -> int:
+        """Context tokens the model reads (its block size)."""
         return self.model.config.block_size
 
     def describe(self, family: str) -> str:
@@ -71,21 +72,22 @@ class Predictor:
         lp = self.logprobs(examples)
         return EvalResult(loss=float(-lp.mean()), tokens=lp.numel())
 
-    def fit_mixture(self, source, model_logprobs: Callable[[str], np.ndarray]
-                    ) -> tuple[Predictor, dict] | None:
+    def fit_mixture(self, source, model_logprobs: Callable[[str], np.ndarray],
+                    ngram: NgramSide | None = None) -> tuple[Predictor, dict] | None:
         """This model mixed with a Kneser-Ney model of `source`'s train split (order and weight
         chosen on dev), and its report (mix.json: the order, the weights, the dev and test
         losses), where that beats the model alone on dev; else None.
-        `model_logprobs(split)`: the model's own log p of the split's tokens."""
-        mixture, report = fit_run_mixture(model_logprobs("dev"), source)
+        `model_logprobs(split)`: the model's own log p of the split's tokens; `ngram`: the
+        n-gram side where already fitted (ngram.mixture.fit_ngram_side)."""
+        ngram = ngram or fit_ngram_side(source)
+        mixture, report = fit_run_mixture(model_logprobs("dev"), ngram)
         if not report["dev_loss"]["mixture"] < report["dev_loss"]["model"] - 1e-6:
             return None
-        mixed = Predictor(self.model, self.device, mixture)
-        if len(source.windows("test", self.block_size)):
+        if ngram.test is not None:
             test = model_logprobs("test")
-            lp = mixed.logprobs(lambda width: source.windows("test", width), test).numpy()
+            lp = mixture.mix(test, ngram.test)
             report["test_loss"] = {"mixture": float(-lp.mean()), "model": float(-test.mean())}
-        return mixed, report
+        return Predictor(self.model, self.device, mixture), report
 
     # -- a sampling step and the state it carries -----------------------------------------
     def begin(self, context: torch.Tensor) -> tuple[torch.Tensor, object]:

@@ -4,16 +4,21 @@ the run's predictor per position."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, replace
 
 import torch
 
+from ..data.text import read_items
 from ..data.vocab import BOUNDARY_ID
-from ..errors import SettingError
+from ..errors import NnlmError, SettingError
 from ..settings.declare import setting, settings_of
+from .constraints import BadPattern, Constraint, TextRule, Unsatisfiable, compile_constraint
 from .predictor import Predictor
 
 MAX_SEED = 2**63 - 1
+EXACT_TRIES = 100_000  # --exact draws at most this many samples (or 100 per sample asked) by default
+RULES = ("regex", "contains", "suffix", "min_chars", "max_chars")  # the controls a TextRule holds
 
 
 @dataclass(frozen=True)
@@ -22,7 +27,9 @@ class SampleRequest:
     Each control is declared once here (its flag and help come from it); `checked` fills in the
     data's defaults and checks every control, the one place that does."""
 
-    num: int = setting(10, "how many samples", at_least=1, aliases=("-n",))
+    num: int = setting(10, "how many samples (the command line: 20 of a list; one continuation of running "
+                       "text, printed as it is drawn)", at_least=1, flag="--num-samples", aliases=("-n",),
+                       hidden=("--num",))
     prefix: str = setting("", "every sample starts with this text")
     temperature: float = setting(1.0, "divides the logits before drawing: below 1 sharper, above 1 "
                                  "flatter; 0 takes the most likely token (greedy)", at_least=0)
@@ -38,14 +45,37 @@ class SampleRequest:
                                at_most=MAX_SEED)
     unique: bool = setting(False, "no repeats among the samples")
     new_only: bool = setting(False, "only items that are not in the run's data")
+    regex: str = setting("", "every sample, as text (the prefix included), matches this pattern in full "
+                         "(Python's syntax; \\w, \\d and \\s stand for ASCII characters only)",
+                         metavar="PATTERN")
+    contains: str = setting("", "every sample holds this text", metavar="TEXT")
+    suffix: str = setting("", "every sample ends with this text", metavar="TEXT")
+    min_chars: int = setting(0, "the shortest sample, in characters (the prefix included; a list's samples "
+                             "only)", at_least=0, metavar="N")
+    max_chars: int | None = setting(None, "the longest sample, in characters (the prefix included; a list's "
+                                    "samples only; 0 or none: no limit)", at_least=0, metavar="N")
+    exclude: str = setting("", "a file of items, one a line, that no sample may be (a list's samples only)",
+                           metavar="FILE")
+    exact: bool = setting(False, "samples from the model's own distribution given the constraints: whole "
+                          "samples are drawn and those that fail are drawn again, up to --tries, rather "
+                          "than steered token by token (which changes the distribution)")
+    tries: int | None = setting(None, "with --exact: the most samples drawn in all before giving up "
+                                f"(default: {EXACT_TRIES:,}, or 100 for each sample asked where that is "
+                                "more; 0: the default)", at_least=0, metavar="N")
     prefix_ids: tuple[int, ...] = ()  # the prefix's token ids (set by `checked`)
+    exclude_items: tuple[str, ...] = ()  # texts no sample may be: the exclude file's (set by `checked`),
+    # or given (the server's JSON array)
+    constraint: Constraint | None = None  # the compiled constraint (set by `checked`; None: none)
 
     def checked(self, source, *, limits: dict[str, int | float] | None = None) -> SampleRequest:
         """This request for a run whose data is `source` (data.sources.Source), or a one-line
         SettingError for a control it cannot take (which names the control as its reader
         knows it: argument, flag or JSON field). It gets the data's max_len (a stream's samples
         are all max_len tokens long: a stream has no end), off-switches as None (top_k 0,
-        top_p 1) and the prefix's ids. `limits`: the caller's upper bounds ({setting: most})."""
+        top_p 1, max_chars 0), the prefix's ids, the texts to exclude, the tries --exact may
+        draw, and the constraint compiled once for all the samples (constraints.py; a byte-level
+        BPE run always has one: whole characters). `limits`: the caller's upper bounds
+        ({setting: most})."""
         declared = {s.name: s for s in settings_of(SampleRequest)}
         for key, s in declared.items():
             (replace(s, at_most=limits[key]) if limits and key in limits else s).check(getattr(self, key))
@@ -57,21 +87,97 @@ class SampleRequest:
         if min_len > max_len:
             raise SettingError(f"{{0}} ({min_len}) must not exceed {{1}} ({max_len})", declared["min_len"],
                                declared["max_len"])
+        prefix_ids = tuple(source.encode(self.prefix, "the prefix"))
+        rule = self.rule(source, declared)
+        tries = self.tries or max(EXACT_TRIES, 100 * self.num)
         return replace(self, min_len=min_len, max_len=max_len, top_k=self.top_k or None,
                        top_p=self.top_p if self.top_p is not None and self.top_p < 1 else None,
-                       prefix_ids=tuple(source.encode(self.prefix, "the prefix")))
+                       prefix_ids=prefix_ids, max_chars=rule.max_chars,
+                       tries=min(tries, limits.get("tries", tries)) if limits else tries,
+                       exclude_items=self.excluded(source, declared),
+                       constraint=constrained(source, rule, list(prefix_ids[:max_len]), min_len, max_len,
+                                              declared, [k for k in RULES if getattr(self, k)]))
+
+    def rule(self, source, declared: dict) -> TextRule:
+        """What every sample's text must be (checked: limits that running text refuses, and
+        characters a character-level run cannot spell)."""
+        rule = TextRule(self.regex, self.contains, self.suffix, self.min_chars, self.max_chars or None)
+        if not source.ends and (rule.min_chars or rule.max_chars is not None):
+            which = declared["min_chars" if rule.min_chars else "max_chars"]
+            raise SettingError("{0} is for a list's samples: running text's are {1} tokens long, ask for "
+                               "their length in tokens", which, declared["max_len"])
+        if rule.max_chars is not None and rule.min_chars > rule.max_chars:
+            raise SettingError(f"{{0}} ({rule.min_chars}) must not exceed {{1}} ({rule.max_chars})",
+                               declared["min_chars"], declared["max_chars"])
+        for key in ("contains", "suffix"):
+            try:
+                source.encode(getattr(self, key), "")
+            except NnlmError as e:  # a character the run's vocabulary lacks
+                raise SettingError("{0}: " + braced(str(e)), declared[key]) from None
+        return rule
+
+    def excluded(self, source, declared: dict) -> tuple[str, ...]:
+        """The texts no sample may be: the exclude file's items (or the items given), each also as
+        the run writes it (a word run: single spaces, its case)."""
+        items = list(self.exclude_items)
+        if self.exclude:
+            try:
+                items += read_items(self.exclude)
+            except NnlmError as e:  # no such file, empty, not UTF-8
+                raise SettingError("{0}: " + braced(str(e)), declared["exclude"]) from None
+        if items and not source.ends:
+            raise SettingError("{0} is for a list's samples: running text has no items", declared["exclude"])
+        written = set(items)
+        for item in items:
+            with contextlib.suppress(NnlmError):  # a character the run lacks: it cannot be sampled anyway
+                written.add(source.decode(source.encode(item, "it")))
+        return tuple(sorted(written))
+
+    @property
+    def rounds(self) -> bool:
+        """Whether samples are drawn in rounds, those that fail a test being drawn again."""
+        return bool(self.unique or self.new_only or self.exclude_items or self.exact)
 
     def controls(self) -> dict:
         """The keyword arguments of `generate` (after `checked`)."""
         return dict(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p, min_len=self.min_len,
-                    max_len=self.max_len)
+                    max_len=self.max_len, constraint=self.constraint, exact=self.exact)
 
     def batch_key(self) -> tuple:
         """Requests with equal keys can be generated in one batch, each with its own seed
-        (a request for unique or new samples draws rounds of its own)."""
-        if self.unique or self.new_only:
+        (a request drawn in rounds draws them on its own)."""
+        if self.rounds:
             return ("rounds", id(self))
         return (self.prefix_ids, *self.controls().values())
+
+
+def too_rare(tries: int) -> SettingError:
+    """The error of exact sampling when none of `tries` samples met the constraints."""
+    declared = {s.name: s for s in settings_of(SampleRequest)}
+    return SettingError(f"{{0}}: none of the {tries:,} samples drawn satisfied the constraints, which are "
+                        "too rare to draw exactly: leave out {0} to steer samples token by token, or allow "
+                        "more {1}", declared["exact"], declared["tries"])
+
+
+def braced(text: str) -> str:
+    """`text` as a literal part of a SettingError's template."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def constrained(source, rule: TextRule, prefix: list[int], min_len: int, max_len: int, declared: dict,
+                given: list[str]) -> Constraint | None:
+    """The compiled constraint of `rule` (constraints.compile_constraint), its errors as
+    SettingErrors that name the controls (`given`: the names of those given)."""
+    try:
+        return compile_constraint(source, rule, prefix, min_len, max_len)
+    except BadPattern as e:
+        raise SettingError("{0} " + braced(str(e)), declared["regex"]) from None
+    except NnlmError as e:  # an impossible or too complex constraint
+        names = [f"{{{k}}}" for k in range(len(given))] or ["the run's own rule (whole characters)"]
+        names = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+        hint = f" (a higher {{{len(given)}}} may)" if isinstance(e, Unsatisfiable) and e.longer else ""
+        raise SettingError(f"{names}: {braced(str(e))}{hint}", *(declared[k] for k in given),
+                           declared["max_len"]) from None
 
 
 def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float | None) -> torch.Tensor:
@@ -92,12 +198,19 @@ def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float | None) 
 @torch.no_grad()
 def generate(predictor, num: int, prefix: list[int], *, temperature: float = 1.0,
              top_k: int | None = None, top_p: float | None = None, min_len: int = 0,
-             max_len: int = 64, generator: torch.Generator | None = None,
-             groups: list[tuple[torch.Generator, int]] | None = None, on_token=None) -> list[list[int]]:
+             max_len: int = 64, constraint: Constraint | None = None, exact: bool = False,
+             generator: torch.Generator | None = None,
+             groups: list[tuple[torch.Generator, int]] | None = None,
+             on_token=None) -> list[list[int] | None]:
     """`num` token sequences, each starting with `prefix`, ending at the boundary token
     (not included) or at max_len tokens. The end token is forbidden before min_len.
     `on_token(id)` is called with each token of the first sequence as it is drawn. The
     controls are a checked request's (SampleRequest.controls): nothing here checks them.
+
+    `constraint` (constraints.Constraint, compiled for this prefix and these lengths): each row
+    draws only the tokens that leave a way to satisfy it (the others' logits are -inf before
+    temperature, top-k and top-p); with `exact`, rows draw from the model as it is, and a row
+    that can no longer satisfy the constraint stops there: its sequence is None.
 
     `predictor` is an inference.predictor.Predictor (or a bare model, the model alone): it
     carries its own state from step to step (begin/advance/keep), so a step costs one
@@ -112,13 +225,17 @@ def generate(predictor, num: int, prefix: list[int], *, temperature: float = 1.0
     prefix = prefix[:max_len]
     out = torch.full((num, max_len), BOUNDARY_ID, dtype=torch.long, device=device)
     out[:, :len(prefix)] = torch.tensor(prefix, dtype=torch.long)
-    lengths = torch.full((num,), max_len, dtype=torch.long, device=device)
+    lengths = torch.full((num,), max_len, dtype=torch.long, device=device)  # -1: failed the constraint
     rows = torch.arange(num, device=device)  # (R,) the rows still being written
+    guide = constraint.guide(num, device) if constraint is not None else None
     context = torch.tensor([[BOUNDARY_ID, *prefix]], dtype=torch.long, device=device).expand(num, -1)
     logits, state = predictor.begin(context)  # (R, V)
     for pos in range(len(prefix), max_len):
         if pos < min_len:
             logits[:, BOUNDARY_ID] = float("-inf")
+        allowed = guide.allowed(pos) if guide is not None else None  # (R, V)
+        if allowed is not None and not exact:
+            logits = logits.masked_fill(~allowed, float("-inf"))
         alive = torch.bincount(owner[rows.cpu()], minlength=len(groups)).tolist()
         uniform = torch.cat([torch.rand(k, 1, device=device, generator=g)
                              for (g, _), k in zip(groups, alive, strict=True) if k])  # (R, 1)
@@ -128,12 +245,19 @@ def generate(predictor, num: int, prefix: list[int], *, temperature: float = 1.0
             on_token(int(token[0]))
         going = token != BOUNDARY_ID
         lengths[rows[~going]] = pos
+        if allowed is not None:
+            failed = ~allowed.gather(1, token[:, None]).squeeze(1)  # (R,) only with exact
+            lengths[rows[failed]] = -1
+            going &= ~failed
+            guide.advance(token)
         rows = rows[going]
         if rows.numel() == 0 or pos + 1 == max_len:
             break
+        if guide is not None:
+            guide.keep(going)
         logits, state = predictor.advance(predictor.keep(state, going), token[going])
     tokens = out.cpu().tolist()
-    return [seq[:n] for seq, n in zip(tokens, lengths.cpu().tolist(), strict=True)]
+    return [seq[:n] if n >= 0 else None for seq, n in zip(tokens, lengths.cpu().tolist(), strict=True)]
 
 
 def _choose(logits, temperature, top_k, top_p, uniform) -> torch.Tensor:

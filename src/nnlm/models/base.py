@@ -43,24 +43,30 @@ class Family:
 
     @property
     def window(self) -> bool:
+        """Whether the family's model reads a fixed window (else whole sequences)."""
         return self.model.window
 
     def build(self, config) -> Model:
+        """The family's model for `config` (validated first)."""
         config.validate()
         return self.model(config)
 
 
 @dataclass
 class ModelConfig:
-    """What every family's config starts with: the vocabulary size, which the data sets;
-    the family's own settings follow it, each declared with setting()."""
+    """What every family's config starts with: the token ids, which the data sets (the
+    vocabulary's, then a labelled list's labels: the last `labels` ids, which the model reads
+    where an item starts and never predicts); the family's own settings follow, each declared
+    with setting()."""
 
     vocab_size: int
+    labels: int = field(default=0, kw_only=True)  # (keyword-only: families' fields keep their places)
 
     def validate(self) -> None:
         """Every setting within its bounds; a family adds the checks that span settings."""
-        if self.vocab_size < 1:
-            raise NnlmError(f"vocab_size must be at least 1, got {self.vocab_size}")
+        if self.vocab_size < 1 or not 0 <= self.labels < self.vocab_size:
+            raise NnlmError(f"vocab_size must be at least 1 and labels fewer, got {self.vocab_size} and "
+                            f"{self.labels}")
         check(self)
 
 
@@ -71,7 +77,18 @@ class Model(nn.Module):
     carries_state: ClassVar[bool] = False  # reads a sequence in pieces, its state carried (read)
     config: Any
 
+    def mask_labels(self, logits: torch.Tensor) -> torch.Tensor:
+        """Logits (..., V) with the label tokens' at -inf: a label is read, never predicted, so
+        the probabilities are over the vocabulary alone (as is, in a run without labels)."""
+        if not self.config.labels:
+            return logits
+        first = self.config.vocab_size - self.config.labels
+        ids = torch.arange(first, self.config.vocab_size, device=logits.device)
+        return logits.index_fill(-1, ids, float("-inf"))
+
     def loss(self, logits: torch.Tensor, targets: torch.Tensor | None):
+        """Mean cross-entropy of logits (..., V) against targets (...), -1 not counted; None
+        without targets."""
         if targets is None:
             return None
         return F.cross_entropy(logits.flatten(0, -2), targets.flatten(), ignore_index=-1)
@@ -92,6 +109,7 @@ class Model(nn.Module):
         return self.embeddings() if getattr(self.config, "tie", False) else self.out.weight
 
     def output_bias(self) -> torch.Tensor | None:
+        """The output layer's bias (V,), or None where it has none."""
         out = getattr(self, "out", None)
         return out.bias if out is not None else None
 
@@ -107,6 +125,7 @@ class Model(nn.Module):
         logits = F.linear(h, weight, bias)  # (..., V)
         if direct is not None:
             logits = logits + F.linear(*direct)
+        logits = self.mask_labels(logits)
         return logits, self.loss(logits, targets)
 
     def sampled_output_loss(self, h, targets, weight, bias, direct) -> torch.Tensor:
@@ -123,6 +142,7 @@ class Model(nn.Module):
         return sampled_softmax_loss(logits_of, targets, self.config.sampled, self.config.vocab_size)
 
     def num_parameters(self) -> int:
+        """How many numbers the model learns."""
         return sum(p.numel() for p in self.parameters())
 
     def decay_groups(self, weight_decay: float) -> list[dict]:
@@ -163,6 +183,7 @@ class Model(nn.Module):
 
     @torch.no_grad()
     def init_linear(self, layer: nn.Linear, gain: float) -> None:
+        """Weights N(0, gain / sqrt(fan-in)), so pre-activations have about unit scale; small biases."""
         layer.weight.normal_(0.0, gain / math.sqrt(layer.in_features))
         if layer.bias is not None:
             layer.bias.normal_(0.0, 0.01)
@@ -170,6 +191,7 @@ class Model(nn.Module):
     @torch.no_grad()
     def init_output(self, layer: nn.Linear) -> None:
         # a near-uniform first prediction: the initial loss is ln|V|, not confidently wrong
+        """A near-uniform first prediction: the initial loss is ln|V|, not confidently wrong."""
         layer.weight.normal_(0.0, 0.01)
         layer.bias.zero_()
 
@@ -201,6 +223,7 @@ class PositionalModel(Model):
     window = False
 
     def check_length(self, start: int, length: int) -> None:
+        """NnlmError where positions start..start+length do not fit the block size."""
         if start + length > self.config.block_size:
             raise NnlmError(f"a sequence of {start + length} tokens is longer than the block size "
                             f"{self.config.block_size}")
@@ -214,6 +237,7 @@ class PositionalModel(Model):
         raise NotImplementedError
 
     def keep_state(self, state, rows):
+        """The family's sampling state of the rows `rows` only."""
         raise NotImplementedError
 
     def begin(self, context: torch.Tensor):
@@ -245,22 +269,27 @@ NAMES_TRAINING = dict(optimizer="adamw", batch_size=512, lr_schedule="plateau", 
 # -- settings several families share: declared here once, each family picks its default --
 
 def block_size(default: int):
+    """The declaration of the context length, with a family's default."""
     return setting(default, "context length, tokens (the paper's n - 1)", at_least=1)
 
 
 def n_embd(default: int):
+    """The declaration of the embedding size, with a family's default."""
     return setting(default, "embedding size (the paper's m)", at_least=1)
 
 
 def n_hidden(default: int):
+    """The declaration of the hidden units per layer, with a family's default."""
     return setting(default, "hidden units per layer (the paper's h)", at_least=1)
 
 
 def n_layer(default: int):
+    """The declaration of the number of hidden layers, with a family's default."""
     return setting(default, "hidden layers", at_least=1)
 
 
 def dropout(default: float):
+    """The declaration of the dropout, with a family's default."""
     return setting(default, "dropout on the embeddings and every hidden layer, in training only",
                    at_least=0, below=1)
 
@@ -269,10 +298,12 @@ NORMS = ("none", "layer", "batch")
 
 
 def norm(default: str):
+    """The declaration of the normalisation of hidden layers, with a family's default."""
     return setting(default, "normalise each hidden layer's pre-activation", choices=NORMS)
 
 
 def sampled(default: int):
+    """The declaration of the sampled softmax's draws (--sampled-softmax K), with a family's default."""
     return setting(default, "train with a sampled softmax over the batch's targets plus K Zipf draws "
                    "(big word vocabularies); evaluation stays exact", at_least=0,
                    flag="--sampled-softmax", metavar="K")

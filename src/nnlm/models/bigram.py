@@ -29,7 +29,7 @@ class Bigram(WindowModel):
         return self.logits
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
-        logits = self.logits[idx[:, -1]]  # (B, V)
+        logits = self.mask_labels(self.logits[idx[:, -1]])  # (B, V)
         return logits, self.loss(logits, targets)
 
 

@@ -40,9 +40,10 @@ class BoW(PositionalModel):
     def mix(self, x: torch.Tensor, running: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
         """x (B, T, n_embd) and the running means (B, T, n_embd) -> logits (B, T, V)."""
         y = x + running / count
-        return self.out(y + self.fc_out(torch.tanh(self.fc(y))))
+        return self.mask_labels(self.out(y + self.fc_out(torch.tanh(self.fc(y)))))
 
     def embed(self, idx: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """Token and position embeddings of idx (B, T) from position `start`: (B, T, n_embd)."""
         self.check_length(start, idx.shape[1])
         return self.wte(idx) + self.wpe(torch.arange(start, start + idx.shape[1], device=idx.device))
 
@@ -71,6 +72,7 @@ class BoW(PositionalModel):
         return logits[:, -1], total
 
     def keep_state(self, total, rows):
+        """The running sums of the rows `rows` only."""
         return total[rows]
 
 

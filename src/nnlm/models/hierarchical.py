@@ -35,7 +35,9 @@ class HierarchicalConfig(ModelConfig):
     def validate(self) -> None:
         super().validate()
         if self.block_size & (self.block_size - 1):
-            raise NnlmError(f"--model hierarchical needs a power-of-two --block-size, got {self.block_size}")
+            raise NnlmError(f"the hierarchical family needs a power-of-two block_size, got {self.block_size}",
+                            cli="--model hierarchical needs a power-of-two --block-size, got "
+                            f"{self.block_size}")
 
 
 class HierarchicalMLP(WindowModel):
@@ -78,7 +80,7 @@ class HierarchicalMLP(WindowModel):
         return {f"level {i} (tanh)": h for i, h in enumerate(levels, 1)}
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
-        logits = self.out(self.merged(idx).flatten(1))  # (B, vocab_size); T is 1 here
+        logits = self.mask_labels(self.out(self.merged(idx).flatten(1)))  # (B, vocab_size); T is 1 here
         return logits, self.loss(logits, targets)
 
 

@@ -51,14 +51,14 @@ class MLPConfig(ModelConfig):
     def validate(self) -> None:
         super().validate()
         if self.tie and self.init == "normal":
-            raise NnlmError("--tie is for --init scaled")
+            raise NnlmError("tie=True is for init='scaled'", cli="--tie is for --init scaled")
 
     @property
     def paper_exact(self) -> bool:
         """The paper's model exactly: one tanh layer, no norm, no dropout, full softmax, untied
         (what the hand-written backward computes)."""
         return self.n_layer == 1 and self.norm == "none" and not self.dropout and not self.sampled \
-            and not self.tie
+            and not self.tie and not self.labels
 
 
 class MLP(WindowModel):
@@ -89,6 +89,7 @@ class MLP(WindowModel):
 
     @torch.no_grad()
     def reset_parameters(self) -> None:
+        """The init its config names: the lecture's part 2 (plain N(0, 1)) or scaled (part 3)."""
         if self.config.init == "normal":
             # lecture part 2: every parameter plain N(0, 1)
             for p in self.parameters():

@@ -44,7 +44,8 @@ class TransformerConfig(ModelConfig):
     def validate(self) -> None:
         super().validate()
         if self.n_embd % self.n_head:
-            raise NnlmError(f"--n-embd {self.n_embd} must be a multiple of --n-head {self.n_head}")
+            raise NnlmError(f"n_embd={self.n_embd} must be a multiple of n_head={self.n_head}",
+                            cli=f"--n-embd {self.n_embd} must be a multiple of --n-head {self.n_head}")
 
 
 class Block(nn.Module):
@@ -62,10 +63,12 @@ class Block(nn.Module):
         self.drop = nn.Dropout(c.dropout)
 
     def heads(self, t: torch.Tensor) -> torch.Tensor:
+        """(B, T, C) -> (B, n_head, T, C / n_head)."""
         B, T, C = t.shape
         return t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
 
     def attend(self, x: torch.Tensor, cache: list | None):
+        """Causal self-attention of x (B, T, n_embd), its keys and values appended to `cache` where given."""
         q, k, v = (self.heads(t) for t in self.qkv(x).chunk(3, dim=-1))
         if cache is not None and cache[0] is not None:  # a step after the first: all keys so far
             k, v = torch.cat([cache[0], k], 2), torch.cat([cache[1], v], 2)
@@ -78,6 +81,7 @@ class Block(nn.Module):
         return self.proj(y.transpose(1, 2).reshape(B, T, -1))  # (B, T, n_embd)
 
     def mlp_hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """The MLP's hidden layer: gelu(fc(LN(x))), (B, T, 4 n_embd)."""
         return F.gelu(self.fc(self.ln_2(x)))
 
     def forward(self, x: torch.Tensor, cache: list | None = None) -> torch.Tensor:
@@ -145,6 +149,7 @@ class Transformer(PositionalModel):
         return logits[:, -1], caches
 
     def keep_state(self, caches, rows):
+        """The key-value caches of the rows `rows` only."""
         return [[k[rows], v[rows]] for k, v in caches]
 
 

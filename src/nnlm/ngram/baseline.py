@@ -41,15 +41,16 @@ def logprobs(model, windows) -> np.ndarray:
 
 
 def fit_ngram(data, order: int, method: str = "kn", smoothing: float = 1.0):
-    """An n-gram model fitted on the train split of `data` (a data source, or anything with its
-    `windows` and `vocab`); returns (model, seconds it took)."""
+    """An n-gram model fitted on the train split of `data` (a data source: its `windows` and
+    `id_count`); returns (model, seconds it took)."""
     check_method(method)
     counts.check_order(order)
     if method == "bigram" and order != 2:
-        raise NnlmError(f"--method bigram is order 2, got --order {order}")
+        raise NnlmError(f"method 'bigram' is order 2, got order={order}",
+                        cli=f"--method bigram is order 2, got --order {order}")
     X, Y = examples(data.windows("train", counts.context_width(order)), FIT_TOKENS)
     start = time.perf_counter()
-    V = len(data.vocab)
+    V = data.id_count()
     model = counts.CountBigram(V, smoothing) if method == "bigram" else counts.KneserNey(order, V)
     model.fit(X, Y)
     return model, time.perf_counter() - start
@@ -71,13 +72,13 @@ def choose_order(data, max_order: int = counts.MAX_ORDER, patience: int = 2) -> 
     X, Y = examples(data.windows("train", width), FIT_TOKENS)  # the widest contexts once, sliced per order
     dev = data.windows("dev", width)
     if not len(dev):
-        model = counts.KneserNey(3, len(data.vocab)).fit(X[:, -2:], Y)
+        model = counts.KneserNey(3, data.id_count()).fit(X[:, -2:], Y)
         return OrderChoice(model, 3, {}, time.perf_counter() - start)
     Xd, Yd = examples(dev, CHOOSE_TOKENS)
     best, losses = None, {}
     for order in range(1, max_order + 1):
         cols = slice(width - (order - 1), width)
-        model = counts.KneserNey(order, len(data.vocab)).fit(X[:, cols], Y)
+        model = counts.KneserNey(order, data.id_count()).fit(X[:, cols], Y)
         losses[order] = float(-model.logprob(Xd[:, cols], Yd).mean())
         if best is None or losses[order] < losses[best.order]:
             best = OrderChoice(model, order, losses, 0.0)
@@ -94,13 +95,14 @@ def ngram_eval(model, windows, chars: int | None = None) -> EvalResult:
 
 
 def check_method(method: str) -> None:
+    """NnlmError for a method other than kn and bigram."""
     if method not in METHODS:
-        raise NnlmError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
+        raise NnlmError.about("method", "--method", f"must be one of {', '.join(METHODS)}, got {method!r}")
 
 
 def ngram_baseline(source, order: int | None = None, method: str = "kn", *, smoothing: float = 1.0,
                    arpa: str | None = None, samples: int = 0, max_len: int | None = None,
-                   seed: int = 0) -> dict:
+                   seed: int | None = None) -> dict:
     """The n-gram baseline of a data source (data.sources.Source): the model fitted on its train
     split (order None: Kneser-Ney of the order best on dev; the count bigram is order 2), its
     dev and test losses over the same tokens as the neural models', and, as asked, an ARPA
@@ -112,7 +114,7 @@ def ngram_baseline(source, order: int | None = None, method: str = "kn", *, smoo
     else:
         order = order or 2
         model, seconds = fit_ngram(source, order, method, smoothing)
-    report = {"method": method, "order": order, "vocab_size": len(source.vocab),
+    report = {"method": method, "order": order, "vocab_size": source.id_count(),
               "ngrams": model.num_ngrams(), "fit_seconds": round(seconds, 3)}
     if choice is not None:
         report["dev_loss_by_order"] = choice.dev_losses
@@ -122,34 +124,19 @@ def ngram_baseline(source, order: int | None = None, method: str = "kn", *, smoo
             report[name] = ngram_eval(model, windows, source.chars(name)).to_json()
     if arpa:
         if method != "kn":
-            raise NnlmError("--arpa is for --method kn")
-        names = [source.vocab.token_str(i) for i in range(len(source.vocab))]
+            raise NnlmError("arpa is for method='kn'", cli="--arpa is for --method kn")
+        names = [source.token_str(i) for i in range(source.id_count())]
         report["arpa"] = {"path": arpa, "entries": write_arpa(model, arpa, names)}
     if samples:
         report["samples"] = ngram_samples(model, source, samples, max_len, seed)
     return report
 
 
-def ngram_samples(model, source, num: int, max_len: int | None, seed: int) -> list[str]:
+def ngram_samples(model, source, num: int, max_len: int | None, seed: int | None) -> list[str]:
     """`num` samples of an n-gram model, as text; max_len None: the data's default."""
     max_len = max_len or (source.default_max_len() if source.marks_novelty else DEFAULT_SAMPLE_LEN)
     if max_len < 1:
-        raise NnlmError(f"--max-len must be at least 1, got {max_len}")
+        raise NnlmError.about("max_len", "--max-len", f"must be at least 1, got {max_len}")
     seqs = counts.sample(model, num, model.width, max_len, np.random.default_rng(seed),
                          stop_at_boundary=source.ends)
     return [source.vocab.decode(s) for s in seqs]
-
-
-def ngram(data: str | None = None, order: int | None = None, method: str = "kn", *, smoothing: float = 1.0,
-          arpa: str | None = None, samples: int = 0, max_len: int | None = None, seed: int = 0,
-          **data_settings) -> dict:
-    """`nnlm ngram` from Python: the n-gram baseline (ngram_baseline) of DATA (default: the
-    bundled names), read and split as the data settings say (tokens="word", dev="valid.txt"...)."""
-    from ..data.sources import read_source
-    from ..settings.data import DataConfig
-    from ..settings.partition import partition
-
-    parts = partition(data_settings, None, scopes=(), purpose="nnlm ngram")  # data settings only
-    source = read_source(data, DataConfig(**parts.data))
-    return ngram_baseline(source, order, method, smoothing=smoothing, arpa=arpa, samples=samples,
-                          max_len=max_len, seed=seed)

@@ -31,8 +31,9 @@ DEFAULT_DISCOUNTS = (0.5, 1.0, 1.5)  # used only when the counts are too few to 
 
 
 def check_order(order: int) -> None:
+    """NnlmError for an order outside 1..MAX_ORDER."""
     if not 1 <= order <= MAX_ORDER:
-        raise NnlmError(f"--order must be between 1 and {MAX_ORDER}, got {order}")
+        raise NnlmError.about("order", "--order", f"must be between 1 and {MAX_ORDER}, got {order}")
 
 
 def context_width(order: int) -> int:
@@ -177,6 +178,7 @@ class KneserNey:
         return P
 
     def num_ngrams(self) -> list[int]:
+        """N-grams per order, lowest first."""
         return [len(level.keys) for level in self.levels]
 
     def to_arrays(self) -> tuple[dict[str, np.ndarray], dict]:
@@ -255,16 +257,18 @@ class CountBigram:
 
     def __init__(self, vocab_size: int, smoothing: float = 1.0):
         if smoothing < 0:
-            raise NnlmError(f"--smoothing must be >= 0, got {smoothing}")
+            raise NnlmError.about("smoothing", "--smoothing", f"must be >= 0, got {smoothing}")
         self.V, self.k = vocab_size, smoothing
 
     def fit(self, X, Y) -> CountBigram:
+        """Count the (previous token, token) pairs of X (N, >= 1) and Y (N,)."""
         prev = _matrix(X, len(Y))[:, -1]
         self.keys, self.counts = np.unique(prev * self.V + np.asarray(Y, np.int64), return_counts=True)
         self.context_total = np.bincount(prev, minlength=self.V)
         return self
 
     def prob(self, X, Y) -> np.ndarray:
+        """p(Y | the last token of X) for each row: (N,) float64."""
         Y = np.asarray(Y, dtype=np.int64)
         prev = _matrix(X, len(Y))[:, -1]
         at = _find(self.keys, prev * self.V + Y, np.ones(len(Y), dtype=bool))
@@ -274,14 +278,17 @@ class CountBigram:
             return np.where(total > 0, (c + self.k) / total, 1.0 / self.V)
 
     def logprob(self, X, Y) -> np.ndarray:
+        """Natural log of p(Y | X): (N,)."""
         with np.errstate(divide="ignore"):
             return np.log(self.prob(X, Y))
 
     def distribution(self, x) -> np.ndarray:
+        """p(. | x) over the whole vocabulary for one context x: (V,)."""
         prev = int(np.asarray(x).reshape(-1)[-1])
         return self.prob(np.full((self.V, 1), prev), np.arange(self.V))
 
     def num_ngrams(self) -> list[int]:
+        """Bigrams seen."""
         return [len(self.keys)]
 
 

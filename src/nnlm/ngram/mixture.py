@@ -5,19 +5,20 @@ weights tuned on dev by EM; and a run's own mixture of its model with a Kneser-N
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import NnlmError
-from .baseline import choose_order, logprobs
+from .baseline import OrderChoice, choose_order, logprobs
 from .counts import KneserNey
 
 
 def mix_logprobs(a: np.ndarray, b: np.ndarray, weight: float) -> np.ndarray:
     """log(w e^a + (1 - w) e^b), elementwise and stable."""
     if not 0 <= weight <= 1:
-        raise NnlmError(f"--mix-weight must be in [0, 1], got {weight}")
+        raise NnlmError.about("weight", "--mix-weight", f"must be in [0, 1], got {weight}")
     return mix_many([a, b], [weight, 1.0 - weight])
 
 
@@ -69,6 +70,7 @@ class MixResult:
         return self.weights[0]
 
     def to_json(self) -> dict:
+        """The mix as JSON: the weights by component and each split's result."""
         return {"weight": self.weight, "tuned": self.tuned,
                 "components": [{"name": n, "weight": w} for n, w in zip(self.names, self.weights,
                                                                          strict=True)],
@@ -79,13 +81,15 @@ def check_weights(weights, n_runs: int, with_ngram: bool) -> list[float]:
     """Given weights: one per run; the n-gram model (if any) takes what is left of 1."""
     weights = [float(w) for w in weights]
     if len(weights) != n_runs:
-        raise NnlmError(f"--mix-weight needs one weight per run ({n_runs}), got {len(weights)}")
+        raise NnlmError.about("weights", "--mix-weight",
+                              f"needs one weight per run ({n_runs}), got {len(weights)}")
     if any(not 0 <= w <= 1 for w in weights):
-        raise NnlmError(f"--mix-weight must be in [0, 1], got {weights}")
+        raise NnlmError.about("weights", "--mix-weight", f"must be in [0, 1], got {weights}")
     rest = 1.0 - sum(weights)
     if rest < -1e-9 or (not with_ngram and abs(rest) > 1e-6):
-        raise NnlmError(f"--mix-weight: the runs' weights must sum to {'at most ' if with_ngram else ''}"
-                        f"1, got {sum(weights):g}")
+        most = "at most " if with_ngram else ""
+        raise NnlmError.about("weights", "--mix-weight", f"of the runs must sum to {most}1, got "
+                              f"{sum(weights):g}")
     return weights + [max(rest, 0.0)] if with_ngram else weights
 
 
@@ -119,13 +123,32 @@ class RunMixture:
             return np.log(w * p_model + (1 - w) * p_kn)
 
 
-def fit_run_mixture(dev_model: np.ndarray, source) -> tuple[RunMixture, dict]:
-    """Given the model's log p of each dev token (N,): the Kneser-Ney model of the order best
-    on dev and the weight best on dev (EM), and a report: the dev losses of the model, the
-    n-gram model and the mixture."""
+@dataclass
+class NgramSide:
+    """The n-gram half of a run's mixture, which needs no model, so training fits it before
+    its loop (its time then counts in the run's budget): the Kneser-Ney model of the order best
+    on dev, and its log p of every dev and test token (test: None where there is none)."""
+
+    choice: OrderChoice
+    dev: np.ndarray
+    test: np.ndarray | None
+    seconds: float  # fitting the models and scoring dev and test
+
+
+def fit_ngram_side(source) -> NgramSide:
+    """The NgramSide of a data source with a dev split."""
+    start = time.perf_counter()
     choice = choose_order(source)
+    test = source.windows("test", choice.model.width)
+    return NgramSide(choice, logprobs(choice.model, source.windows("dev", choice.model.width)),
+                     logprobs(choice.model, test) if len(test) else None, time.perf_counter() - start)
+
+
+def fit_run_mixture(dev_model: np.ndarray, ngram: NgramSide) -> tuple[RunMixture, dict]:
+    """Given the model's log p of each dev token (N,) and the n-gram side: the weight best on dev
+    (EM), and a report: the dev losses of the model, the n-gram model and the mixture."""
+    choice, dev_kn = ngram.choice, ngram.dev
     mixture = RunMixture(choice.model, 0.0)
-    dev_kn = logprobs(choice.model, source.windows("dev", mixture.width))
     mixture.weight = float(tune_weights([dev_model, dev_kn])[0])
     mixed = mixture.mix(dev_model, dev_kn)
     report = {"order": choice.order, "weight": mixture.weight, "fit_seconds": round(choice.seconds, 3),

@@ -28,6 +28,7 @@ NO_DEV_EPOCHS = 30  # a list too small for a dev split trains this many passes
 
 
 def time_budget(data: DataFacts) -> float:
+    """Seconds of the default run's whole command, by the size of the data (see the constants above)."""
     big = data.items > BIG_LIST if data.items else data.tokens * data.chars_per_token > BIG_CHARS
     return BIG_BUDGET if big else SMALL_BUDGET if data.tokens <= MID_TOKENS else MID_BUDGET
 
@@ -64,6 +65,19 @@ def training_settings(data: DataFacts, batch: int | None = None) -> tuple[dict, 
         settings.update(steps=steps, patience=0, eval_interval=max(5, per_epoch))
         why.append(f"no dev split to stop on: {NO_DEV_EPOCHS} passes ({steps:,} steps), within {budget:g} s")
     return settings, why
+
+
+def chosen_names(families) -> frozenset[str]:
+    """The settings the default run may choose from the data, for any family of `families` and
+    any data (what `nnlm train --help` says of them)."""
+    kinds = [DataFacts(tokens, items, vocab, chars, True) for tokens, items, vocab, chars in
+             ((200_000, 30_000, 30, 1.0), (1_000_000, 0, 60, 1.0), (300_000, 0, 20_000, 4.0))]
+    names = set()
+    for data in kinds:
+        names.update(training_settings(data)[0])
+        for fam in families:
+            names.update(fam.auto(data)[0] if fam.auto else fam.presets.get("default", {}))
+    return frozenset(names)
 
 
 def choose(family, source: Source) -> tuple[dict, list[str]]:

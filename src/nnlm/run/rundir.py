@@ -12,6 +12,7 @@
     ngram.safetensors        the Kneser-Ney model mixed with the model, where the mixture is
     mix.json                 better on dev: its order, the weights, the losses (written last)
     .lock                    held while a process trains the run (a second one is refused)
+    input.txt                the data, where it came from standard input (`nnlm train -`)
     tb/                      TensorBoard event files (--tensorboard)
     loss_curve.png, embedding_map.png, activations.png    nnlm plot's pictures
 
@@ -24,12 +25,12 @@ knows these names and layouts; runs written in formats 1 and 2 are read too (upg
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import tempfile
 from pathlib import Path
 
+import filelock
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
@@ -51,6 +52,7 @@ FORMAT = "nnlm-run"
 FORMAT_VERSION = 3
 CONFIG, VOCAB, MODEL, CHECKPOINT = "config.json", "vocab.json", "model.safetensors", "checkpoint.safetensors"
 METRICS, SUMMARY, LOCK = "metrics.jsonl", "summary.json", ".lock"
+INPUT = "input.txt"  # the data, where it came from standard input (nnlm train -)
 NGRAM, MIX = "ngram.safetensors", "mix.json"  # the n-gram model mixed in, and how
 # what a source keeps beside config.json, by the role it names (data.base.Source.files)
 SOURCE_FILES = {"splits": "splits.json", "tokenizer": "tokenizer.json"}
@@ -69,6 +71,7 @@ def picture_path(run_dir: Path, name: str) -> Path:
 # -- files, written atomically -----------------------------------------------------------
 
 def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically: a temporary file, fsync, rename (then fsync the folder)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -97,10 +100,13 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def write_json(path: Path, obj) -> None:
+    """`obj` as indented UTF-8 JSON, atomically."""
     atomic_write(path, (json.dumps(obj, indent=1, ensure_ascii=False) + "\n").encode())
 
 
 def read_json(path: Path) -> dict:
+    """A JSON object from `path`; NnlmError naming the file where it is missing, too large or not
+    an object."""
     path = Path(path)
     if not path.is_file():
         raise NnlmError(f"{path}: missing (not a complete nnlm run directory)")
@@ -122,6 +128,7 @@ def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict) -
 
 
 def load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """(tensors, nnlm metadata) of a safetensors file; NnlmError where it is missing or unreadable."""
     path = Path(path)
     if not path.is_file():
         raise NnlmError(f"{path}: missing (not a complete nnlm run directory)")
@@ -156,7 +163,13 @@ def check_state_dict(path: Path, tensors: dict[str, torch.Tensor], model: torch.
 
 # -- weights, checkpoints, summaries -----------------------------------------------------
 
+def best_weights_path(run_dir: Path) -> Path:
+    """Where a run keeps its best-on-dev weights."""
+    return Path(run_dir) / MODEL
+
+
 def save_best(run_dir: Path, model: torch.nn.Module, step: int, dev_loss: float) -> None:
+    """The best-on-dev weights, with their step and dev loss."""
     save_tensors(Path(run_dir) / MODEL, model.state_dict(), {"step": step, "dev_loss": dev_loss})
 
 
@@ -215,6 +228,7 @@ def save_mixture(run_dir: Path, ngram_model, mix: dict) -> None:
 
 
 def remove_mixture(run_dir: Path) -> None:
+    """Forget the run's mixture (mix.json first: without it the n-gram file is never read)."""
     for name in (MIX, NGRAM):  # mix.json first: without it the n-gram file is never read
         (Path(run_dir) / name).unlink(missing_ok=True)
 
@@ -238,16 +252,19 @@ def load_mixture(run_dir: Path):
 
 
 def write_summary(run_dir: Path, summary: dict) -> None:
+    """summary.json: how training ended and the losses of the best weights."""
     write_json(Path(run_dir) / SUMMARY, summary)
 
 
 def read_summary(run_dir: Path) -> dict:
+    """summary.json of a run; NnlmError where it has none (a run still training)."""
     return read_json(Path(run_dir) / SUMMARY)
 
 
 # -- config.json -------------------------------------------------------------------------
 
 def config_json(spec: RunSpec) -> dict:
+    """config.json of a spec: the format, the versions, and every setting."""
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "nnlm_version": __version__,
             "preset": spec.preset, "model": {"family": spec.family.name, **to_json(spec.model_config)},
             "train": to_json(spec.train), "data": to_json(spec.data),
@@ -304,9 +321,10 @@ def load_spec(run_dir: str | Path, overrides: dict | None = None) -> RunSpec:
     model_cfg.validate()
     apply_overrides(fam, train_cfg, overrides or {})
     source = load_source(run_dir, data_cfg, config.get("source"))
-    if model_cfg.vocab_size != len(source.vocab):
-        raise NnlmError(f"{run_dir}: config.json has vocab_size {model_cfg.vocab_size} but "
-                        f"vocab.json has {len(source.vocab)} tokens")
+    if (model_cfg.vocab_size, model_cfg.labels) != (source.id_count(), len(source.labels)):
+        raise NnlmError(f"{run_dir}: config.json has vocab_size {model_cfg.vocab_size} and "
+                        f"{model_cfg.labels} labels but vocab.json has {len(source.vocab)} tokens and the "
+                        f"data {len(source.labels)} labels")
     why, notes = (lines_of(config.get(key)) for key in ("why", "notes"))
     return RunSpec(run_dir, fam, model_cfg, train_cfg, data_cfg, source, str(config.get("preset", "")), why,
                    notes)
@@ -339,32 +357,50 @@ def load_source(run_dir: Path, data_cfg: DataConfig, state):
 # -- creating and locking ----------------------------------------------------------------
 
 def prepare_empty_dir(run_dir: Path, overwrite: bool) -> None:
+    """Make `run_dir` ready for a new run: missing or empty (its data from standard input
+    only), or, with `overwrite`, holding an earlier run. NnlmError otherwise."""
     if run_dir.exists() and not run_dir.is_dir():
         raise NnlmError(f"{run_dir}: exists and is not a directory")
-    if run_dir.is_dir() and any(run_dir.iterdir()):
+    if run_dir.is_dir() and any(p.name != INPUT for p in run_dir.iterdir()):
         if not (run_dir / CONFIG).exists():
-            raise NnlmError(f"{run_dir}: exists, is not empty and is not an nnlm run; "
-                            "choose another --out")
+            what = f"{run_dir}: exists, is not empty and is not an nnlm run; choose another"
+            raise NnlmError(f"{what} out", cli=f"{what} --out")
         if not overwrite:
-            raise NnlmError(f"{run_dir}: already holds a run; pass --resume to continue it "
-                            "or --overwrite to start over")
+            raise NnlmError(f"{run_dir}: already holds a run; pass resume=True to continue it or "
+                            "overwrite=True to start over", cli=f"{run_dir}: already holds a run; pass "
+                            "--resume to continue it or --overwrite to start over")
     run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def keep_input(run_dir: Path, data: bytes) -> Path:
+    """Keep data read from standard input in a new run's directory (INPUT), the file the run
+    reads and, for running text and words, reads again later; returns its path."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(run_dir / INPUT, data)
+    return run_dir / INPUT
+
+
+def is_training(run_dir: Path) -> bool:
+    """Whether a process holds the run's lock (it is training now)."""
+    try:
+        with locked(run_dir):
+            return False
+    except NnlmError:
+        return True
 
 
 @contextlib.contextmanager
 def locked(run_dir: Path):
-    """Hold an exclusive lock on the run directory; a second trainer is refused."""
-    path = Path(run_dir) / LOCK
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    """Hold an exclusive lock on the run directory (a `filelock` lock, on any OS); a second
+    trainer is refused with an NnlmError."""
+    lock = filelock.FileLock(Path(run_dir) / LOCK, timeout=0)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 32).decode(errors="replace").strip() or "another process"
-            raise NnlmError(f"{run_dir}: another training (pid {holder}) is using this run "
-                            "directory") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        lock.acquire()
+    except filelock.Timeout:
+        raise NnlmError(f"{run_dir}: another training is using this run directory (it holds "
+                        f"{Path(run_dir) / LOCK})") from None
+    try:
         yield
     finally:
-        os.close(fd)
+        lock.release()

@@ -9,11 +9,12 @@ from pathlib import Path
 
 from ..data.sources import Source, read_source
 from ..data.text import bundled_names_path
-from ..errors import NnlmError
+from ..errors import NnlmError, SettingError
 from ..models import FAMILIES, Family, family_named
 from ..models.base import ModelConfig
+from ..settings import to_json
 from ..settings.data import DataConfig
-from ..settings.partition import Parts, check_family, declared_settings, partition
+from ..settings.partition import Parts, check_family, declared_settings, family_settings, partition
 from ..settings.training import TrainConfig
 from . import auto
 
@@ -32,6 +33,7 @@ class RunSpec:
 
     @property
     def vocab(self):
+        """The data's vocabulary."""
         return self.source.vocab
 
     @property
@@ -51,14 +53,21 @@ def preset_settings(fam: Family, name: str) -> dict:
         choices = ", ".join(sorted({"default", *fam.presets}))
         others = [f.name for f in FAMILIES.values() if name in f.presets]
         has = f" (--model {', '.join(others)} {'has' if len(others) == 1 else 'have'} it)" if others else ""
-        raise NnlmError(f"unknown preset {name!r} for --model {fam.name}; choose from {choices}{has}")
+        has = has.replace("--model ", "family ")
+        raise NnlmError(f"unknown preset {name!r} for the family {fam.name}; choose from {choices}{has}",
+                        cli=f"unknown preset {name!r} for --model {fam.name}; choose from {choices}"
+                        f"{has.replace('family ', '--model ')}")
     return dict(fam.presets.get(name, {}))
 
 
-def build_configs(family: str | None, preset: str, given: Parts, source: Source):
+def build_configs(family: str | None, preset: str, given: Parts, source: Source,
+                  origin: RunSpec | None = None):
     """The family (None: chosen from the data), its model config, the training config and
     why: the preset's settings (the default: chosen from the data, see auto.py), overridden by
-    the model and training settings `given` (partitioned: see settings.partition)."""
+    the model and training settings `given` (partitioned: see settings.partition). `origin`:
+    the run whose weights this one starts from, whose family and model settings it takes."""
+    if origin is not None:
+        family = check_origin(family, given, origin)
     name, why = (family, []) if family else auto.choose_family(source.facts())
     fam = family_named(name)
     if not family:  # the settings given were checked against every family's: now against this one's
@@ -78,21 +87,39 @@ def build_configs(family: str | None, preset: str, given: Parts, source: Source)
         clock = f" unless --max-seconds {seconds:g} ends it first" if seconds else ""
         why.append(f"--steps {wanted['steps']}: trained in full{clock}")
     base = partition(base, fam, FAMILIES.values(), data=False)
+    if origin is not None:  # its sizes and regularisation, whatever the preset or the data would choose
+        base.model = {k: v for k, v in to_json(origin.model_config).items()
+                      if k not in ("vocab_size", "labels")}
+        why.append(f"starting from {origin.run_dir}: its family ({fam.name}) and model settings")
     train_cfg = TrainConfig(**{**base.train, **given.train})
     train_cfg.validate()
-    model_cfg = fam.config(vocab_size=len(source.vocab), **{**base.model, **given.model})
+    model_cfg = fam.config(vocab_size=source.id_count(), labels=len(source.labels), **{**base.model,
+                                                                                       **given.model})
     model_cfg.validate()
     return fam, model_cfg, train_cfg, why
 
 
+def check_origin(family: str | None, given: Parts, origin: RunSpec) -> str:
+    """The family of a run that starts from `origin`'s weights: origin's (NnlmError for another
+    family or a model setting given: the weights fix both)."""
+    if family and family != origin.family.name:
+        raise NnlmError(f"{origin.run_dir} is a {origin.family.name} run: a run that starts from its "
+                        f"weights is one too, not {family}")
+    if given.model:
+        setting = family_settings(FAMILIES.values())[next(iter(given.model))]
+        raise SettingError("{0}: a run that starts from another's weights takes its model settings", setting)
+    return origin.family.name
+
+
 def build_spec(data: str | None, out: str | None, *, family: str | None = None, preset: str = "default",
-               settings: dict | None = None) -> RunSpec:
+               settings: dict | None = None, origin: RunSpec | None = None) -> RunSpec:
     """Read and split the data and build every config from `settings` (the model family's,
-    training's and the data's); the family None: chosen from the data. Nothing is written."""
+    training's and the data's); the family None: chosen from the data; `origin`: the run whose
+    weights it starts from (its vocabulary is kept and extended). Nothing is written."""
     # (before the data is read: an unknown family or setting)
     given = partition(settings or {}, family_named(family) if family else None, FAMILIES.values())
-    source = read_source(data, DataConfig(**given.data))
-    fam, model_cfg, train_cfg, why = build_configs(family, preset, given, source)
+    source = read_source(data, DataConfig(**given.data), origin.vocab if origin else None)
+    fam, model_cfg, train_cfg, why = build_configs(family, preset, given, source, origin)
     run_dir = Path(out) if out else default_run_dir(Path(data) if data else bundled_names_path())
     return RunSpec(run_dir, fam, model_cfg, train_cfg, source.config, source, preset, why, list(source.notes))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import ipaddress
+import os
 import socket
 
 from ..errors import NnlmError
@@ -17,6 +18,7 @@ NEEDS = ("starlette", "uvicorn")
 
 
 def missing_dependencies() -> list[str]:
+    """The packages `nnlm serve` needs that are not installed."""
     return [name for name in NEEDS if importlib.util.find_spec(name) is None]
 
 
@@ -47,6 +49,7 @@ def serve(run_dirs: list[str], host: str = "127.0.0.1", port: int = 8000) -> int
 
 
 def is_loopback(host: str) -> bool:
+    """Whether `host` is this machine only (localhost, 127.0.0.0/8, ::1)."""
     if host == "localhost":
         return True
     try:
@@ -58,13 +61,14 @@ def is_loopback(host: str) -> bool:
 def listen(host: str, port: int) -> socket.socket:
     """A listening socket on host:port (port 0: a free one), or a one-line NnlmError."""
     if not 0 <= port <= 65535:
-        raise NnlmError(f"--port must be from 0 to 65535, got {port}")
+        raise NnlmError.about("port", "--port", f"must be from 0 to 65535, got {port}")
     sock = None
     try:
         address_family, socket_type, proto, _, address = socket.getaddrinfo(host, port,
                                                                            type=socket.SOCK_STREAM)[0]
         sock = socket.socket(address_family, socket_type, proto)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if os.name != "nt":  # on Windows it would let another process take the port too
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
         sock.listen(2048)
     except OSError as e:  # socket.gaierror too: an unknown host name

@@ -37,6 +37,10 @@ MAX_N = 1000  # samples per request
 MAX_LEN = 1000  # tokens of a sample (max_len, min_len, and characters of the prefix)
 MAX_TEXT = 10_000  # characters of a text to score
 MAX_TEMPERATURE = 100.0
+MAX_PATTERN = 1000  # characters of a pattern, of contains and of suffix
+MAX_EXCLUDED = 10_000  # items of a request's exclude list
+MAX_CHARS = 10_000  # min_chars, max_chars
+MAX_TRIES = 100_000  # samples --exact may draw for one request
 PICTURE_FILES = {f"{name}.png": name for name in RUN_PICTURES}  # the only files ever served
 PAGE_HEADERS = {  # the page is self-contained: it may load nothing from anywhere else
     "Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline'; style-src "
@@ -59,10 +63,12 @@ class SafeJSONResponse(JSONResponse):
     the browser's JSON.parse can read."""
 
     def render(self, content) -> bytes:
+        """The JSON bytes of `content`, non-finite floats as null."""
         return super().render(finite(content))
 
 
 def finite(obj):
+    """`obj` (JSON-like: dicts, lists, numbers, strings) with every non-finite float as None."""
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
@@ -73,6 +79,7 @@ def finite(obj):
 
 
 def error(status: int, message: str) -> Response:
+    """The JSON error {"error": message on one line} with HTTP status `status`."""
     return SafeJSONResponse({"error": " ".join(str(message).split())}, status_code=status)
 
 
@@ -83,6 +90,8 @@ def create_app(run_dirs, *, device: str = "cpu", allowed_hosts: set[str] | None 
 
 
 def build_app(runs: dict[str, ServedRun], allowed_hosts: set[str] | None = None) -> Starlette:
+    """The Starlette app serving the loaded `runs` (create_app's, after loading): the page, the JSON
+    API and the pictures; `allowed_hosts` as for create_app."""
     page = resources.files("nnlm.serve").joinpath("page.html").read_text(encoding="utf-8")
     cards = [dict(run.card, plots={name: f"/api/runs/{quote(run.name, safe='')}/plot/{file}"
                                    for file, name in PICTURE_FILES.items()}) for run in runs.values()]
@@ -98,9 +107,11 @@ def build_app(runs: dict[str, ServedRun], allowed_hosts: set[str] | None = None)
     async def sample(request: Request) -> Response:
         body = await read_body(request)
         run = find_run(runs, body, SAMPLE_FIELDS)
-        job = run.sample_job(sample_request(body), SAMPLE_LIMITS)
+        # checking compiles the request's constraints: off the event loop
+        job = await run_in_threadpool(run.sample_job, sample_request(body), SAMPLE_LIMITS)
         samples = await asyncio.wrap_future(run.submit(job))
-        return SafeJSONResponse({"run": run.name, "seed": job.request.seed, "samples": samples})
+        return SafeJSONResponse({"run": run.name, "seed": job.request.seed, "samples": samples,
+                                 "tries": job.tries})
 
     @api
     async def score(request: Request) -> Response:
@@ -186,7 +197,8 @@ def picture(run: ServedRun, name: str) -> bytes:
 # -- reading and checking requests -------------------------------------------------------
 
 SAMPLE_FIELDS = ("run", "n", "temperature", "top_k", "top_p", "prefix", "min_len", "max_len",
-                 "new_only", "seed")
+                 "new_only", "seed", "regex", "contains", "suffix", "min_chars", "max_chars", "exclude",
+                 "exact", "tries")
 SCORE_FIELDS = ("run", "text")
 
 
@@ -214,10 +226,13 @@ async def read_body(request: Request) -> dict:
 
 
 def no_constant(name: str):
+    """json.loads's parse_constant: NaN and Infinity are not JSON, so refuse them."""
     raise ValueError(f"{name} is not JSON")  # json.loads would take NaN and Infinity
 
 
 def find_run(runs: dict[str, ServedRun], body: dict, fields: tuple[str, ...]) -> ServedRun:
+    """The run a request's body names; ApiError for a field not in `fields` (400) or an unknown run
+    (404)."""
     unknown = sorted(set(body) - set(fields))
     if unknown:
         raise ApiError(400, f"unknown field {unknown[0]!r} (the fields are {', '.join(fields)})")
@@ -229,7 +244,8 @@ def find_run(runs: dict[str, ServedRun], body: dict, fields: tuple[str, ...]) ->
 
 # the server's own bounds on what a request may ask (SampleRequest.checked checks them)
 SAMPLE_LIMITS = {"num": MAX_N, "temperature": MAX_TEMPERATURE, "top_k": 10**9, "min_len": MAX_LEN,
-                 "max_len": MAX_LEN, "seed": MAX_SEED}
+                 "max_len": MAX_LEN, "seed": MAX_SEED, "min_chars": MAX_CHARS, "max_chars": MAX_CHARS,
+                 "tries": MAX_TRIES}
 FIELDS = {"num": "n"}  # a request's field, where its name is not the SampleRequest's
 
 
@@ -247,10 +263,17 @@ def sample_request(body: dict) -> SampleRequest:
                          top_k=integer(body, "top_k", 0), top_p=number(body, "top_p", 1.0),
                          prefix=string(body, "prefix", "", MAX_LEN), min_len=integer(body, "min_len", 0),
                          max_len=integer(body, "max_len", 0), new_only=boolean(body, "new_only", False),
-                         seed=secrets.randbelow(MAX_SEED) if seed is None else integer(body, "seed", None))
+                         seed=secrets.randbelow(MAX_SEED) if seed is None else integer(body, "seed", None),
+                         regex=string(body, "regex", "", MAX_PATTERN),
+                         contains=string(body, "contains", "", MAX_PATTERN),
+                         suffix=string(body, "suffix", "", MAX_PATTERN),
+                         min_chars=integer(body, "min_chars", 0), max_chars=integer(body, "max_chars", 0),
+                         exact=boolean(body, "exact", False), tries=integer(body, "tries", 0),
+                         exclude_items=tuple(strings(body, "exclude", MAX_EXCLUDED, MAX_LEN)))
 
 
 def json_type(value) -> str:
+    """What a JSON value is, in words ("a string", "null"...), for errors."""
     if value is None:
         return "null"
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
@@ -269,24 +292,42 @@ def field(body: dict, key: str, default, ok: bool, what: str):
 
 
 def integer(body: dict, key: str, default) -> int:
+    """body[key], an integer (not a boolean), or `default` where absent; ApiError otherwise."""
     value = body.get(key)
     return field(body, key, default, isinstance(value, int) and not isinstance(value, bool), "an integer")
 
 
 def number(body: dict, key: str, default) -> float:
+    """body[key], a number (not a boolean) as a float, or `default` where absent; ApiError otherwise."""
     value = body.get(key)
     return float(field(body, key, default, isinstance(value, (int, float)) and not isinstance(value, bool),
                        "a number"))
 
 
 def string(body: dict, key: str, default, max_chars: int) -> str:
+    """body[key], a string of at most max_chars characters, or `default` where absent; ApiError otherwise."""
     value = field(body, key, default, isinstance(body.get(key), str), "a string")
     if len(value) > max_chars:
         raise ApiError(400, f"{key} must be at most {max_chars} characters, got {len(value)}")
     return value
 
 
+def strings(body: dict, key: str, max_items: int, max_chars: int) -> list[str]:
+    """body[key], an array of at most max_items strings of at most max_chars characters each, or []
+    where absent; ApiError otherwise."""
+    given = body.get(key)
+    value = field(body, key, [], isinstance(given, list) and all(isinstance(x, str) for x in given),
+                  "an array of strings")
+    if len(value) > max_items:
+        raise ApiError(400, f"{key} must hold at most {max_items} strings, got {len(value)}")
+    for item in value:
+        if len(item) > max_chars:
+            raise ApiError(400, f"{key}: each string must be at most {max_chars} characters, got {len(item)}")
+    return value
+
+
 def boolean(body: dict, key: str, default: bool) -> bool:
+    """body[key], true or false, or `default` where absent; ApiError otherwise."""
     return field(body, key, default, isinstance(body.get(key), bool), "true or false")
 
 

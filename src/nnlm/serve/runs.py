@@ -30,9 +30,11 @@ class SampleJob:
 
     request: SampleRequest
     future: Future = field(default_factory=Future)
+    tries: int = 0  # the samples drawn in all (those that failed a test too), set by the worker
 
     @property
     def n(self) -> int:
+        """The samples asked for (the rows the job adds to a batch)."""
         return self.request.num
 
     def batch_key(self) -> tuple:
@@ -48,6 +50,7 @@ class ScoreJob:
     n = 1
 
     def batch_key(self) -> tuple:
+        """Every score job can join one batch."""
         return ("score",)
 
 
@@ -128,11 +131,13 @@ class ServedRun:
 
 
 def sample_jobs(lm: LanguageModel, jobs: list[SampleJob]) -> list[list[dict]]:
-    """Each job's samples, as {text, logprob, novelty}: one batch for all of them, and one
-    batched `score` for their log-probabilities."""
+    """Each job's samples, as {text, logprob, novelty}: one batch for all of them (a job drawn in
+    rounds is alone in its group), and one batched `score` for their log-probabilities. Each
+    job's `tries` is set."""
     first = jobs[0].request
-    if first.new_only:
+    if first.rounds:
         samples = [lm.draw(first)]
+        jobs[0].tries = samples[0].tries
     else:
         generators = []
         for job in jobs:
@@ -141,6 +146,8 @@ def sample_jobs(lm: LanguageModel, jobs: list[SampleJob]) -> list[list[dict]]:
         sequences = generate_jobs(lm.predictor, [job.n for job in jobs], generators, list(first.prefix_ids),
                                   **first.controls())
         samples = [lm.samples_of(seqs) for seqs in sequences]
+        for job in jobs:
+            job.tries = job.n
     scores = iter(lm.score([s.text for job_samples in samples for s in job_samples]))
     return [[{"text": s.text, "logprob": next(scores).logprob, "novelty": s.novelty} for s in job_samples]
             for job_samples in samples]

@@ -9,6 +9,7 @@ from .declare import check, setting
 
 
 def parse_fractions(text: str) -> tuple:
+    """TRAIN,DEV,TEST fractions from text: a tuple of three floats (argparse's type)."""
     try:
         values = tuple(float(x) for x in text.split(","))
     except ValueError:
@@ -19,6 +20,7 @@ def parse_fractions(text: str) -> tuple:
 
 
 def parse_count_pair(text: str) -> tuple:
+    """TRAIN,DEV token counts from text: a tuple of two ints (argparse's type)."""
     try:
         values = tuple(int(x.replace("_", "")) for x in text.split(","))
     except ValueError:
@@ -36,7 +38,10 @@ MIN_COUNT_AUTO = -1  # --min-count: 0 where the text marks its own rare words wi
 
 @dataclass
 class DataConfig:
+    """The data settings: which file, what it is, what a token is, how it is split."""
+
     path: str = ""  # the data file; "" means the bundled names.txt
+    files: tuple = ()  # a labelled run on several list files: all of them (each file's stem its label)
     kind: str = setting("auto", "what the file is: a list (one item per line, each modelled on its own) or "
                         "running text (one stream: every character kept, the newline a token, context "
                         "across lines); auto decides from the file and says why", choices=KINDS)
@@ -68,6 +73,17 @@ class DataConfig:
                               "(auto: all of it where the text marks its own rare words with <unk>, so the "
                               "corpus keeps its vocabulary; else the train split)",
                               choices=("auto", "train", "all"))
+    label_column: str = setting("", "a CSV or TSV file of labelled items (its first row names the columns): "
+                                "the column of each item's label (default: no labels; several list files "
+                                "are labelled by their names)", metavar="NAME")
+    item_column: str = setting("", "with --label-column: the column of the items (default: the first other "
+                               "column)", metavar="NAME")
+
+    @property
+    def labelled(self) -> bool:
+        """Whether the items have labels: several files, or a label column."""
+        return len(self.files) > 1 or bool(self.label_column)
 
     def validate(self) -> None:
+        """NnlmError for a setting outside its bounds or choices."""
         check(self)

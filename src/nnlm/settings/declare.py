@@ -49,6 +49,7 @@ class Setting:
     metavar: str | None = None
     flag: str = ""  # the command-line flag, when not --name-with-dashes
     aliases: tuple = ()  # more flags for it (a short one: "-n")
+    hidden: tuple = ()  # earlier spellings of its flag, still taken, not shown
     optional: bool = False  # None is a value too (declared as `X | None`)
 
     @property
@@ -106,6 +107,10 @@ def _number(x) -> str:
     return str(x) if isinstance(x, int) or x is None else f"{x:g}"
 
 
+# the model family: not a setting of a config, but named like one in errors (the flag is --model)
+FAMILY = Setting("family", str, None, "the model family", flag="--model")
+
+
 def setting(default, help: str, **options):
     """A dataclass field that declares a setting (see `Setting` for the options)."""
     return field(default=default, metadata={"setting": options | {"default": default, "help": help}})
@@ -139,6 +144,7 @@ def check(cfg) -> None:
 
 
 def to_json(cfg) -> dict:
+    """A config dataclass as a JSON object."""
     return asdict(cfg)
 
 
@@ -177,15 +183,18 @@ def coerce(value, hint, what: str):
     return float(value) if base is float else value
 
 
-def add_flags(group, settings: list[Setting], scopes: tuple = FULL_RUN, seen: set | None = None) -> None:
-    """An argparse flag (default None: "not given") for each setting of `scopes`; `seen`
-    skips names already added (settings several model families share)."""
+def add_flags(group, settings: list[Setting], scopes: tuple = FULL_RUN, seen: set | None = None,
+              chosen: frozenset = frozenset(), defaults: dict[str, str] | None = None) -> None:
+    """An argparse flag (default None: "not given") for each setting of `scopes`, its help ending
+    with its default (for the names in `chosen`: that the default run chooses it from the data;
+    `defaults`: how to say a setting's default, where not by its value); `seen` skips names
+    already added (settings several model families share)."""
     seen = set() if seen is None else seen
     for s in settings:
         if s.scope not in scopes or s.name in seen:
             continue
         seen.add(s.name)
-        kwargs = dict(dest=s.name, default=None, help=s.help)
+        kwargs = dict(dest=s.name, default=None)
         if s.type is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
         else:
@@ -194,7 +203,30 @@ def add_flags(group, settings: list[Setting], scopes: tuple = FULL_RUN, seen: se
                 kwargs["choices"] = s.choices
             if s.metavar:
                 kwargs["metavar"] = s.metavar
-        group.add_argument(*s.aliases, s.option, **kwargs)
+        text = flag_help(s, s.name in chosen, (defaults or {}).get(s.name))
+        group.add_argument(*s.aliases, s.option, help=text, **kwargs)
+        if s.hidden:
+            group.add_argument(*s.hidden, help=argparse.SUPPRESS, **kwargs)
+
+
+def flag_help(s: Setting, chosen: bool = False, value: str | None = None) -> str:
+    """A setting's help with its default said: "(default: 3)", or how the default run chooses it;
+    `value`: the default in words, where not the declared value."""
+    if "(default" in s.help:
+        return s.help
+    value = value or show_value(s.default)
+    return f"{s.help} (default: {'chosen from the data; else ' if chosen else ''}{value})".replace("%", "%%")
+
+
+def show_value(value) -> str:
+    """A setting's value as the command line writes it."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, tuple):
+        return ",".join(map(show_value, value)) or "none"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "none" if value in (None, "") else str(value)
 
 
 def given(args, settings: list[Setting], scopes: tuple = FULL_RUN) -> dict:

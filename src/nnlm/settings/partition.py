@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ..errors import NnlmError
+from ..errors import NnlmError, SettingError
 from .data import DataConfig
-from .declare import FULL_RUN, Setting, settings_of
+from .declare import FAMILY, FULL_RUN, Setting, settings_of
 from .training import TrainConfig
 
 
@@ -57,8 +57,9 @@ def partition(values: dict, family, families: Iterable = (), *, scopes: tuple = 
         elif (part == "data" and not data) or (part != "data" and found.scope not in scopes):
             refuse(found, "", purpose)
         elif resuming and not found.resumable:
-            allowed = [s.option for settings in declared.values() for s in settings if s.resumable]
-            refuse(found, f"{found.option} cannot change when resuming (only {', '.join(allowed)})", purpose)
+            allowed = [s for settings in declared.values() for s in settings if s.resumable]
+            only = ", ".join(f"{{{n}}}" for n in range(1, len(allowed) + 1))
+            raise SettingError(f"{{0}} cannot change when resuming (only {only})", found, *allowed)
         else:
             getattr(parts, part)[key] = value
     if family is not None:
@@ -75,9 +76,11 @@ def check_family(keys: Iterable[str], family, families: Iterable, purpose: str =
     others = family_settings(families)
     for key in keys:
         if key not in own and key in others:
-            owners = [f.name for f in families if key in {s.name for s in settings_of(f.config)}]
-            refuse(others[key], f"{others[key].option} is a setting of --model {', '.join(owners)}, "
-                   f"not of --model {family.name}", purpose)
+            owners = ", ".join(f.name for f in families if key in {s.name for s in settings_of(f.config)})
+            if purpose:
+                refuse(others[key], f"a setting of {owners}, not of {family.name}", purpose)
+            raise SettingError(f"{{0}} is a setting of {{1}} {owners}, not of {{1}} {family.name}",
+                               others[key], FAMILY)
 
 
 def refuse(setting: Setting | str, why: str, purpose: str) -> None:

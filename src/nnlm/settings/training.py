@@ -61,10 +61,16 @@ class TrainConfig:
                         "weight chosen on dev) where that beats the model alone on dev; eval, score and "
                         "sample then use the mixture (--no-mix there: the model alone)",
                         scope=RUN, resumable=True)
-    tensorboard: bool = setting(False, "also log to TensorBoard in RUN_DIR/tb "
+    init_from: str = setting("", "start from the weights of this run: its family and sizes, its tokens' "
+                             "rows (the data's new tokens and labels get new ones); the training length "
+                             "and the n-gram model come from this data (default: from scratch)",
+                             metavar="RUN", scope=RUN)
+    tensorboard: bool = setting(False, "also log to TensorBoard in RUN/tb "
                                 "(pip install 'nnlm[tensorboard]')", scope=RUN, resumable=True)
 
     def validate(self) -> None:
+        """NnlmError for a setting outside its bounds, or for a run nothing would stop."""
         check(self)
         if not (self.steps or self.max_seconds or self.patience):
-            raise NnlmError("--steps 0 needs --max-seconds or --patience: nothing would stop training")
+            raise NnlmError("steps=0 needs max_seconds or patience: nothing would stop training",
+                            cli="--steps 0 needs --max-seconds or --patience: nothing would stop training")

@@ -29,6 +29,9 @@ DIVERGED = 4.0  # stop once a minibatch loss is this many times the lowest so fa
 
 @dataclass
 class LRFindResult:
+    """What `lr_find` measured: each step's lr and minibatch loss, the smoothed loss, and the lr
+    it suggests (the bottom of the smoothed loss)."""
+
     lrs: list[float]  # the lr of each step taken
     losses: list[float]  # that step's minibatch loss
     smoothed: list[float]  # running median of the losses
@@ -45,18 +48,32 @@ def lr_schedule(lr_min: float, lr_max: float, steps: int) -> list[float]:
 def lr_find(data: str | None = None, *, family: str | None = None, preset: str = "default",
             steps: int = 300, lr_min: float = 1e-4, lr_max: float = 1.0, model: str | None = None,
             data_options: dict | None = None, **settings) -> LRFindResult:
-    """Sweep the lr over `steps` minibatches of the training split of DATA.
+    """The learning-rate finder (`nnlm lr-find`): train a fresh model for `steps` minibatches of
+    DATA's training split while the lr grows from lr_min to lr_max (evenly in log), stopping
+    early where the loss blows up.
 
-    `settings` override the preset's model and training settings (batch_size, optimizer,
-    block_size, ...), as for nnlm.train; the preset's lr and schedule are ignored.
-    `settings` may include data settings (settings.data.DataConfig), as for nnlm.train.
-    (`model` and `data_options`: the earlier names of `family` and of the data settings.)
+    Args:
+        data: a text file, as for nnlm.train (None: the bundled names).
+        family: the model family (None: chosen from the data).
+        preset: the family's preset; its lr and schedule are replaced by the sweep.
+        steps: the sweep's length (at least 10).
+        lr_min, lr_max: the first and the last step's lr.
+        model, data_options: the earlier names of `family` and of the data settings.
+        **settings: the family's, training's (batch_size, optimizer...) and the data's settings,
+            over the preset's, as for nnlm.train.
+
+    Returns:
+        An LRFindResult (draw it with nnlm.tools.plot.lr_sweep).
+
+    Raises:
+        NnlmError: bad settings or data, steps < 10, or not 0 < lr_min < lr_max.
     """
     family = family or model
     if steps < 10:
-        raise NnlmError(f"--steps must be at least 10 for a sweep, got {steps}")
+        raise NnlmError.about("steps", "--steps", f"must be at least 10 for a sweep, got {steps}")
     if not 0 < lr_min < lr_max:
-        raise NnlmError(f"need 0 < --lr-min < --lr-max, got {lr_min:g} and {lr_max:g}")
+        raise NnlmError(f"need 0 < lr_min < lr_max, got {lr_min:g} and {lr_max:g}",
+                        cli=f"need 0 < --lr-min < --lr-max, got {lr_min:g} and {lr_max:g}")
     parts = partition({**settings, **(data_options or {})}, family_named(family) if family else None,
                       FAMILIES.values(), scopes=SHORT, purpose="the lr finder")
     source = read_source(data, DataConfig(**parts.data))

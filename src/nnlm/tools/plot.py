@@ -14,7 +14,7 @@ import torch
 
 from ..errors import NnlmError
 from ..run import rundir
-from .inspect import SATURATED, ema, saturation
+from .inspect import SATURATED, ema
 
 DPI = 120
 BIG_LABELS = 60  # up to this many labelled tokens: the lecture's labelled discs
@@ -91,9 +91,10 @@ def embedding_map(points: torch.Tensor, labels: dict[int, str], title: str, axis
     named = [xy[i] for i in labels]
     ax.scatter(*zip(*named, strict=False), s=420 if big else 6, color="tab:blue")
     placed = []  # label positions so far, as fractions of the plot's extent
-    span = (points.max(0).values - points.min(0).values).clamp_min(1e-9)  # (2,)
+    low = points.min(0).values  # (2,)
+    span = (points.max(0).values - low).clamp_min(1e-9)  # (2,)
     for i, text in labels.items():
-        at = ((points[i] - points.min(0).values) / span).tolist()
+        at = ((points[i] - low) / span).tolist()
         crowded = any(abs(at[0] - u) < 0.04 and abs(at[1] - v) < 0.04 for u, v in placed)
         placed.append(at)
         if big and not crowded:  # white text on its disc, as in the lecture
@@ -111,16 +112,18 @@ def embedding_map(points: torch.Tensor, labels: dict[int, str], title: str, axis
     return save(fig, out, keep)
 
 
-def activation_histogram(layers: dict[str, torch.Tensor], title: str, out: Path, keep: bool = False):
-    """One histogram per hidden layer {name: (N, units)}: mass piled at +-1 means saturation."""
+def activation_histogram(layers: dict, title: str, out: Path, keep: bool = False):
+    """One histogram per hidden layer {name: inspect.LayerSummary}: mass piled at +-1 means
+    saturation."""
     plt = pyplot()
     fig, axes = plt.subplots(len(layers), 1, figsize=(8, 2.5 + 2.5 * len(layers)), squeeze=False)
-    for ax, (name, h) in zip(axes[:, 0], layers.items(), strict=True):
-        ax.hist(h.flatten().tolist(), bins=50, range=(-1, 1), color="tab:green")
+    for ax, (name, layer) in zip(axes[:, 0], layers.items(), strict=True):
+        edges = torch.linspace(-1, 1, len(layer.counts) + 1)
+        ax.stairs(layer.counts.numpy(), edges.numpy(), fill=True, color="tab:green")
         for edge in (-SATURATED, SATURATED):
             ax.axvline(edge, color="tab:red", ls="--", lw=1)
         ax.set_ylabel("count")
-        ax.set_title(f"{name}: {saturation(h):.1%} have |h| > {SATURATED}", fontsize=10)
+        ax.set_title(f"{name}: {layer.saturation:.1%} have |h| > {SATURATED}", fontsize=10)
     axes[-1, 0].set_xlabel("activation h")
     fig.suptitle(title)
     fig.tight_layout()
@@ -148,32 +151,51 @@ def lr_sweep(result, out: Path) -> Path:
     return save(fig, out)
 
 
-def figures(run_dir, **options) -> dict:
-    """The pictures of a run (written into it as plot_run writes them) as matplotlib figures,
-    by name: what a notebook shows. Options as plot_run's."""
+def figures(run_dir: str | Path, *, log_scale: bool = False, tsne: bool = False, top: int = 300,
+            activations: bool = False) -> dict:
+    """A run's pictures as matplotlib figures, what a notebook shows (`nnlm plot`; each is also
+    written into the run directory as a PNG).
+
+    Args:
+        run_dir: the run directory.
+        log_scale: the loss axis in log scale.
+        tsne: the embedding map by t-SNE (scikit-learn), not the first two principal components.
+        top: label the `top` most frequent tokens on the map.
+        activations: also a histogram of the hidden activations (their saturation).
+
+    Returns:
+        {"loss_curve": Figure, "embedding_map": Figure[, "activations": Figure]}.
+
+    Raises:
+        NnlmError: no matplotlib (pip install 'nnlm[plot]'), a bad run directory, or a model
+            with no hidden activations to draw.
+    """
+    options = dict(log_scale=log_scale, tsne=tsne, top=top, activations=activations)
     shown = plot_run(run_dir, keep=True, **options)
     return dict(zip(["loss_curve", "embedding_map", "activations"], shown, strict=False))
 
 
-def plot_run(run_dir, *, log_scale: bool = False, tsne: bool = False, top: int = 300,
+def plot_run(run_dir: str | Path, *, log_scale: bool = False, tsne: bool = False, top: int = 300,
              activations: bool = False, keep: bool = False) -> list:
-    """Every picture of a run directory, written into it; returns their paths (keep=True: the
-    figures, left open)."""
+    """Every picture of a run directory, written into it (options as `figures`); returns their
+    paths (keep=True: the figures, left open)."""
     from ..inference.lm import load
-    from .inspect import hidden_activations
+    from .inspect import activation_summary
 
     pyplot()  # fail on a missing matplotlib before any work
     if top < 1:
-        raise NnlmError(f"--top must be at least 1, got {top}")
+        raise NnlmError.about("top", "--top", f"must be at least 1, got {top}")
     lm = load(run_dir, device="cpu")
     run_dir = lm.spec.run_dir
     paths = [draw_loss_curve(lm, rundir.picture_path(run_dir, "loss_curve"), log_scale, keep),
              draw_embedding_map(lm, rundir.picture_path(run_dir, "embedding_map"), tsne, top, keep)]
     if activations:
-        layers = hidden_activations(lm.model, lm.spec.windows("train"))
+        windows = lm.spec.windows("train")
+        layers = activation_summary(lm.model, windows)
         if not layers:
-            raise NnlmError(f"--activations: a {lm.spec.family.name} model exposes no hidden activations")
-        n = next(iter(layers.values())).shape[0]
+            raise NnlmError.about("activations:", "--activations:",
+                                  f"a {lm.spec.family.name} model exposes no hidden activations")
+        n = min(len(windows), 4096)
         paths.append(activation_histogram(layers, f"{lm_title(lm)}\nhidden activations on {n} training "
                                           "examples", rundir.picture_path(run_dir, "activations"), keep))
     return paths
@@ -192,6 +214,7 @@ def run_picture(lm, name: str) -> bytes:
 
 
 def draw_loss_curve(lm, out: Path | BinaryIO, log_scale: bool = False, keep: bool = False):
+    """The loss curve of a loaded run, into `out` (a path or a binary file)."""
     from ..training.metrics import read_metrics
 
     train, dev = read_metrics(lm.spec.run_dir)
@@ -199,6 +222,7 @@ def draw_loss_curve(lm, out: Path | BinaryIO, log_scale: bool = False, keep: boo
 
 
 def draw_embedding_map(lm, out: Path | BinaryIO, tsne: bool = False, top: int = 300, keep: bool = False):
+    """The embedding map of a loaded run, into `out` (a path or a binary file)."""
     from ..data.sources import token_frequencies
     from .inspect import most_frequent, project_2d, project_tsne
 
@@ -213,6 +237,7 @@ def draw_embedding_map(lm, out: Path | BinaryIO, tsne: bool = False, top: int = 
 
 
 def lm_title(lm) -> str:
+    """The title of a loaded run's pictures (run_title)."""
     from ..training.metrics import read_metrics
 
     return run_title(lm.spec.run_dir, read_metrics(lm.spec.run_dir)[1])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 import itertools
 import json
 import random
@@ -70,15 +71,37 @@ def trial_name(params: dict) -> str:
 
 
 def run_sweep(data: str | None, out: str | Path, grid: dict, fixed: dict, seconds: float,
-              family: str | None = None, preset: str = "default", random_trials: int = 0, seed: int = 0,
-              progress: bool = False, report=print, data_options: dict | None = None,
+              family: str | None = None, preset: str = "default", random_trials: int = 0, seed: int = 1337,
+              progress: bool = False, report: Callable[[str], None] = print, data_options: dict | None = None,
               model: str | None = None) -> list[dict]:
-    """Train every trial for `seconds` (the preset, then `fixed`, then the trial's own
-    settings); write results.csv, results.md and results.json after each trial. The family
-    None: the one the default run chooses from the data (`model`: its earlier name).
-    `data_options`: the data settings, as nnlm.train takes them."""
+    """A hyper-parameter search (`nnlm sweep`): train every trial for `seconds` and judge it on
+    dev, writing results.csv, results.md and results.json into `out` after each trial (a trial
+    already finished is read back, so an interrupted sweep resumes).
+
+    Args:
+        data: a text file, as for nnlm.train (None: the bundled names).
+        out: the sweep directory: a run directory per trial, and the results.
+        grid: {setting: [values]} to try, e.g. {"n_hidden": [256, 512]}.
+        fixed: {setting: value} for every trial.
+        seconds: each trial's time budget.
+        family: the model family (None: the one the default run chooses from the data).
+        preset: every trial's preset; then `fixed`, then the trial's own settings.
+        random_trials: try this many random points of the grid, not all (0: all).
+        seed: seeds the random points.
+        progress: progress bars. report: called with a line per trial.
+        data_options: the data settings, as nnlm.train takes them. model: the earlier name of
+            `family`.
+
+    Returns:
+        The trials' rows (their settings, dev and train loss, parameters, steps, seconds), best
+        on dev first.
+
+    Raises:
+        NnlmError: a key that is not a setting a trial may set, seconds <= 0, bad data; an
+            interrupted trial stops the sweep (run it again to resume).
+    """
     if seconds <= 0:
-        raise NnlmError(f"--seconds must be positive, got {seconds}")
+        raise NnlmError.about("seconds", "--seconds", f"must be positive, got {seconds}")
     family = family or model
     if family is None:
         family = choose_family(read_source(data, DataConfig(**(data_options or {}))).facts())[0]
@@ -105,6 +128,7 @@ def run_sweep(data: str | None, out: str | Path, grid: dict, fixed: dict, second
 
 
 def read_trial(run_dir: Path, params: dict) -> dict:
+    """A finished trial's row: its settings, losses, parameters, steps and seconds."""
     summary = rundir.read_summary(run_dir)
     spec = rundir.load_spec(run_dir)
     parameters = spec.family.build(spec.model_config).num_parameters()
@@ -115,6 +139,7 @@ def read_trial(run_dir: Path, params: dict) -> dict:
 
 
 def write_results(out: Path, rows: list[dict], seconds: float) -> None:
+    """results.csv, results.md and results.json of the trials so far, best on dev first."""
     rows = sorted(rows, key=lambda r: r["dev_loss"])
     keys = list(COLUMNS) + sorted({k for r in rows for k in r} - set(COLUMNS))
     buf = io.StringIO()

@@ -60,9 +60,11 @@ class Subset:
         return self.index.numel()
 
     def contexts(self, index: torch.Tensor) -> torch.Tensor:
+        """Contexts of the examples `index` of the subset: (B, block_size)."""
         return self.windows.contexts(self.index[index])
 
     def targets(self, index: torch.Tensor) -> torch.Tensor:
+        """The next tokens of the examples `index` of the subset: (B,)."""
         return self.windows.targets(self.index[index])
 
 
@@ -93,6 +95,7 @@ class SequenceSample:
         return self._sequences.tokens()
 
     def sequences(self):
+        """The sequences to evaluate on."""
         return self._sequences
 
 
@@ -126,6 +129,7 @@ class SequenceBatches:
         return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
 
     def epochs(self, step: int) -> float:
+        """How many passes over the training pieces `step` steps make."""
         return step * self.per_batch * self.world / max(self.n, 1)
 
 

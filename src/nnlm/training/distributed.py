@@ -16,7 +16,7 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
-from ..errors import NnlmError
+from ..errors import Failure, NnlmError
 
 LAUNCHER_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 DEFAULT_TIMEOUT_S = 300  # a dead or stuck peer fails the run after this, rather than hang
@@ -31,12 +31,15 @@ class Group:
 
     @property
     def is_main(self) -> bool:
+        """Whether this is rank 0, which writes the run directory and reports."""
         return self.rank == 0
 
     def all_reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Sum `tensor` over the ranks, in place (one process: as it is)."""
         return self._all_reduce(tensor, dist.ReduceOp.SUM)
 
     def all_reduce_max(self, tensor: torch.Tensor) -> torch.Tensor:
+        """The maximum of `tensor` over the ranks, in place (one process: as it is)."""
         return self._all_reduce(tensor, dist.ReduceOp.MAX)
 
     def _all_reduce(self, tensor: torch.Tensor, op) -> torch.Tensor:
@@ -47,23 +50,26 @@ class Group:
         try:
             dist.all_reduce(work, op=op)
         except RuntimeError as e:  # a peer died or timed out
-            raise NnlmError(f"rank {self.rank}: lost contact with the other processes "
+            raise Failure(f"rank {self.rank}: lost contact with the other processes "
                             f"({str(e).splitlines()[0][:200]})") from None
         if work is not tensor:
             tensor.copy_(work)
         return tensor
 
     def broadcast(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Rank 0's `tensor` on every rank, in place."""
         if self.world > 1:
             dist.broadcast(tensor, src=0)
         return tensor
 
     def barrier(self) -> None:
+        """Wait until every rank gets here."""
         if self.world > 1:
             dist.barrier()
 
 
 def launched() -> bool:
+    """Whether torchrun (or another launcher) set this process's rank variables."""
     return any(v in os.environ for v in LAUNCHER_VARS)
 
 
@@ -96,5 +102,6 @@ def setup(device: torch.device) -> Group:
 
 
 def teardown(group: Group) -> None:
+    """Leave the process group, where there is one."""
     if group.world > 1 and dist.is_initialized():
         dist.destroy_process_group()

@@ -11,7 +11,8 @@ from enum import Enum
 import torch
 from tqdm.auto import tqdm  # a notebook gets its own bar
 
-from ..errors import NnlmError
+from ..display import shows_progress
+from ..errors import Failure, NnlmError
 from ..inference.evaluate import evaluate
 from ..run import rundir
 from ..run.spec import RunSpec
@@ -22,6 +23,10 @@ from .optim import make_optimizer
 from .schedule import Schedule, Verdict
 from .signals import StopSignals
 from .state import LoopState
+
+RATE_TOKENS = 10_000  # dev tokens timed to foresee how long the final evaluations take
+FINISH_MARGIN = 1.1  # on that foresight
+MIN_LOOP_SHARE = 0.2  # of a time budget, the least the training loop gets
 
 
 class Stop(str, Enum):
@@ -36,6 +41,7 @@ class Stop(str, Enum):
 
     @property
     def interrupted(self) -> bool:
+        """Whether a signal stopped training (a checkpoint is saved; --resume continues)."""
         return self in (Stop.SIGINT, Stop.SIGTERM)
 
     @property
@@ -46,11 +52,13 @@ class Stop(str, Enum):
 
 
 class Trainer:
+    """Trains a run: builds its model, optimizer and batches, and runs the loop with its
+    evaluations, checkpoints and stops."""
     def __init__(self, spec: RunSpec, device: torch.device, progress: bool = True,
                  target_loss: float | None = None, group: Group | None = None):
         self.spec, self.cfg, self.device = spec, spec.train, device
         self.group = group or Group()
-        self.progress, self.target_loss = progress and self.group.is_main, target_loss
+        self.progress, self.target_loss = progress and self.group.is_main and shows_progress(), target_loss
         torch.manual_seed(self.cfg.seed)
         self.model = spec.family.build(spec.model_config).to(device)
         self.optimizer = make_optimizer(self.model, self.cfg)
@@ -72,12 +80,47 @@ class Trainer:
         self.logged_time = self.started
         self.lr = self.cfg.lr
         self.agreed_elapsed = 0.0  # the clock all ranks use for a time-based schedule
+        self.budget = self.cfg.max_seconds  # the loop's seconds (plan_budget: what the command leaves it)
+        self.spent = self.reserve = 0.0  # seconds before the loop; foreseen for the final evaluations
+        self.final_tokens = 0  # tokens the final evaluations read
         self.metrics: MetricsLog | None = None
         self.bar = None
 
     @property
     def step(self) -> int:
+        """Steps taken, over every session of the run."""
         return self.state.step
+
+    def plan_budget(self, spent: float, final_tokens: int, log=None) -> None:
+        """The loop's share of the run's time budget (max_seconds is the whole command's): what
+        is left after `spent` seconds of reading the data and fitting n-gram models, and after
+        the final evaluations of `final_tokens` tokens, timed here on a piece of dev (and again
+        at each dev evaluation: update_budget). The loop gets at least MIN_LOOP_SHARE of the
+        budget, however long the rest takes."""
+        self.spent, self.final_tokens = spent, final_tokens
+        if not self.cfg.max_seconds:
+            return
+        sample = evenly_spaced(self.eval_windows if len(self.eval_windows) else self.train_windows,
+                               RATE_TOKENS, self.model)
+        warm_up = evenly_spaced(sample, RATE_TOKENS // 10, self.model)
+        evaluate(self.model, warm_up, self.device, self.group)
+        start = time.perf_counter()  # (timed warm: the first pass of a model pays for its set-up)
+        tokens = evaluate(self.model, sample, self.device, self.group).tokens
+        self.update_budget((time.perf_counter() - start) / max(tokens, 1))
+        if log and self.group.is_main:
+            log(f"time: {spent:.0f} s reading the data and fitting n-gram models, about {self.reserve:.0f} s "
+                f"for the final evaluations: training gets {self.budget:.0f} s of the "
+                f"{self.cfg.max_seconds:g} s")
+
+    def update_budget(self, per_token: float) -> None:
+        """The loop's budget, from the seconds an evaluated token takes (per_token)."""
+        if not self.cfg.max_seconds:
+            return
+        per_token *= 2 if self.cfg.precision == "bf16" else 1  # (bf16 evaluations; the final ones: fp32)
+        self.reserve = FINISH_MARGIN * per_token * self.final_tokens
+        left = self.cfg.max_seconds - self.spent - self.reserve
+        self.budget = max(left, MIN_LOOP_SHARE * self.cfg.max_seconds)
+        self.schedule.budget = self.budget
 
     def finished(self) -> bool:
         """Whether the run has taken all the steps it was given (a resumed run may have)."""
@@ -89,6 +132,8 @@ class Trainer:
 
     # -- state on disk -------------------------------------------------------------
     def resume_from_checkpoint(self) -> bool:
+        """Load the run's checkpoint (weights, optimizer, RNG, loop state); False where it died
+        before its first."""
         loaded = rundir.read_checkpoint(self.spec.run_dir, self.model)
         if loaded is None:
             return False  # died before its first checkpoint: start again from step 0
@@ -110,6 +155,7 @@ class Trainer:
         return True
 
     def save_checkpoint(self) -> None:
+        """Save the latest weights, the optimizer's and RNG's tensors and the loop's state (rank 0)."""
         if not self.group.is_main:  # every rank holds the same weights; one writes
             return
         tensors = {**self.optimizer.state_tensors(), "rng.torch": torch.get_rng_state()}
@@ -118,11 +164,13 @@ class Trainer:
         rundir.save_checkpoint(self.spec.run_dir, self.model, tensors, state.to_meta())
 
     def save_best(self, dev_loss: float) -> None:
+        """Remember `dev_loss` as the best and save the weights (rank 0)."""
         self.state.best_loss, self.state.best_step = dev_loss, self.step
         if self.group.is_main:
             rundir.save_best(self.spec.run_dir, self.model, self.step, dev_loss)
 
     def log(self, record: dict) -> None:
+        """Append a record to metrics.jsonl (and TensorBoard), on rank 0."""
         if self.metrics is not None:  # rank 0 only
             self.metrics.log(record)
 
@@ -146,6 +194,7 @@ class Trainer:
         return stopped
 
     def loop(self, signals: StopSignals) -> Stop:
+        """Step, log and evaluate until a stop; returns why it stopped."""
         cfg = self.cfg
         while not cfg.steps or self.step < cfg.steps:
             stopped = self.stop_reason(signals)
@@ -180,7 +229,7 @@ class Trainer:
         """Why to stop before this step, if at all. Ranks must stop at the same step, so
         with several processes they decide together, at log steps only."""
         reason = Stop(f"interrupted by {signals.received}") if signals.received else None
-        if not reason and self.cfg.max_seconds and self.elapsed() >= self.cfg.max_seconds:
+        if not reason and self.budget and self.elapsed() >= self.budget:
             reason = Stop.TIME
         if self.group.world == 1:
             self.agreed_elapsed = self.elapsed()
@@ -193,6 +242,7 @@ class Trainer:
         return self.STOPS[int(agreed[0]) - 1] if agreed[0] else None
 
     def train_step(self) -> None:
+        """One optimizer step on the step's minibatch, its gradients averaged over the ranks."""
         self.lr = self.schedule.advance(self.step, self.agreed_elapsed)
         x, y = self.batches.get(self.step)  # (B, block_size), (B,); sequences: (B, L), (B, L)
         self.optimizer.zero_grad()
@@ -205,10 +255,11 @@ class Trainer:
         self.state.step += 1
 
     def log_train(self) -> None:
+        """The mean train loss since the last log line: logged, shown on the bar; a diverged run stops."""
         steps, world = self.step - self.state.logged_step, self.group.world
         loss = self.group.all_reduce_sum(self.loss_sum.clone()).item() / max(steps * world, 1)
         if not math.isfinite(loss):
-            raise NnlmError(
+            raise Failure(
                 f"training diverged: the loss is {loss} at step {self.step}; {self.spec.run_dir} "
                 f"keeps the last good checkpoint (best step {self.state.best_step}); try a lower --lr")
         now = time.perf_counter()
@@ -227,11 +278,14 @@ class Trainer:
         has_dev = len(self.eval_windows) > 0
         dev = math.nan
         if has_dev:
+            start = time.perf_counter()
             with self.autocast:  # (bf16 runs: an estimate to stop on; the final losses are fp32)
-                dev = evaluate(self.model, self.eval_windows, self.device, self.group).loss
+                result = evaluate(self.model, self.eval_windows, self.device, self.group)
+            dev = result.loss
+            self.update_budget((time.perf_counter() - start) / max(result.tokens, 1))
         self.last_dev, self.last_eval_step = dev, self.step
         if math.isinf(dev) or (math.isnan(dev) and has_dev):
-            raise NnlmError(
+            raise Failure(
                 f"training diverged: the dev loss is {dev} at step {self.step}; "
                 f"{self.spec.run_dir} keeps the last good checkpoint; try a lower --lr")
         self.log({"step": self.step, "dev_loss": round(dev, 5), "seconds": round(self.elapsed(), 3)})

@@ -26,6 +26,7 @@ class MetricsLog:
         self.tensorboard = tensorboard_writer(run_dir, step) if tensorboard else None
 
     def log(self, record: dict) -> None:
+        """Append one record (and its scalars to TensorBoard)."""
         self.file.write(json.dumps(record) + "\n")
         if self.tensorboard:
             for key, tag in TENSORBOARD_TAGS.items():
@@ -33,6 +34,7 @@ class MetricsLog:
                     self.tensorboard.add_scalar(tag, record[key], record["step"])
 
     def close(self) -> None:
+        """Close the log's files."""
         self.file.close()
         if self.tensorboard:
             self.tensorboard.close()
@@ -53,7 +55,8 @@ def tensorboard_writer(run_dir: Path, step: int):
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
-        raise NnlmError("--tensorboard needs the tensorboard package: "
+        raise NnlmError("tensorboard=True needs the tensorboard package: pip install 'nnlm[tensorboard]'",
+                        cli="--tensorboard needs the tensorboard package: "
                         "pip install 'nnlm[tensorboard]'") from None
     return SummaryWriter(str(Path(run_dir) / "tb"), purge_step=step or None)
 

@@ -57,10 +57,12 @@ class FlatOptimizer:
         self.v = torch.zeros_like(flat) if algorithm == "adamw" else None
 
     def zero_grad(self) -> None:
+        """Zero every gradient (one buffer)."""
         self.grad.zero_()
 
     @torch.no_grad()
     def step(self, lr: float) -> None:
+        """One update of every parameter at learning rate `lr` (the gradient clipped first, where asked)."""
         self.t += 1
         if self.clip:  # scaled on the device, without asking the host whether it is needed
             self.grad.mul_(torch.clamp(self.clip / (self.grad.norm() + 1e-6), max=1.0))
@@ -78,6 +80,7 @@ class FlatOptimizer:
         self.flat.addcdiv_(self.m, denom, value=-step_size)
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
+        """The optimizer's state a checkpoint keeps, by name."""
         tensors = {}
         if self.m is not None:
             tensors["optim.m"] = self.m
@@ -86,6 +89,7 @@ class FlatOptimizer:
         return tensors
 
     def load_state(self, tensors: dict[str, torch.Tensor], t: int) -> None:
+        """The state a checkpoint kept (ValueError where a tensor is missing or misshapen)."""
         for name, buf in (("optim.m", self.m), ("optim.v", self.v)):
             if buf is not None:
                 if name not in tensors or tensors[name].shape != buf.shape:

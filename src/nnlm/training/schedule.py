@@ -14,9 +14,11 @@ def cosine(peak: float, floor: float, progress: float) -> float:
     return floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def learning_rate(cfg: TrainConfig, step: int, elapsed: float) -> float:
+def learning_rate(cfg: TrainConfig, step: int, elapsed: float, budget: float | None = None) -> float:
     """The lr of step `step`, `elapsed` seconds into training (a time budget's schedule
-    follows whichever of steps and seconds runs out first)."""
+    follows whichever of steps and seconds runs out first); `budget`: the loop's seconds
+    (default: cfg.max_seconds)."""
+    budget = cfg.max_seconds if budget is None else budget
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     if cfg.lr_schedule == "constant" or cfg.lr_schedule == "plateau":  # (plateau: see Schedule)
@@ -26,8 +28,8 @@ def learning_rate(cfg: TrainConfig, step: int, elapsed: float) -> float:
     if cfg.lr_schedule == "step":
         return cfg.lr * (cfg.lr_drop if cfg.lr_drop_step and step >= cfg.lr_drop_step else 1.0)
     progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps) if cfg.steps else 0.0
-    if cfg.max_seconds:
-        progress = max(progress, elapsed / cfg.max_seconds)
+    if budget:
+        progress = max(progress, elapsed / budget)
     progress = min(1.0, progress)
     floor = cfg.lr * cfg.min_lr
     if cfg.lr_schedule == "linear":
@@ -67,6 +69,9 @@ class Schedule:
 
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
+        # the training loop's seconds: the run's time budget, less what the command spends
+        # outside the loop (the trainer sets it; 0: no budget)
+        self.budget = cfg.max_seconds
         self.plateau = cfg.lr_schedule == "plateau"
         self.stale = 0  # evaluations since dev last improved, or since the anneal began
         self.decay: Decay | None = None
@@ -76,7 +81,7 @@ class Schedule:
         begins here when the run nears its end); the step's lr."""
         cfg = self.cfg
         if self.plateau and step >= cfg.warmup_steps and self.decay is None and (
-                (cfg.max_seconds and elapsed >= (1 - cfg.cooldown) * cfg.max_seconds)
+                (self.budget and elapsed >= (1 - cfg.cooldown) * self.budget)
                 or (cfg.steps and step >= (1 - cfg.cooldown) * cfg.steps)):
             self.begin_decay(Decay(step, elapsed, max(1, cfg.steps - step) if cfg.steps else 0, early=False))
         return self.lr(step, elapsed)
@@ -84,14 +89,14 @@ class Schedule:
     def lr(self, step: int, elapsed: float) -> float:
         """The lr of step `step`, `elapsed` seconds into training."""
         if not self.plateau or step < self.cfg.warmup_steps:
-            return learning_rate(self.cfg, step, elapsed)
+            return learning_rate(self.cfg, step, elapsed, self.budget)
         return cosine(self.cfg.lr, self.cfg.lr * self.cfg.min_lr, self.progress(step, elapsed))
 
     def progress(self, step: int, elapsed: float) -> float:
         """How far the anneal has gone, 0..1 (0 before it begins)."""
         if self.decay is None or step == self.decay.start_step:
             return 0.0  # (at its first step, not even the clock: the same run gives the same lrs)
-        d, max_seconds = self.decay, self.cfg.max_seconds
+        d, max_seconds = self.decay, self.budget
         by_steps = (step - d.start_step) / d.length if d.length else 0.0
         by_time = (elapsed - d.start_time) / max(max_seconds - d.start_time, 1e-9) if max_seconds else 0.0
         return min(1.0, max(by_steps, by_time))
@@ -112,6 +117,7 @@ class Schedule:
         return Verdict.DECAY
 
     def begin_decay(self, decay: Decay) -> None:
+        """Begin the plateau schedule's anneal; patience counts again from here."""
         self.decay, self.stale = decay, 0  # patience counts again from the anneal's start
 
     def finished(self, step: int, elapsed: float) -> bool:
@@ -128,6 +134,7 @@ class Schedule:
         return state
 
     def load(self, state: dict) -> None:
+        """The state a checkpoint kept (Schedule.state)."""
         self.stale = int(state.get("stale", 0))
         plateau = state.get("plateau")
         if self.plateau and plateau and plateau.get("start_step") is not None:
