@@ -78,7 +78,7 @@ def mlp_row(stream: Path, work: Path, name: str, seconds: float, args) -> tuple[
     out = work / name
     settings = dict(settings, sampled=args.sampled, batch_size=args.batch_size, lr=args.lr,
                     optimizer="adamw", lr_schedule="cosine", min_lr=0.05,
-                    weight_decay=args.weight_decay, dropout=args.dropout, steps=10**9,
+                    weight_decay=args.weight_decay, dropout=args.dropout, steps=args.steps or 10**9,
                     max_seconds=seconds, eval_interval=args.eval_interval, log_interval=50,
                     seed=args.seed, device="cpu", mix=False)  # the MLP alone: mixes are rows of their own
     summary = finished_run(out, settings) if args.reuse else None
@@ -164,6 +164,8 @@ def main(argv=None) -> int:
                    help="time budget of each of the paper's MLPs")
     p.add_argument("--tied-seconds", type=float, default=600,
                    help="time budget of nnlm's tied MLP (longer overfits at these settings)")
+    p.add_argument("--steps", type=int, default=0,
+                   help="also stop each MLP after this many steps (0: the time budgets alone)")
     p.add_argument("--sampled", type=int, default=4096, help="sampled-softmax candidates")
     p.add_argument("--batch-size", type=int, default=1024)
     p.add_argument("--lr", type=float, default=3e-3)
