@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -29,6 +27,7 @@ import onnxruntime
 import torch
 
 import nnlm
+import machine as machine_info  # (benchmarks/machine.py)
 from nnlm.export.write import export
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,16 +36,9 @@ RESULTS = ROOT / "benchmarks" / "results" / "export_speed.md"
 
 
 def machine() -> str:
-    """The CPU, the cores this process may use, the load, the libraries' versions and threads."""
-    name = platform.processor() or platform.machine()
-    if Path("/proc/cpuinfo").exists():
-        models = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")]
-        name = models[0] if models else name
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    load = f", load average {os.getloadavg()[0]:.1f} at the start" if hasattr(os, "getloadavg") else ""
-    return (f"{name}, {cores} cores{load}; Python {platform.python_version()}, torch {torch.__version__} "
-            f"({torch.get_num_threads()} threads), onnxruntime {onnxruntime.__version__}")
+    """The machine (benchmarks/machine.py), torch's threads and onnxruntime's version."""
+    return (f"{machine_info.describe()}; torch on {torch.get_num_threads()} threads, onnxruntime "
+            f"{onnxruntime.__version__}")
 
 
 def best_of(repeats: int, measure) -> tuple[float, object]:

@@ -20,9 +20,12 @@ def cpu_model() -> str:
 
 
 def describe() -> str:
-    """'AMD EPYC, 2 cores, Linux x86_64, Python 3.11.7, torch 2.13.0+cpu, 2026-12-06'."""
+    """'AMD EPYC, 2 cores, load average 0.1 at the start, Linux x86_64, Python 3.11.7, torch
+    2.13.0+cpu, 2026-12-06'."""
     import torch
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (f"{cpu_model()}, {cores} cores, {platform.system()} {platform.machine()}, Python "
+    # what else ran shows in the load average: timings taken beside another job are not the machine's
+    load = f", load average {os.getloadavg()[0]:.1f} at the start" if hasattr(os, "getloadavg") else ""
+    return (f"{cpu_model()}, {cores} cores{load}, {platform.system()} {platform.machine()}, Python "
             f"{platform.python_version()}, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}")

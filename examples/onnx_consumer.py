@@ -172,11 +172,12 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
 
 
-def score(model: StepModel, tokens: Tokens, ends: bool, text: str) -> list[tuple[str, float]]:
-    """(token, log p) of each token of `text` read from its start, then of its end where the run has ends."""
+def score(model: StepModel, tokens: Tokens, ends: bool, text: str, start: int) -> list[tuple[str, float]]:
+    """(token, log p) of each token of `text` read from `start` (the boundary, or a labelled run's
+    label's id), then of its end where the run has ends."""
     ids = tokens.encode(text)
     targets = ids + ([tokens.boundary] if ends else [])
-    logits, _ = model.read(model.start(1), np.array([[tokens.boundary, *ids]], dtype=np.int64))  # (1, T, V)
+    logits, _ = model.read(model.start(1), np.array([[start, *ids]], dtype=np.int64))  # (1, T, V)
     logp = log_softmax(logits[0, :len(targets)].astype(np.float64))
     return [(tokens.tokens[t], float(logp[k, t])) for k, t in enumerate(targets)]
 
@@ -192,13 +193,14 @@ def choose(logits: np.ndarray, temperature: float, rng: np.random.Generator) -> 
 
 
 def sample(model: StepModel, tokens: Tokens, ends: bool, num: int, max_len: int, temperature: float,
-           rng: np.random.Generator, prefix: list[int]) -> list[list[int]]:
-    """`num` id sequences starting with `prefix`: to the boundary (a list) or max_len ids."""
+           rng: np.random.Generator, prefix: list[int], start: int) -> list[list[int]]:
+    """`num` id sequences starting with `prefix`, read from `start` (the boundary, or a labelled
+    run's label's id): to the boundary (a list) or max_len ids."""
     out = np.zeros((num, max_len), dtype=np.int64)
     out[:, :len(prefix)] = prefix
     lengths = np.full(num, max_len)
     rows = np.arange(num)  # the rows still being drawn
-    context = np.tile(np.array([tokens.boundary, *prefix], dtype=np.int64), (num, 1))  # (num, 1 + prefix)
+    context = np.tile(np.array([start, *prefix], dtype=np.int64), (num, 1))  # (num, 1 + prefix)
     logits, state = model.read(model.start(num), context)
     logits = logits[:, -1]
     for pos in range(len(prefix), max_len):
@@ -230,6 +232,7 @@ def main(argv=None) -> None:
     s = sub.add_parser("score", help="the total log-probability of TEXT, in nats")
     s.add_argument("folder")
     s.add_argument("text")
+    s.add_argument("--label", help="a labelled run: the item's label (card.json's labels; default: none)")
     d = sub.add_parser("sample", help="samples, one a line")
     d.add_argument("folder")
     d.add_argument("-n", type=int, default=10, help="how many (default: 10)")
@@ -238,12 +241,17 @@ def main(argv=None) -> None:
     d.add_argument("--prefix", default="", help="every sample starts with this text (default: none)")
     d.add_argument("--max-len", type=int, default=None,
                    help="the longest sample, in tokens (default: the card's default_max_len)")
+    d.add_argument("--label", help="a labelled run: the samples' label (card.json's labels; default: none)")
     args = ap.parse_args(argv)
     folder = Path(args.folder)
     card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
     model, tokens, ends = StepModel(folder, card), Tokens(folder, card), card["ids"]["ends"]
+    labels = card["labels"]
+    if args.label is not None and args.label not in labels:
+        raise SystemExit(f"no label {args.label!r}: the run's labels are {', '.join(labels) or 'none'}")
+    start = labels[args.label] if args.label is not None else tokens.boundary  # what an item starts from
     if args.command == "score":
-        scored = score(model, tokens, ends, args.text)
+        scored = score(model, tokens, ends, args.text, start)
         for token, lp in scored:
             print(f"{token!r}\t{lp:.4f}")
         print(f"{sum(lp for _, lp in scored):.6f}")
@@ -252,7 +260,7 @@ def main(argv=None) -> None:
     max_len = args.max_len or card["ids"]["default_max_len"]
     for start in range(0, args.n, BATCH):
         rows = min(BATCH, args.n - start)
-        for ids in sample(model, tokens, ends, rows, max_len, args.temperature, rng, prefix):
+        for ids in sample(model, tokens, ends, rows, max_len, args.temperature, rng, prefix, start):
             print(one_line(tokens.decode(ids)))
 
 

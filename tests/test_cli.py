@@ -189,5 +189,5 @@ def test_earlier_spellings_still_work(run_dir, tiny_file, tmp_path, capsys):
 def test_a_usage_mistake_shows_the_usage_line(capsys):
     assert main(["train", "--lr", "0"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    assert lines == ["usage: nnlm train [DATA] [options]",
+    assert lines == ["usage: nnlm train [DATA ...] [options]",
                      "nnlm train: error: --lr must be positive, got 0.0"]

@@ -150,8 +150,9 @@ def readable(path: str | None):
 
 def add_train(p) -> None:
     """The options of `nnlm train`."""
-    p.add_argument("data", nargs="?", help="UTF-8 text: a list, one item per line, or running text; - "
-                   "reads standard input, kept in the run directory as input.txt (default: the bundled "
+    p.add_argument("data", nargs="*", metavar="DATA", help="UTF-8 text: a list, one item per line, or "
+                   "running text; - reads standard input, kept in the run directory as input.txt; several "
+                   "list files: a labelled list, each file's name its items' label (default: the bundled "
                    "names.txt)")
     p.add_argument("--out", metavar="RUN", help="the run directory (default: runs/<data name>, or "
                    "runs/<data name>-2, -3... where that is taken; runs/stdin for -)")
@@ -175,7 +176,7 @@ def cmd_train(args) -> int:
     from .training.train import train
 
     family, settings = given_settings(args)
-    data, out = args.data, args.out
+    data, out = (args.data[0] if len(args.data) == 1 else args.data or None), args.out
     if data == STDIN and not args.resume:
         data, out = stdin_data(out, args.overwrite)
     result = train(data, out, family=family, preset=args.preset, resume=args.resume,
@@ -259,7 +260,8 @@ def cmd_sample(args) -> int:
         return 0
     for s in samples:
         if args.json:
-            print(json.dumps({"text": s.text, "novelty": s.novelty}, ensure_ascii=False))
+            labelled = {"label": s.label} if s.label is not None else {}
+            print(json.dumps({"text": s.text, "novelty": s.novelty, **labelled}, ensure_ascii=False))
         elif args.plain:
             print(s.text)
     if not (args.json or args.plain):
@@ -277,7 +279,8 @@ def cmd_sample(args) -> int:
 def print_samples(samples, width: int) -> None:
     """Samples in a column, each marked with its novelty (and label)."""
     for s in samples:
-        print(f"  {s.text:<{width}} {s.novelty or '-'}")
+        label = f"  {s.label}" if getattr(s, "label", None) is not None else ""
+        print(f"  {s.text:<{width}} {s.novelty or '-':<5}{label}".rstrip())
 
 
 def print_now(text: str) -> None:
@@ -300,6 +303,8 @@ def add_eval(p) -> None:
                    help="other runs on the same data to put in the mix (default: none)")
     p.add_argument("--mix-weight", type=float, nargs="+", help="each run's weight in the mix, "
                    "the n-gram taking the rest of 1 (default: all tuned on the dev split by EM)")
+    p.add_argument("--label", help="a labelled run: read FILE's items under this label (default: the "
+                   "split's own labels)")
     p.add_argument("--json", action="store_true", help="one JSON object")
     add_predictor_options(p)
 
@@ -311,7 +316,8 @@ def cmd_eval(args) -> int:
     ad_hoc = args.mix_order is not None or bool(args.mix_with)
     lm = load(args.run_dir, device=args.device, mix=not (args.no_mix or ad_hoc))
     with readable(args.file) as path:
-        result = lm.evaluate(args.split, path=path)
+        result = lm.evaluate(args.split, path=path, label=args.label)
+    classified = lm.accuracy("test") if lm.source.labels and lm.source.split.test else None
     what = ("standard input" if args.file == STDIN else args.file) or f"{args.split} split"
     if lm.mixture is not None:
         what += f" ({lm.describe()})"
@@ -326,9 +332,16 @@ def cmd_eval(args) -> int:
         raise NnlmError("--mix-weight needs --mix-order or --mix-with")
     if args.json:
         extra = {"mix": mix.to_json()} if mix else {}
+        if classified:
+            extra["classification"] = {"split": "test", "accuracy": classified[0], "items": classified[1]}
         print(json.dumps({"data": what, **result.to_json(), **extra}))
         return 0
     print_eval(what, result)
+    for label, own in (result.by_label or {}).items():
+        print_eval(f"  {label}", own)
+    if classified:
+        print(f"classification: {classified[0]:.1%} of the test split's {classified[1]:,} items get their "
+              "own label (the likeliest under the run's predictor, the labels' shares as priors)")
     if mix:
         how = "tuned on dev" if mix.tuned else "given"
         parts = ", ".join(f"{name} {w:.3f}" for name, w in zip(mix.names, mix.weights, strict=True))
@@ -350,6 +363,8 @@ def add_score(p) -> None:
                    "score; - reads them from standard input, as --file does")
     p.add_argument("--file", help="score what a file holds: a list run's items, one per line, or a "
                    "running text run's whole text; - reads standard input (default: the ITEMs)")
+    p.add_argument("--label", help="a labelled run: score the items under this label (default: none; a "
+                   "labelled run needs one)")
     p.add_argument("--json", action="store_true", help="one JSON object per item: its log-probability "
                    "and each token's")
     add_predictor_options(p)
@@ -360,12 +375,35 @@ def cmd_score(args) -> int:
     from .inference.lm import load
 
     lm = load(args.run_dir, device=args.device, mix=not args.no_mix)
-    for score in lm.score(items_to_score(lm, args)):
+    for score in lm.score(items_to_score(lm, args), label=args.label):
         if args.json:
             print(json.dumps(score.to_json(), ensure_ascii=False))
             continue
         parts = " ".join(f"{t}:{lp:.2f}" for t, lp in score.tokens)
         print(f"{score.text}\t{score.logprob:.4f}\t{parts}")
+    return 0
+
+
+def add_classify(p) -> None:
+    """The options of `nnlm classify`."""
+    add_run(p)
+    p.add_argument("file", metavar="FILE", help="the items to classify, one per line; - reads standard input")
+    p.add_argument("--json", action="store_true", help="one JSON object per item: its label and the whole "
+                   "posterior")
+    add_predictor_options(p)
+
+
+def cmd_classify(args) -> int:
+    """`nnlm classify`: the likeliest label of each item, `item<TAB>label` (or JSON)."""
+    from .data.text import read_items
+    from .inference.lm import load
+
+    lm = load(args.run_dir, device=args.device, mix=not args.no_mix)
+    with readable(args.file) as path:
+        items = read_items(path)
+    for found in lm.classify(items):
+        print(json.dumps(found.to_json(), ensure_ascii=False) if args.json else
+              f"{found.item}\t{found.label}")
     return 0
 
 
@@ -612,6 +650,8 @@ COMMANDS = {
     "sample": ("generate new items from a trained model", add_sample, cmd_sample),
     "eval": ("loss, perplexity and bits per token on a split or a file", add_eval, cmd_eval),
     "score": ("log-probability of each item or text, and of each token", add_score, cmd_score),
+    "classify": ("a labelled run: the likeliest label of each item (Bayes: the model's p(item | label) "
+                 "and the labels' shares)", add_classify, cmd_classify),
     "sweep": ("search settings on dev; write a results table", add_sweep, cmd_sweep),
     "plot": ("PNGs of a run: loss curve, embedding map, activations", add_plot, cmd_plot),
     "neighbors": ("tokens nearest to TOKEN in the run's token embeddings (C)", add_neighbors, cmd_neighbors),

@@ -12,6 +12,7 @@ class EvalResult:
     loss: float  # mean negative log-likelihood, nats per token
     tokens: int
     chars: int | None = None  # characters of the text the tokens cover, where known
+    by_label: dict | None = None  # a labelled run's split: {label: EvalResult} of each label's items
 
     @property
     def bits_per_char(self) -> float | None:
@@ -35,4 +36,6 @@ class EvalResult:
                "tokens": self.tokens}
         if self.chars:
             out.update(characters=self.chars, bits_per_char=self.bits_per_char)
+        if self.by_label:
+            out["labels"] = {label: result.to_json() for label, result in self.by_label.items()}
         return out

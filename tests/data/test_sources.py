@@ -70,6 +70,7 @@ def test_old_mac_windows_and_unix_line_ends(tmp_path, end, names):
     assert len(read_source(str(path), DataConfig()).split.train) == 40
 
 
+@pytest.mark.slow  # (it needs the Brown corpus beside the checkout: not a default test, which skips nothing)
 @pytest.mark.skipif(not (SHARED / "data" / "brown.zip").exists(), reason="no Brown corpus")
 def test_brown_line_files_give_the_ptb_token_counts(tmp_path, capsys):
     subprocess.run([sys.executable, str(SHARED / "tools" / "brown_lines.py"),

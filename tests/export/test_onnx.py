@@ -4,6 +4,8 @@ step, past the block size (the window slides, the recurrent state carries on, bo
 transformer re-read their last positions) and with rows dropped as the sampler drops them."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import onnxruntime
@@ -11,6 +13,7 @@ import pytest
 import torch
 
 import nnlm
+from helpers import ROOT
 from nnlm.models import FAMILIES
 
 LENGTH = 40  # ids fed, the boundary first: past every test run's block size (at most 16)
@@ -103,3 +106,20 @@ def test_the_graph_is_as_its_card_says(family, trained, exported):
     assert onnx["max_positions"] == (block if family in ("bow", "transformer") else None)
     states = {"lstm": ["h", "c"], "rnn": ["h"], "gru": ["h"], "bow": ["sums"], "transformer": ["cache"]}
     assert [s["input"] for s in onnx["state"]] == states.get(family, ["window"])
+
+
+def test_a_labelled_run_exports_and_its_consumer_reads_from_a_label(tmp_path, names):
+    """A labelled run's items start from their label's id: the exported step reads it so too."""
+    from nnlm.export.write import export
+
+    for label, part in (("a", names[:150]), ("b", names[150:300])):
+        (tmp_path / f"{label}.txt").write_text("\n".join(part) + "\n")
+    nnlm.train([str(tmp_path / "a.txt"), str(tmp_path / "b.txt")], str(tmp_path / "run"), progress=False,
+               preset="quick", steps=20, n_embd=4, n_hidden=16, block_size=3)
+    folder = export(tmp_path / "run", tmp_path / "out")
+    card = json.loads((folder / "card.json").read_text())
+    lm = nnlm.load(tmp_path / "run", mix=False, device="cpu")
+    assert card["labels"] == {"a": len(lm.vocab), "b": len(lm.vocab) + 1}
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "onnx_consumer.py"), "score", str(folder),
+                           "emma", "--label", "b"], capture_output=True, text=True, check=True)
+    assert float(done.stdout.splitlines()[-1]) == pytest.approx(lm.score(["emma"], "b")[0].logprob, abs=1e-3)

@@ -10,6 +10,7 @@ from nnlm.data.vocab import BOUNDARY_ID
 from nnlm.inference.predictor import Predictor
 from nnlm.ngram.baseline import fit_ngram
 from nnlm.ngram.mixture import RunMixture
+from nnlm.run import rundir
 
 
 def stepped_logprob(predictor: Predictor, ids: list[int], ends: bool) -> float:
@@ -41,3 +42,14 @@ def test_the_mixed_predictor_steps_give_the_run_s_mixture(tiny_file, tmp_path, f
     assert float(evaluated.sum()) != pytest.approx(float(alone.sum()), rel=1e-3)  # the n-gram model counts
     logits, _ = mixed.begin(torch.zeros(2, 3, dtype=torch.long))
     assert torch.allclose(logits.exp().sum(-1), torch.ones(logits.shape[:-1]), atol=1e-5)
+
+
+def test_a_run_loaded_without_its_mixture_shows_the_model_s_own_losses(tiny_file, tmp_path):
+    nnlm.train(str(tiny_file), str(tmp_path / "run"), progress=False, **TINY_SETTINGS)
+    summary = rundir.read_summary(tmp_path / "run")
+    assert "model_dev_loss" in summary, "the tiny run is expected to choose its mixture"
+    mixed, alone = (dict(nnlm.load(tmp_path / "run", device="cpu", mix=mix).rows()) for mix in (True, False))
+    assert f"dev {summary['dev_loss']:.4f}" in mixed["losses (nats/token)"]
+    assert f"dev {summary['model_dev_loss']:.4f}" in alone["losses (nats/token)"]
+    assert f"test {summary['model_test_loss']:.4f}" in alone["losses (nats/token)"]
+    assert alone["predictor"] != mixed["predictor"]

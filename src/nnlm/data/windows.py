@@ -66,7 +66,8 @@ class Windows:
     stream plus two int64 per example, never a copy per window.
 
     Items of a labelled list start with their label's token instead of the boundary:
-    `<en> e m m a 0 <fr> e l o d i e 0` (`starts`: each item's first token).
+    `<en> e m m a 0 <fr> e l o d i e 0` (`starts`: each item's first token). A window that can
+    hold more than the label then reads it last, in every context (`label_last`).
     """
 
     def __init__(self, items: list[str], vocab: Vocab, block_size: int, source: str = "",
@@ -106,7 +107,8 @@ class Windows:
         starts = starts_at
         self.item_start = torch.repeat_interleave(starts, predicted)  # (N,) per example
         self.pos = self.item_start + _ranks_within(predicted) + 1  # (N,) target positions
-        self._offsets = torch.arange(-block_size, 0, dtype=torch.long)
+        self.label_last = bool(own_end) and block_size >= 2
+        self._offsets = torch.arange(-block_size + self.label_last, 0, dtype=torch.long)
 
     def __len__(self) -> int:
         return self.pos.numel()
@@ -115,7 +117,11 @@ class Windows:
         """Contexts of the examples `index`: (B, block_size) token ids."""
         idx = self.pos[index].unsqueeze(1) + self._offsets  # (B, block_size) stream positions
         ctx = self.stream[idx.clamp_min(0)].long()
-        return ctx.masked_fill_(idx < self.item_start[index].unsqueeze(1), BOUNDARY_ID)
+        start = self.item_start[index].unsqueeze(1)  # (B, 1)
+        if not self.label_last:
+            return ctx.masked_fill_(idx < start, BOUNDARY_ID)
+        # (B, block_size - 1) the item so far, its start read as the boundary; then its label
+        return torch.cat([ctx.masked_fill_(idx <= start, BOUNDARY_ID), self.stream[start].long()], 1)
 
     def targets(self, index: torch.Tensor) -> torch.Tensor:
         """The next tokens of the examples `index`: (B,) int64."""
@@ -130,6 +136,26 @@ class Windows:
         """The same examples as whole items, for models that read a sequence at once."""
         starts, lengths = torch.unique_consecutive(self.item_start, return_counts=True)
         return Sequences(self.stream, starts, lengths)
+
+
+def first_window(context: torch.Tensor, width: int, labelled: bool) -> torch.Tensor:
+    """The window of `width` ids that reads a context (B, T) so far (its first column the
+    boundary, or a labelled item's label), as Windows.contexts reads the same positions:
+    boundary-padded on the left, and in a labelled run whose window can hold more than the
+    label, the item so far with its start read as the boundary, then the label. (B, width)."""
+    if labelled and width >= 2:
+        so_far = torch.cat([torch.zeros_like(context[:, :1]), context[:, 1:]], 1)
+        return torch.cat([first_window(so_far, width - 1, False), context[:, :1]], 1)
+    pad = context.new_zeros(context.shape[0], max(0, width - context.shape[1]))
+    return torch.cat([pad, context], 1)[:, -width:]
+
+
+def next_window(window: torch.Tensor, token: torch.Tensor, labelled: bool) -> torch.Tensor:
+    """The window (B, width) after `token` (B,) is read: the oldest id dropped (a labelled run's
+    label, read last, stays where first_window put it)."""
+    if labelled and window.shape[1] >= 2:
+        return torch.cat([window[:, 1:-1], token.unsqueeze(1), window[:, -1:]], 1)
+    return torch.cat([window[:, 1:], token.unsqueeze(1)], 1)
 
 
 def _ranks_within(lengths: torch.Tensor) -> torch.Tensor:

@@ -104,7 +104,6 @@ def card_json(lm: LanguageModel, config: dict, summary: dict, exported: dict) ->
 
 
 def labels_of(source) -> dict[str, int]:
-    """The place for a labelled run's labels: label name -> token id (an item starts from its
-    label's id instead of the boundary); empty for a run without labels. Nothing else in the export
-    knows labels yet: the consumers start every text from the boundary."""
+    """A labelled run's labels: label name -> token id (an item starts from its label's id
+    instead of the boundary: examples/onnx_consumer.py --label); empty for a run without labels."""
     return {name: source.label_token(name) for name in getattr(source, "labels", [])}

@@ -84,10 +84,13 @@ class WindowStep(Step):
         super().__init__(model)
         block = model.config.block_size
         self.states = [State("window", ("batch", block), "int64",
-                             "the last block_size ids read (the boundary id 0 before the first)")]
+                             "the last block_size ids read (the boundary id 0 before the first; a "
+                             "labelled run's: the last block_size - 1 and the label)")]
 
     def forward(self, ids: torch.Tensor, window: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """ids (B, T) after the window (B, block_size) -> logits (B, T, V), the last block_size ids."""
+        if self.model.config.labels and window.shape[1] >= 2:
+            return self.labelled(ids, window)
         B, T = ids.shape
         block = window.shape[1]
         seq = torch.cat([window, ids], 1)  # (B, block + T)
@@ -95,6 +98,22 @@ class WindowStep(Step):
         index = ends + torch.arange(1, block + 1, device=ids.device)  # (T, block): the window up to each id
         logits, _ = self.model(seq[:, index].reshape(B * T, block))  # (B * T, V)
         return logits.reshape(B, T, -1), seq[:, T:]  # (B, T, V), (B, block)
+
+    def labelled(self, ids: torch.Tensor, window: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A labelled run's window reads the item so far and then its label (data/windows.py):
+        the state keeps the label in its last column. A fresh state (all zeros: no label is id 0)
+        takes the first id read as the label, which begins the item as the boundary does."""
+        B, T = ids.shape
+        width = window.shape[1] - 1
+        fresh = window[:, -1:] == 0  # (B, 1)
+        label = torch.where(fresh, ids[:, :1], window[:, -1:])  # (B, 1)
+        first = torch.where(fresh, torch.zeros_like(label), ids[:, :1])  # the label read as the item's start
+        seq = torch.cat([window[:, :-1], first, ids[:, 1:]], 1)  # (B, width + T)
+        ends = torch.arange(T, device=ids.device).unsqueeze(1)  # (T, 1)
+        index = ends + torch.arange(1, width + 1, device=ids.device)  # (T, width)
+        context = torch.cat([seq[:, index], label.unsqueeze(1).expand(B, T, 1)], 2)  # (B, T, width + 1)
+        logits, _ = self.model(context.reshape(B * T, width + 1))  # (B * T, V)
+        return logits.reshape(B, T, -1), torch.cat([seq[:, T:], label], 1)  # (B, T, V), (B, width + 1)
 
 
 class RecurrentStep(Step):

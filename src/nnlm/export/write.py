@@ -57,6 +57,10 @@ def export(run_dir: str | Path, out: str | Path, format: str = "onnx", overwrite
         raise NnlmError(f"{run_dir}: still training (a process holds its lock); export it once training ends")
     lm = load(run_dir, device="cpu", mix=False)
     check_format(format, lm.spec.family.name, lm.source.level)
+    if format == "hf" and lm.source.labels:  # (its tokenizer would need a start token for each label)
+        raise NnlmError("format 'hf' does not take a labelled run: export it with format='onnx' (its card "
+                        "gives each label's id)", cli="--format hf does not take a labelled run: export it "
+                        "with --format onnx (its card gives each label's id)")
     try:
         summary = rundir.read_summary(run_dir)
     except NnlmError:  # stopped before its summary: no figures

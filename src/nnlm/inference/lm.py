@@ -33,9 +33,12 @@ SAMPLE_BATCH = 8192  # rows generated together
 
 @dataclass
 class Sample:
+    """A sample: its text, where it already appears, and (a labelled run) its label."""
+
     text: str
     novelty: str | None  # "new", or the split it appears in: "train", "dev" or "test"; None: the
     # run keeps no list of its items to compare with (running text, words)
+    label: str | None = None  # a labelled run: the label the sample was drawn for
 
 
 class Samples(list):
@@ -43,6 +46,20 @@ class Samples(list):
     that failed a test included (with exact, unique, new_only or exclude, those drawn again)."""
 
     tries: int = 0
+
+
+@dataclass
+class Classification:
+    """The label a labelled run finds likeliest for an item: p(label | item), by Bayes from
+    p(item | label), the model's, and each label's share of the training items."""
+
+    item: str
+    label: str
+    posterior: dict[str, float]  # label -> p(label | item)
+
+    def to_json(self) -> dict:
+        """As `nnlm classify --json` writes it: item, label and the whole posterior."""
+        return {"item": self.item, "label": self.label, "posterior": self.posterior}
 
 
 @dataclass
@@ -102,8 +119,11 @@ class LanguageModel:
             summary = rundir.read_summary(spec.run_dir)
         except NnlmError:  # a run still training, or stopped before its summary
             summary = {}
-        losses = ", ".join(f"{k[:-5]} {summary[k]:.4f}" for k in ("train_loss", "dev_loss", "test_loss")
-                           if summary.get(k) is not None)
+        # the summary's dev and test losses are the mixture's where training chose one; a run
+        # loaded with mix=False shows the model's alone (kept beside them as model_*)
+        alone = "model_" if self.mixture is None and "model_dev_loss" in summary else ""
+        keys = (("train", "train_loss"), ("dev", alone + "dev_loss"), ("test", alone + "test_loss"))
+        losses = ", ".join(f"{k} {summary[key]:.4f}" for k, key in keys if summary.get(key) is not None)
         return [("run", str(spec.run_dir)), ("predictor", self.describe()),
                 ("parameters", f"{self.model.num_parameters():,}"),
                 ("data", f"{spec.data.path or 'the bundled names'} ({self.source.name}, "
@@ -130,13 +150,15 @@ class LanguageModel:
                max_len: int | None = None, seed: int | None = None, unique: bool = False,
                new_only: bool = False, regex: str = "", contains: str = "", suffix: str = "",
                min_chars: int = 0, max_chars: int | None = None, exclude: str | Path | Iterable[str] = "",
-               exact: bool = False, tries: int | None = None, on_text=None) -> Samples:
+               exact: bool = False, tries: int | None = None, label: str = "", on_text=None) -> Samples:
         """`num` samples; with unique/new_only/exclude/exact, draws more rounds until it has `num`.
         The constraints (regex, contains, suffix, min_chars, max_chars: what each sample's text,
         the prefix included, must be; exclude: a file of items, or the items, no sample may be)
         steer each sample token by token, or with `exact`, samples are drawn whole from the model
         and those that fail are drawn again (at most `tries`; the result's `tries` says how many
-        were). `on_text(piece)`: the first sample's text, piece by piece as it is drawn.
+        were). `label`: a labelled run's samples of that label (default: across the labels, in
+        their shares; each Sample says its label). `on_text(piece)`: the first sample's text,
+        piece by piece as it is drawn.
         Raises SettingError (an NnlmError) for a control it cannot take, an impossible
         constraint, or one too rare for `exact`."""
         files = isinstance(exclude, (str, Path))
@@ -145,7 +167,7 @@ class LanguageModel:
                                        unique=unique, new_only=new_only, regex=regex, contains=contains,
                                        suffix=suffix, min_chars=min_chars, max_chars=max_chars,
                                        exclude=str(exclude) if files else "", exact=exact, tries=tries,
-                                       exclude_items=() if files else tuple(exclude)), on_text)
+                                       exclude_items=() if files else tuple(exclude), label=label), on_text)
 
     def draw(self, request: SampleRequest, on_text=None) -> Samples:
         """The samples `request` asks for (fewer where the model cannot make that many unique,
@@ -158,10 +180,11 @@ class LanguageModel:
         found, seen, excluded, rounds = Samples(), set(), set(request.exclude_items), 0
         while batch := self.batch_size(request, request.num - len(found), len(found), found.tries, rounds):
             stream = self.text_stream(request, on_text) if not (found.tries or request.exact) else None
+            starts = self.label_starts(request, batch, generator)
             rows = generate(self.predictor, batch, list(request.prefix_ids), generator=generator,
-                            on_token=stream, **request.controls())
+                            on_token=stream, starts=starts, **request.controls())
             rounds += 1
-            if self.keep(request, rows, found, seen, excluded):
+            if self.keep(request, rows, found, seen, excluded, starts):
                 break
         if request.exact and not found:
             raise too_rare(found.tries)
@@ -169,12 +192,30 @@ class LanguageModel:
             on_text(found[0].text)
         return found
 
-    def keep(self, request: SampleRequest, rows: list, found: Samples, seen: set, excluded: set) -> bool:
+    def label_starts(self, request: SampleRequest, rows: int, generator: torch.Generator
+                     ) -> torch.Tensor | None:
+        """Each row's first token in a labelled run (rows,): the label asked for, or labels drawn
+        in their shares of the training items (from `generator`, before the samples, so a seed
+        gives the same labels and samples); None in a run without labels."""
+        if not self.source.labels:
+            return None
+        if request.label_id is not None:
+            return torch.full((rows,), request.label_id, dtype=torch.long)
+        shares = torch.bincount(torch.tensor(self.source.item_labels["train"]),
+                                minlength=len(self.source.labels)).double()
+        # (drawn on the CPU, from a seed the request's generator gives, which may be a GPU's)
+        seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device))
+        cpu = torch.Generator().manual_seed(seed)
+        return torch.multinomial(shares, rows, replacement=True, generator=cpu) + len(self.vocab)
+
+    def keep(self, request: SampleRequest, rows: list, found: Samples, seen: set, excluded: set,
+             starts: torch.Tensor | None = None) -> bool:
         """Add to `found` the samples of `rows` (generate's, None: failed the constraint) that pass
         the request's tests (unique: not in `seen`; new_only; not `excluded`), counting the rows
-        tried; whether it now has all it asked for."""
+        tried; whether it now has all it asked for. `starts`: the rows' label tokens."""
         for k, seq in enumerate(rows):
-            sample = self.samples_of([seq])[0] if seq is not None else None
+            labels = None if starts is None else [int(starts[k])]
+            sample = self.samples_of([seq], labels)[0] if seq is not None else None
             if sample is None or (request.unique and sample.text in seen) or sample.text in excluded \
                     or (request.new_only and sample.novelty != "new"):
                 continue
@@ -216,15 +257,20 @@ class LanguageModel:
 
         return on_token
 
-    def samples_of(self, sequences: list[list[int]]) -> list[Sample]:
-        """Generated token sequences as text, each marked with its novelty."""
+    def samples_of(self, sequences: list[list[int]], starts: list[int] | None = None) -> list[Sample]:
+        """Generated token sequences as text, each marked with its novelty (and, `starts` being
+        their label tokens, their label)."""
         texts = [self.source.decode(ids) for ids in sequences]
-        return [Sample(text, self.source.novelty(text)) for text in texts]
+        labels = [self.source.labels[i - len(self.vocab)] for i in starts] if starts else [None] * len(texts)
+        return [Sample(text, self.source.novelty(text), label)
+                for text, label in zip(texts, labels, strict=True)]
 
-    def score(self, items: list[str]) -> list[Score]:
-        """Log-probability of each whole item (end token included), and per token."""
+    def score(self, items: list[str], label: str | None = None) -> list[Score]:
+        """Log-probability of each whole item (end token included), and per token; a labelled
+        run's items under `label` (required there), p(item | label)."""
         encoded = [self.source.encode(item, f"the item {item!r}") for item in items]
-        logprobs = self.logprobs(lambda width: self.source.sequence_windows(encoded, width)).tolist()
+        starts = self.starts(len(items), label)
+        logprobs = self.logprobs(lambda width: self.source.sequence_windows(encoded, width, starts)).tolist()
         ends = [BOUNDARY_ID] if self.source.ends else []  # a stream model never predicts an end
         scores, at = [], 0
         for item, ids in zip(items, encoded, strict=True):
@@ -235,19 +281,86 @@ class LanguageModel:
             scores.append(Score(item, sum(lps), tokens))
         return scores
 
-    def evaluate(self, split: str = "dev", path: str | Path | None = None) -> EvalResult:
-        """Loss on a split of the run's data, or on the items of a file (and bits per
-        character, where the data counts its characters)."""
-        result = self.predictor.evaluate(lambda width: self.windows(split, path, width))
+    def starts(self, count: int, label: str | None) -> list[int] | None:
+        """The first token of `count` items read under `label` (a labelled run: required); None
+        in a run without labels (NnlmError for a label there)."""
+        if not self.source.labels and not label:
+            return None
+        if not self.source.labels:
+            raise NnlmError.about("label", "--label", f"{label!r}: this run has no labels")
+        if label is None:
+            raise NnlmError(f"a labelled run reads an item under a label: name one (its labels are "
+                            f"{', '.join(self.source.labels)})", cli="a labelled run reads an item under a "
+                            f"label: name one with --label ({', '.join(self.source.labels)})")
+        return [self.source.label_token(label)] * count
+
+    def classify(self, items: list[str]) -> list[Classification]:
+        """The likeliest label of each item of a labelled run, and the whole posterior: Bayes
+        with p(item | label), the run's predictor's, and the labels' shares of the training
+        items. NnlmError in a run without labels."""
+        if not self.source.labels:
+            raise NnlmError("classify needs a labelled run (one trained on several files, or a label column)")
+        encoded = [self.source.encode(item, f"the item {item!r}") for item in items]
+        ends = 1 if self.source.ends else 0
+        lengths = torch.tensor([len(ids) + ends for ids in encoded])
+        owner = torch.repeat_interleave(torch.arange(len(items)), lengths)  # (tokens,) each token's item
+        shares = torch.bincount(torch.tensor(self.source.item_labels["train"]),
+                                minlength=len(self.source.labels)).double()
+        log_joint = torch.log(shares / shares.sum()).repeat(len(items), 1)  # (items, labels)
+        for k, label in enumerate(self.source.labels):
+            starts = self.starts(len(items), label)
+            lp = self.logprobs(lambda width, s=starts: self.source.sequence_windows(encoded, width, s))
+            log_joint[:, k] += torch.zeros(len(items), dtype=torch.float64).index_add_(0, owner, lp)
+        posterior = torch.softmax(log_joint, dim=1)
+        return [Classification(item, self.source.labels[int(p.argmax())],
+                               dict(zip(self.source.labels, p.tolist(), strict=True)))
+                for item, p in zip(items, posterior, strict=True)]
+
+    def accuracy(self, split: str = "test") -> tuple[float, int]:
+        """(the share of a split's items whose likeliest label is theirs, the items) of a labelled
+        run (classify)."""
+        items = getattr(self.source.split, split)
+        if not items:
+            raise NnlmError(f"the {split} split has no items to classify")
+        found = self.classify(items)
+        truth = [self.source.labels[k] for k in self.source.item_labels[split]]
+        return sum(c.label == t for c, t in zip(found, truth, strict=True)) / len(items), len(items)
+
+    def evaluate(self, split: str = "dev", path: str | Path | None = None, label: str | None = None
+                 ) -> EvalResult:
+        """Loss on a split of the run's data, or on the items of a file (a labelled run's: under
+        `label`), and bits per character, where the data counts its characters; a labelled run's
+        split: each label's beside (EvalResult.by_label)."""
+        if self.source.labels and path is None:
+            return self.evaluate_labelled(split)
+        result = self.predictor.evaluate(lambda width: self.windows(split, path, width, label))
         result.chars = self.source.file_chars(path) if path is not None else self.source.chars(split)
         return result
 
-    def windows(self, split: str = "dev", path: str | Path | None = None, width: int | None = None):
-        """The examples of a split of the run's data, or of a file, contexts of the model's
-        block size (or `width`)."""
+    def evaluate_labelled(self, split: str) -> EvalResult:
+        """A labelled run's split: its loss and each label's, over the same tokens."""
+        lp = self.logprobs(lambda width: self.windows(split, None, width))
+        windows = self.windows(split)
+        label_of = windows.stream[windows.item_start].long() - len(self.vocab)  # (N,) each token's label
+        items = getattr(self.source.split, split)
+        by_label = {}
+        for k, label in enumerate(self.source.labels):
+            own = lp[label_of == k]
+            chars = sum(len(item) + 1 for item, at in zip(items, self.source.item_labels[split], strict=True)
+                        if at == k)
+            by_label[label] = EvalResult(float(-own.mean()), own.numel(), chars or None) if own.numel() else \
+                EvalResult(float("nan"), 0)
+        return EvalResult(float(-lp.mean()), lp.numel(), self.source.chars(split), by_label)
+
+    def windows(self, split: str = "dev", path: str | Path | None = None, width: int | None = None,
+                label: str | None = None):
+        """The examples of a split of the run's data, or of a file (a labelled run's: its items
+        under `label`), contexts of the model's block size (or `width`)."""
         width = width or self.predictor.block_size
         if path is not None:
-            windows, source = self.source.file_windows(path, width), path
+            windows = self.source.file_windows(path, width, label) if self.source.labels else \
+                self.source.file_windows(path, width)
+            source = path
         elif split in ("train", "dev", "test"):
             windows, source = self.spec.windows(split, width), f"the {split} split"
         else:

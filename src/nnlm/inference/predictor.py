@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from ..data.windows import first_window, next_window
 from ..losses import EvalResult
 from ..models.base import Model
 from ..ngram.baseline import logprobs as ngram_logprobs
@@ -30,6 +31,7 @@ class Predictor:
 
     def __init__(self, model: Model, device: torch.device, mixture: RunMixture | None = None):
         self.model, self.device, self.mixture = model, device, mixture
+        self.labelled = model.config.labels > 0  # (items read from their labels: data/windows.py)
 
     @classmethod
     def of(cls, model: Model) -> Predictor:
@@ -96,9 +98,8 @@ class Predictor:
         logits, state = self.model.begin(context)
         if self.mixture is None:
             return logits, state
-        width = self.mixture.width
-        pad = torch.zeros(context.shape[0], max(0, width - context.shape[1]), dtype=torch.long)
-        history = torch.cat([pad, context.cpu()], 1)[:, -width:]  # (R, width) the n-gram's context
+        # (R, width) the n-gram's context, read as its windows read it (data/windows.py)
+        history = first_window(context.cpu(), self.mixture.width, self.labelled)
         return self._mixed(logits, history), (state, history)
 
     def advance(self, state, token: torch.Tensor) -> tuple[torch.Tensor, object]:
@@ -107,7 +108,7 @@ class Predictor:
             return self.model.advance(state, token)
         inner, history = state
         logits, inner = self.model.advance(inner, token)
-        history = torch.cat([history[:, 1:], token.cpu().unsqueeze(1)], 1)
+        history = next_window(history, token.cpu(), self.labelled)
         return self._mixed(logits, history), (inner, history)
 
     def keep(self, state, rows: torch.Tensor):

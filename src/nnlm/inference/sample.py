@@ -62,7 +62,11 @@ class SampleRequest:
     tries: int | None = setting(None, "with --exact: the most samples drawn in all before giving up "
                                 f"(default: {EXACT_TRIES:,}, or 100 for each sample asked where that is "
                                 "more; 0: the default)", at_least=0, metavar="N")
+    label: str = setting("", "a labelled run: samples of this label (default: across the labels, each "
+                         "drawn in its share of the training items, each sample marked with its label)",
+                         metavar="LABEL")
     prefix_ids: tuple[int, ...] = ()  # the prefix's token ids (set by `checked`)
+    label_id: int | None = None  # the label's token (set by `checked`; None: no label asked)
     exclude_items: tuple[str, ...] = ()  # texts no sample may be: the exclude file's (set by `checked`),
     # or given (the server's JSON array)
     constraint: Constraint | None = None  # the compiled constraint (set by `checked`; None: none)
@@ -79,6 +83,7 @@ class SampleRequest:
         declared = {s.name: s for s in settings_of(SampleRequest)}
         for key, s in declared.items():
             (replace(s, at_most=limits[key]) if limits and key in limits else s).check(getattr(self, key))
+        label_id = self.label_of(source, declared)
         if self.new_only and not source.marks_novelty:
             raise SettingError("{0} needs a run that keeps its items (a list of characters or subwords); "
                                "this run keeps no list of items to compare with", declared["new_only"])
@@ -92,11 +97,20 @@ class SampleRequest:
         tries = self.tries or max(EXACT_TRIES, 100 * self.num)
         return replace(self, min_len=min_len, max_len=max_len, top_k=self.top_k or None,
                        top_p=self.top_p if self.top_p is not None and self.top_p < 1 else None,
-                       prefix_ids=prefix_ids, max_chars=rule.max_chars,
+                       prefix_ids=prefix_ids, max_chars=rule.max_chars, label_id=label_id,
                        tries=min(tries, limits.get("tries", tries)) if limits else tries,
                        exclude_items=self.excluded(source, declared),
                        constraint=constrained(source, rule, list(prefix_ids[:max_len]), min_len, max_len,
                                               declared, [k for k in RULES if getattr(self, k)]))
+
+    def label_of(self, source, declared: dict) -> int | None:
+        """The token of the label asked for, or None; SettingError for a label the run lacks."""
+        if not self.label:
+            return None
+        try:
+            return source.label_token(self.label)
+        except NnlmError as e:  # no such label (the error lists the run's)
+            raise SettingError("{0}: " + braced(str(e)), declared["label"]) from None
 
     def rule(self, source, declared: dict) -> TextRule:
         """What every sample's text must be (checked: limits that running text refuses, and
@@ -148,7 +162,7 @@ class SampleRequest:
         (a request drawn in rounds draws them on its own)."""
         if self.rounds:
             return ("rounds", id(self))
-        return (self.prefix_ids, *self.controls().values())
+        return (self.prefix_ids, self.label_id, *self.controls().values())
 
 
 def too_rare(tries: int) -> SettingError:
@@ -199,7 +213,7 @@ def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float | None) 
 def generate(predictor, num: int, prefix: list[int], *, temperature: float = 1.0,
              top_k: int | None = None, top_p: float | None = None, min_len: int = 0,
              max_len: int = 64, constraint: Constraint | None = None, exact: bool = False,
-             generator: torch.Generator | None = None,
+             starts: torch.Tensor | None = None, generator: torch.Generator | None = None,
              groups: list[tuple[torch.Generator, int]] | None = None,
              on_token=None) -> list[list[int] | None]:
     """`num` token sequences, each starting with `prefix`, ending at the boundary token
@@ -210,7 +224,8 @@ def generate(predictor, num: int, prefix: list[int], *, temperature: float = 1.0
     `constraint` (constraints.Constraint, compiled for this prefix and these lengths): each row
     draws only the tokens that leave a way to satisfy it (the others' logits are -inf before
     temperature, top-k and top-p); with `exact`, rows draw from the model as it is, and a row
-    that can no longer satisfy the constraint stops there: its sequence is None.
+    that can no longer satisfy the constraint stops there: its sequence is None. `starts` (R,):
+    each row's first token where not the boundary (a labelled run: its label's).
 
     `predictor` is an inference.predictor.Predictor (or a bare model, the model alone): it
     carries its own state from step to step (begin/advance/keep), so a step costs one
@@ -229,11 +244,16 @@ def generate(predictor, num: int, prefix: list[int], *, temperature: float = 1.0
     rows = torch.arange(num, device=device)  # (R,) the rows still being written
     guide = constraint.guide(num, device) if constraint is not None else None
     context = torch.tensor([[BOUNDARY_ID, *prefix]], dtype=torch.long, device=device).expand(num, -1)
+    if starts is not None:  # (R, 1 + len(prefix)): each row from its label
+        context = torch.cat([starts.to(device).view(-1, 1), context[:, 1:]], 1)
     logits, state = predictor.begin(context)  # (R, V)
     for pos in range(len(prefix), max_len):
         if pos < min_len:
             logits[:, BOUNDARY_ID] = float("-inf")
         allowed = guide.allowed(pos) if guide is not None else None  # (R, V)
+        if allowed is not None and allowed.shape[1] < logits.shape[1]:  # a labelled run: never a label
+            extra = allowed.new_zeros(len(allowed), logits.shape[1] - allowed.shape[1])
+            allowed = torch.cat([allowed, extra], 1)
         if allowed is not None and not exact:
             logits = logits.masked_fill(~allowed, float("-inf"))
         alive = torch.bincount(owner[rows.cpu()], minlength=len(groups)).tolist()

@@ -25,8 +25,6 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     rnn.LSTM_FAMILY,
     transformer.FAMILY,
 )}
-#: The paper's MLP, the family the default run takes for a list.
-DEFAULT = "mlp"
 #: nnlm 0.1's `--arch` (and its runs' config), by the family each value is now.
 ARCH_FAMILIES = {"flat": "mlp", "hierarchical": "hierarchical"}
 
@@ -38,7 +36,7 @@ def family_named(name: str) -> Family:
     return FAMILIES[name]
 
 
-__all__ = ["ARCH_FAMILIES", "DEFAULT", "FAMILIES", "Family", "Model", "ModelConfig", "family_named",
+__all__ = ["ARCH_FAMILIES", "FAMILIES", "Family", "Model", "ModelConfig", "family_named",
            # each family's model and config class (rnn, gru and lstm share RNNConfig)
            "MLP", "MLPConfig", "HierarchicalMLP", "HierarchicalConfig", "Bigram", "BigramConfig", "BoW",
            "BoWConfig", "VanillaRNN", "GRU", "LSTM", "RNNConfig", "Transformer", "TransformerConfig"]

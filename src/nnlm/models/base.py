@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.windows import first_window, next_window
 from ..errors import NnlmError
 from ..settings import check, setting
 
@@ -202,13 +203,11 @@ class WindowModel(Model):
     window = True
 
     def begin(self, context: torch.Tensor):
-        block = self.config.block_size
-        pad = context.new_zeros(context.shape[0], max(0, block - context.shape[1]))
-        window = torch.cat([pad, context], 1)[:, -block:]  # (B, block_size)
+        window = first_window(context, self.config.block_size, self.config.labels > 0)  # (B, block_size)
         return self(window)[0], window
 
     def advance(self, state, token):
-        window = torch.cat([state[:, 1:], token.unsqueeze(1)], 1)
+        window = next_window(state, token, self.config.labels > 0)
         return self(window)[0], window
 
     def keep(self, state, rows):

@@ -4,7 +4,7 @@ settings over it, a data file); rundir.py writes it to disk and reads it back.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..data.sources import Source, read_source
@@ -17,6 +17,8 @@ from ..settings.data import DataConfig
 from ..settings.partition import Parts, check_family, declared_settings, family_settings, partition
 from ..settings.training import TrainConfig
 from . import auto
+
+HEAD_START_LR_DIVISOR = 3  # --init-from: a fresh run's peak lr over this (measured in control.py)
 
 
 @dataclass
@@ -67,7 +69,7 @@ def build_configs(family: str | None, preset: str, given: Parts, source: Source,
     the model and training settings `given` (partitioned: see settings.partition). `origin`:
     the run whose weights this one starts from, whose family and model settings it takes."""
     if origin is not None:
-        family = check_origin(family, given, origin)
+        family = check_origin(family, origin)
     name, why = (family, []) if family else auto.choose_family(source.facts())
     fam = family_named(name)
     if not family:  # the settings given were checked against every family's: now against this one's
@@ -87,10 +89,16 @@ def build_configs(family: str | None, preset: str, given: Parts, source: Source,
         clock = f" unless --max-seconds {seconds:g} ends it first" if seconds else ""
         why.append(f"--steps {wanted['steps']}: trained in full{clock}")
     base = partition(base, fam, FAMILIES.values(), data=False)
-    if origin is not None:  # its sizes and regularisation, whatever the preset or the data would choose
-        base.model = {k: v for k, v in to_json(origin.model_config).items()
-                      if k not in ("vocab_size", "labels")}
-        why.append(f"starting from {origin.run_dir}: its family ({fam.name}) and model settings")
+    if origin is not None:  # the settings that shape its weights, whatever the preset or the data chose
+        base.model, taken = origin_model_settings(fam, origin, base.model, given.model)
+        own = f"; its own {', '.join(taken)}" if taken else ""
+        why.append(f"starting from {origin.run_dir}: its family ({fam.name}) and the model settings that "
+                   f"shape its weights{own}")
+        if "lr" not in given.train:
+            lr = base.train.get("lr", TrainConfig.lr) / HEAD_START_LR_DIVISOR
+            base.train["lr"] = lr
+            why.append(f"peak lr {lr:g}, a third of a fresh run's: weights that already predict "
+                       "well need smaller steps (benchmarks/control.py head-start)")
     train_cfg = TrainConfig(**{**base.train, **given.train})
     train_cfg.validate()
     model_cfg = fam.config(vocab_size=source.id_count(), labels=len(source.labels), **{**base.model,
@@ -99,16 +107,46 @@ def build_configs(family: str | None, preset: str, given: Parts, source: Source,
     return fam, model_cfg, train_cfg, why
 
 
-def check_origin(family: str | None, given: Parts, origin: RunSpec) -> str:
-    """The family of a run that starts from `origin`'s weights: origin's (NnlmError for another
-    family or a model setting given: the weights fix both)."""
+def check_origin(family: str | None, origin: RunSpec) -> str:
+    """The family of a run that starts from `origin`'s weights: origin's (NnlmError for another)."""
     if family and family != origin.family.name:
         raise NnlmError(f"{origin.run_dir} is a {origin.family.name} run: a run that starts from its "
                         f"weights is one too, not {family}")
-    if given.model:
-        setting = family_settings(FAMILIES.values())[next(iter(given.model))]
-        raise SettingError("{0}: a run that starts from another's weights takes its model settings", setting)
     return origin.family.name
+
+
+def weight_shapes(fam: Family, config: ModelConfig) -> dict[str, tuple]:
+    """The shape of each of a model's parameters and buffers (built on the meta device: no
+    memory); weights shared (tied) appear once."""
+    import torch
+
+    with torch.device("meta"):
+        model = fam.build(config)
+    return {name: tuple(t.shape) for name, t in [*model.named_parameters(), *model.named_buffers()]}
+
+
+def origin_model_settings(fam: Family, origin: RunSpec, chosen: dict, given: dict) -> tuple[dict, list[str]]:
+    """The model settings of a run that starts from `origin`'s weights: origin's, except those
+    that leave the weights as they are (dropout, the sampled softmax, a recurrent network's
+    piece length...), which come from the data as for any run (`chosen`) or from `given`;
+    and what was taken so. Found by building the model: no list to keep up to date.
+
+    Raises:
+        SettingError: a given setting that would change the weights (a size, tying).
+    """
+    settings = {k: v for k, v in to_json(origin.model_config).items() if k not in ("vocab_size", "labels")}
+    shapes = weight_shapes(fam, origin.model_config)
+    taken = []
+    for name, value in {**chosen, **given}.items():
+        if name not in settings or value == settings[name]:
+            continue
+        if weight_shapes(fam, replace(origin.model_config, **{name: value})) == shapes:
+            settings[name] = value
+            taken.append(name)
+        elif name in given:
+            raise SettingError("{0}: a run that starts from another's weights takes the settings that shape "
+                               "them", family_settings(FAMILIES.values())[name])
+    return settings, taken
 
 
 def build_spec(data: str | None, out: str | None, *, family: str | None = None, preset: str = "default",

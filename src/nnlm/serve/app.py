@@ -118,7 +118,8 @@ def build_app(runs: dict[str, ServedRun], allowed_hosts: set[str] | None = None)
         body = await read_body(request)
         run = find_run(runs, body, SCORE_FIELDS)
         text = string(body, "text", None, MAX_TEXT)
-        result = await asyncio.wrap_future(run.submit(run.score_job(text)))
+        label = string(body, "label", "", MAX_LEN) or None
+        result = await asyncio.wrap_future(run.submit(run.score_job(text, label)))
         return SafeJSONResponse({"run": run.name, "text": text, **result})
 
     @api
@@ -198,8 +199,8 @@ def picture(run: ServedRun, name: str) -> bytes:
 
 SAMPLE_FIELDS = ("run", "n", "temperature", "top_k", "top_p", "prefix", "min_len", "max_len",
                  "new_only", "seed", "regex", "contains", "suffix", "min_chars", "max_chars", "exclude",
-                 "exact", "tries")
-SCORE_FIELDS = ("run", "text")
+                 "exact", "tries", "label")
+SCORE_FIELDS = ("run", "text", "label")
 
 
 async def read_body(request: Request) -> dict:
@@ -269,7 +270,8 @@ def sample_request(body: dict) -> SampleRequest:
                          suffix=string(body, "suffix", "", MAX_PATTERN),
                          min_chars=integer(body, "min_chars", 0), max_chars=integer(body, "max_chars", 0),
                          exact=boolean(body, "exact", False), tries=integer(body, "tries", 0),
-                         exclude_items=tuple(strings(body, "exclude", MAX_EXCLUDED, MAX_LEN)))
+                         exclude_items=tuple(strings(body, "exclude", MAX_EXCLUDED, MAX_LEN)),
+                         label=string(body, "label", "", MAX_LEN))
 
 
 def json_type(value) -> str:

@@ -44,14 +44,17 @@ class SampleJob:
 
 @dataclass
 class ScoreJob:
+    """One /api/score request: a text, and a labelled run's label to read it under."""
+
     text: str
+    label: str | None = None
     future: Future = field(default_factory=Future)
 
     n = 1
 
     def batch_key(self) -> tuple:
-        """Every score job can join one batch."""
-        return ("score",)
+        """Score jobs of one label join one batch."""
+        return ("score", self.label)
 
 
 class ServedRun:
@@ -76,12 +79,14 @@ class ServedRun:
         (SampleRequest.checked, with the caller's `limits`)."""
         return SampleJob(request.checked(self.lm.source, limits=limits))
 
-    def score_job(self, text: str) -> ScoreJob:
-        """A job scoring `text`; NnlmError for a character the model lacks or nothing to score."""
+    def score_job(self, text: str, label: str | None = None) -> ScoreJob:
+        """A job scoring `text` (a labelled run's: under `label`); NnlmError for a character the
+        model lacks, a label it lacks (or none, in a labelled run), or nothing to score."""
+        self.lm.starts(1, label)  # (the label's errors, now rather than in the worker)
         ids = self.lm.source.encode(text, "the text")
         if not ids and not self.lm.source.ends:
             raise NnlmError("nothing to score: the text has no tokens (a stream run predicts no end token)")
-        return ScoreJob(text)
+        return ScoreJob(text, label)
 
     def submit(self, job: SampleJob | ScoreJob) -> Future:
         """Queue a job; its future gets the result (or the exception) from the worker."""
@@ -139,24 +144,37 @@ def sample_jobs(lm: LanguageModel, jobs: list[SampleJob]) -> list[list[dict]]:
         samples = [lm.draw(first)]
         jobs[0].tries = samples[0].tries
     else:
-        generators = []
-        for job in jobs:
+        generators, starts = [], []
+        for job in jobs:  # (a labelled run: each job's labels drawn first, as LanguageModel.draw does)
             generators.append(torch.Generator(lm.device))
             generators[-1].manual_seed(job.request.seed)
+            starts.append(lm.label_starts(job.request, job.n, generators[-1]))
         sequences = generate_jobs(lm.predictor, [job.n for job in jobs], generators, list(first.prefix_ids),
-                                  **first.controls())
-        samples = [lm.samples_of(seqs) for seqs in sequences]
+                                  starts=torch.cat(starts) if lm.source.labels else None, **first.controls())
+        samples = [lm.samples_of(seqs, None if rows is None else rows.tolist())
+                   for seqs, rows in zip(sequences, starts, strict=True)]
         for job in jobs:
             job.tries = job.n
-    scores = iter(lm.score([s.text for job_samples in samples for s in job_samples]))
-    return [[{"text": s.text, "logprob": next(scores).logprob, "novelty": s.novelty} for s in job_samples]
+    logprobs = iter(sample_logprobs(lm, [s for job_samples in samples for s in job_samples]))
+    return [[{"text": s.text, "logprob": next(logprobs), "novelty": s.novelty,
+              **({"label": s.label} if s.label is not None else {})} for s in job_samples]
             for job_samples in samples]
+
+
+def sample_logprobs(lm: LanguageModel, samples: list) -> list[float]:
+    """Each sample's log-probability, under its own label (a labelled run), in batches of one label."""
+    out = [0.0] * len(samples)
+    for label in dict.fromkeys(s.label for s in samples):
+        at = [k for k, s in enumerate(samples) if s.label == label]
+        for k, score in zip(at, lm.score([samples[k].text for k in at], label), strict=True):
+            out[k] = score.logprob
+    return out
 
 
 def score_jobs(lm: LanguageModel, jobs: list[ScoreJob]) -> list[dict]:
     """{loss, logprob, tokens} of each job's text, all scored in one batch."""
     results = []
-    for score in lm.score([job.text for job in jobs]):
+    for score in lm.score([job.text for job in jobs], jobs[0].label):
         results.append({"loss": -score.logprob / len(score.tokens), "logprob": score.logprob,
                         "tokens": [{"token": t, "logprob": lp, "prob": math.exp(lp)}
                                    for t, lp in score.tokens]})
@@ -169,8 +187,8 @@ def generate_jobs(predictor, counts: list[int], generators: list[torch.Generator
     (so its samples are those of `nnlm sample --seed`); each request's sequences."""
     seqs = generate(predictor, sum(counts), prefix, groups=list(zip(generators, counts, strict=True)),
                     **controls)
-    starts = [sum(counts[:j]) for j in range(len(counts))]
-    return [seqs[s:s + c] for s, c in zip(starts, counts, strict=True)]
+    firsts = [sum(counts[:j]) for j in range(len(counts))]
+    return [seqs[s:s + c] for s, c in zip(firsts, counts, strict=True)]
 
 
 # -- loading and describing runs ----------------------------------------------------------
@@ -211,6 +229,7 @@ def run_card(name: str, lm: LanguageModel, default_max_len: int) -> dict:
         "settings": {"model": to_json(spec.model_config), "train": to_json(spec.train),
                      "data": to_json(spec.data)},
         "novelty": lm.source.marks_novelty, "ends": lm.source.ends, "default_max_len": default_max_len,
+        "labels": list(lm.source.labels),
     }
 
 

@@ -9,6 +9,8 @@ labels, get the new model's own first rows.
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from ..errors import NnlmError
@@ -29,24 +31,34 @@ def start_from(model: torch.nn.Module, spec: RunSpec, origin: RunSpec) -> str:
     at = {key: i for i, key in enumerate(old_keys)}
     index = torch.tensor([at.get(key, -1) for key in new_keys])  # (V,) origin's id of each token, or -1
     kept = index >= 0
+    dims = token_dims(spec.family, spec.model_config)
     with torch.no_grad():
         for name, new in model.state_dict(keep_vars=True).items():
             if name not in old:
                 raise NnlmError(f"{origin.run_dir}: its weights have no {name}: not the model this run "
                                 "builds")
-            new.copy_(mapped(old[name], new, index, kept, len(old_keys), f"{origin.run_dir}: {name}"))
+            new.copy_(mapped(old[name], new, index, kept, dims[name], f"{origin.run_dir}: {name}"))
     fresh = [spec.source.token_str(i) for i in torch.nonzero(~kept).flatten().tolist()]
     shown = ", ".join(fresh[:12]) + (", ..." if len(fresh) > 12 else "")
     return (f"weights from {origin.run_dir}: {int(kept.sum()):,} of {len(new_keys):,} tokens keep their "
             f"rows" + (f"; new rows for {len(fresh)}: {shown}" if fresh else ""))
 
 
-def mapped(old: torch.Tensor, new: torch.Tensor, index: torch.Tensor, kept: torch.Tensor, old_count: int,
-           what: str) -> torch.Tensor:
-    """`old` laid out as `new`: along each dimension of token ids (old's size the old token count,
-    new's the new one), the rows of the tokens origin has (`index`, where `kept`); new's own
-    values elsewhere. Every other dimension must agree."""
-    token_dims = [d for d in range(new.dim()) if old.shape[d] == old_count and new.shape[d] == len(index)]
+def token_dims(family, config) -> dict[str, list[int]]:
+    """Each weight's dimensions that run over token ids: those that grow with the vocabulary,
+    found by building the model (on the meta device: no memory) with one token more. (A size
+    alone cannot tell: a vocabulary of 64 characters beside 64-wide embeddings.)"""
+    with torch.device("meta"):
+        now = family.build(config).state_dict()
+        more = family.build(dataclasses.replace(config, vocab_size=config.vocab_size + 1)).state_dict()
+    return {name: [d for d in range(t.dim()) if t.shape[d] != more[name].shape[d]] for name, t in now.items()}
+
+
+def mapped(old: torch.Tensor, new: torch.Tensor, index: torch.Tensor, kept: torch.Tensor,
+           token_dims: list[int], what: str) -> torch.Tensor:
+    """`old` laid out as `new`: along each of `token_dims` (dimensions of token ids), the rows of
+    the tokens origin has (`index`, where `kept`); new's own values elsewhere. Every other
+    dimension must agree."""
     if old.dim() != new.dim() or any(old.shape[d] != new.shape[d] for d in range(new.dim())
                                      if d not in token_dims):
         raise NnlmError(f"{what} is {tuple(old.shape)}, this run's model has {tuple(new.shape)}")
