@@ -67,7 +67,7 @@ def consumer_sampler(folder: Path):
     rng = np.random.default_rng(0)
 
     def sample(num: int) -> list[str]:
-        rows = [c.sample(model, tokens, True, min(c.BATCH, num - at), max_len, 1.0, rng, [])
+        rows = [c.sample(model, tokens, True, min(c.BATCH, num - at), max_len, 1.0, rng, [], tokens.boundary)
                 for at in range(0, num, c.BATCH)]
         return [tokens.decode(ids) for batch in rows for ids in batch]
 

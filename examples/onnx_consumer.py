@@ -258,8 +258,8 @@ def main(argv=None) -> None:
         return
     rng, prefix = np.random.default_rng(args.seed), tokens.encode(args.prefix)
     max_len = args.max_len or card["ids"]["default_max_len"]
-    for start in range(0, args.n, BATCH):
-        rows = min(BATCH, args.n - start)
+    for done in range(0, args.n, BATCH):
+        rows = min(BATCH, args.n - done)
         for ids in sample(model, tokens, ends, rows, max_len, args.temperature, rng, prefix, start):
             print(one_line(tokens.decode(ids)))
 

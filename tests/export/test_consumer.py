@@ -54,6 +54,15 @@ def test_its_greedy_samples_are_nnlms(family, level, prefix, trained, exported, 
     assert ours == [expected] * 3 and len(expected) > len(prefix)
 
 
+def test_every_batch_of_samples_is_read_from_the_start(exported, consumer, capsys, monkeypatch):
+    starts, sample = [], consumer.sample
+    monkeypatch.setattr(consumer, "BATCH", 3)  # 7 samples: batches of 3, 3 and 1
+    monkeypatch.setattr(consumer, "sample", lambda *args: starts.append(args[-1]) or sample(*args))
+    consumer.main(["sample", str(exported("mlp", "char")), "-n", "7", "--seed", "1"])
+    assert len(capsys.readouterr().out.splitlines()) == 7
+    assert starts == [0, 0, 0]  # each batch from the boundary (a labelled run: its label's id)
+
+
 def test_a_seed_gives_the_same_samples(exported, consumer, capsys):
     folder = str(exported("transformer", "char"))
     draws = []
