@@ -201,12 +201,18 @@ class LanguageModel:
             return None
         if request.label_id is not None:
             return torch.full((rows,), request.label_id, dtype=torch.long)
-        shares = torch.bincount(torch.tensor(self.source.item_labels["train"]),
-                                minlength=len(self.source.labels)).double()
+        shares = self.label_shares()
         # (drawn on the CPU, from a seed the request's generator gives, which may be a GPU's)
         seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device))
         cpu = torch.Generator().manual_seed(seed)
         return torch.multinomial(shares, rows, replacement=True, generator=cpu) + len(self.vocab)
+
+    def label_shares(self) -> torch.Tensor:
+        """Each label's share of the training items (labels,) float64: the prior of sampling
+        across labels and of classify."""
+        counts = torch.bincount(torch.tensor(self.source.item_labels["train"]),
+                                minlength=len(self.source.labels)).double()
+        return counts / counts.sum()
 
     def keep(self, request: SampleRequest, rows: list, found: Samples, seen: set, excluded: set,
              starts: torch.Tensor | None = None) -> bool:
@@ -304,9 +310,7 @@ class LanguageModel:
         ends = 1 if self.source.ends else 0
         lengths = torch.tensor([len(ids) + ends for ids in encoded])
         owner = torch.repeat_interleave(torch.arange(len(items)), lengths)  # (tokens,) each token's item
-        shares = torch.bincount(torch.tensor(self.source.item_labels["train"]),
-                                minlength=len(self.source.labels)).double()
-        log_joint = torch.log(shares / shares.sum()).repeat(len(items), 1)  # (items, labels)
+        log_joint = torch.log(self.label_shares()).repeat(len(items), 1)  # (items, labels)
         for k, label in enumerate(self.source.labels):
             starts = self.starts(len(items), label)
             lp = self.logprobs(lambda width, s=starts: self.source.sequence_windows(encoded, width, s))
