@@ -15,7 +15,7 @@ two labelled sets, Faker's first names of 12 locales and the 3,750 commonest wor
 tokens, beside (a) one default run per label on that label's items of the same split, (b) one
 default run on all items without labels and (c) the labelled Kneser-Ney model (the run's own
 n-gram side); the test split's classification accuracy beside a per-label Kneser-Ney classifier
-(its order chosen on dev); and the share of 200 samples of each `--label X` that this classifier
+(its order chosen on dev); and the share of 1,000 samples of each `--label X` that this classifier
 puts under X.
 
 `head-start`: small lists of 300 items, each beside a related big run (German first names after
@@ -298,7 +298,7 @@ FAKER_LOCALES = ("en_US", "de_DE", "tr_TR", "sv_SE", "es_ES", "nl_NL", "da_DK", 
                  "id_ID", "sk_SK")  # Latin-script locales with 250+ first names
 WORD_LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pt", "sv")
 WORDS_PER_LANGUAGE = 3750  # 8 x 3,750 = 30,000 items
-SAMPLES_PER_LABEL = 200
+SAMPLES_PER_LABEL = 1000
 
 
 def label_sets() -> dict[str, dict[str, list[str]]]:
@@ -415,13 +415,15 @@ LOSS_COLUMNS = ("labelled", "alone", "own", "unlabelled", "kn")
 SPLIT_NAMES = ("train", "dev", "test")
 
 
-def sample_shares(lm, models) -> tuple[str, float]:
+def sample_shares(lm, models, own_runs: list | None = None) -> tuple[str, float]:
     """The share of SAMPLES_PER_LABEL samples of each --label X that the KN classifier puts
-    under X: each label's, and all of them together."""
+    under X: each label's, and all of them together (`own_runs`: the samples of each label's own
+    run instead)."""
     cells, hits = [], 0
     for k, label in enumerate(lm.source.labels):
-        texts = [s.text for s in lm.sample(SAMPLES_PER_LABEL, label=label, seed=k + 1)]
-        found = kn_classify(models, lm.source, texts)
+        samples = own_runs[k].sample(SAMPLES_PER_LABEL, seed=k + 1) if own_runs else \
+            lm.sample(SAMPLES_PER_LABEL, label=label, seed=k + 1)
+        found = kn_classify(models, lm.source, [s.text for s in samples])
         hits += int((found == k).sum())
         cells.append(f"{label} {float((found == k).mean()):.0%}")
     return ", ".join(cells), hits / (SAMPLES_PER_LABEL * len(lm.source.labels))
@@ -433,12 +435,14 @@ def labelled_set(name: str, items: dict[str, list[str]], work: Path) -> list[str
     took = trained(files, work / "labelled")
     lm, alone = (nnlm.load(work / "labelled", device="cpu", mix=mix) for mix in (True, False))
     side = fit_ngram_side(lm.source)
-    rows, loss = loss_rows(lm, alone, per_label_runs(lm, work), side.choice.model)
+    runs = per_label_runs(lm, work)
+    rows, loss = loss_rows(lm, alone, runs, side.choice.model)
     models, order = best_kn_classifier(lm.source)
     truth = np.array(lm.source.item_labels["test"])
     kn_accuracy = float((kn_classify(models, lm.source, lm.source.split.test) == truth).mean())
     accuracy, count = lm.accuracy("test")
     per_label, shares = sample_shares(lm, models)
+    _, own_shares = sample_shares(lm, models, runs[:-1])
     wins = loss["labelled"] < min(loss["own"], loss["unlabelled"]) and accuracy > kn_accuracy
     return [f"## {name}", "",
             f"{sum(map(len, items.values())):,} items in {len(files)} files; the labelled default run: "
@@ -448,7 +452,9 @@ def labelled_set(name: str, items: dict[str, list[str]], work: Path) -> list[str
             f"Classification of the {count:,} test items: the labelled run {accuracy:.1%}, a per-label "
             f"Kneser-Ney classifier (order {order}, chosen on dev) {kn_accuracy:.1%}.", "",
             f"Samples of `--label X` ({SAMPLES_PER_LABEL} each) that this classifier puts under X: "
-            f"{shares:.1%} of all ({per_label}).", "",
+            f"{shares:.1%} of all ({per_label}); at least 60%: {'yes' if shares >= 0.6 else 'NO'}. "
+            f"Of the samples of each label's own run (a): {own_shares:.1%}; of the test items "
+            f"themselves: {kn_accuracy:.1%} (the classifier's accuracy above).", "",
             f"The labelled run's summed test loss is below (a) and (b), and its accuracy above the "
             f"classifier's: {'yes' if wins else 'NO'}.", ""]
 
