@@ -279,7 +279,7 @@ def cmd_sample(args) -> int:
 def print_samples(samples, width: int) -> None:
     """Samples in a column, each marked with its novelty (and label)."""
     for s in samples:
-        label = f"  {s.label}" if getattr(s, "label", None) is not None else ""
+        label = f"  {s.label}" if s.label is not None else ""
         print(f"  {s.text:<{width}} {s.novelty or '-':<5}{label}".rstrip())
 
 

@@ -18,6 +18,12 @@ from .vocab import Vocab
 from .windows import Windows
 
 
+def item_chars(items: list[str]) -> int:
+    """Characters of the text that items' predicted tokens cover: each item and a line end (its
+    end token)."""
+    return sum(len(item) + 1 for item in items)
+
+
 class CharItems(Source):
     """Character level, one item per line. The vocabulary is every character of every item
     of every file (the split chooses which items train, not which characters exist), plus
@@ -97,10 +103,10 @@ class CharItems(Source):
         return {"splits": splits, **self.vocab_files()}
 
     def chars(self, split: str) -> int:
-        return sum(len(s) + 1 for s in getattr(self.split, split))
+        return item_chars(getattr(self.split, split))
 
     def file_chars(self, path) -> int:
-        return sum(len(item) + 1 for item in read_items(path))
+        return item_chars(read_items(path))
 
     def state_json(self) -> dict:
         state = {**super().state_json(), "items": {name: len(getattr(self.split, name)) for name in SPLITS}}
@@ -109,7 +115,7 @@ class CharItems(Source):
     def tokens(self) -> dict[str, int]:
         if self.level != "char":
             return super().tokens()
-        return {name: sum(len(s) + 1 for s in getattr(self.split, name)) for name in SPLITS}
+        return {name: item_chars(getattr(self.split, name)) for name in SPLITS}
 
     def items(self) -> int:
         return sum(len(getattr(self.split, name)) for name in SPLITS)

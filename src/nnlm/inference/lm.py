@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from ..data.items import item_chars
 from ..data.vocab import BOUNDARY_ID
 from ..device import resolve_device
 from ..display import html_table
@@ -271,10 +272,14 @@ class LanguageModel:
         return [Sample(text, self.source.novelty(text), label)
                 for text, label in zip(texts, labels, strict=True)]
 
+    def encoded(self, items: list[str]) -> list[list[int]]:
+        """Each item's token ids (NnlmError naming an item the run cannot read)."""
+        return [self.source.encode(item, f"the item {item!r}") for item in items]
+
     def score(self, items: list[str], label: str | None = None) -> list[Score]:
         """Log-probability of each whole item (end token included), and per token; a labelled
         run's items under `label` (required there), p(item | label)."""
-        encoded = [self.source.encode(item, f"the item {item!r}") for item in items]
+        encoded = self.encoded(items)
         starts = self.starts(len(items), label)
         logprobs = self.logprobs(lambda width: self.source.sequence_windows(encoded, width, starts)).tolist()
         ends = [BOUNDARY_ID] if self.source.ends else []  # a stream model never predicts an end
@@ -306,7 +311,7 @@ class LanguageModel:
         items. NnlmError in a run without labels."""
         if not self.source.labels:
             raise NnlmError("classify needs a labelled run (one trained on several files, or a label column)")
-        encoded = [self.source.encode(item, f"the item {item!r}") for item in items]
+        encoded = self.encoded(items)
         ends = 1 if self.source.ends else 0
         lengths = torch.tensor([len(ids) + ends for ids in encoded])
         owner = torch.repeat_interleave(torch.arange(len(items)), lengths)  # (tokens,) each token's item
@@ -346,14 +351,14 @@ class LanguageModel:
         lp = self.logprobs(lambda width: self.windows(split, None, width))
         windows = self.windows(split)
         label_of = windows.stream[windows.item_start].long() - len(self.vocab)  # (N,) each token's label
-        items = getattr(self.source.split, split)
+        groups = [[] for _ in self.source.labels]  # each label's items of the split
+        for item, k in zip(getattr(self.source.split, split), self.source.item_labels[split], strict=True):
+            groups[k].append(item)
         by_label = {}
         for k, label in enumerate(self.source.labels):
             own = lp[label_of == k]
-            chars = sum(len(item) + 1 for item, at in zip(items, self.source.item_labels[split], strict=True)
-                        if at == k)
-            by_label[label] = EvalResult(float(-own.mean()), own.numel(), chars or None) if own.numel() else \
-                EvalResult(float("nan"), 0)
+            by_label[label] = EvalResult(float(-own.mean()), own.numel(), item_chars(groups[k]) or None) \
+                if own.numel() else EvalResult(float("nan"), 0)
         return EvalResult(float(-lp.mean()), lp.numel(), self.source.chars(split), by_label)
 
     def windows(self, split: str = "dev", path: str | Path | None = None, width: int | None = None,
