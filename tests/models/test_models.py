@@ -37,6 +37,34 @@ def test_forward_matches_hand_written():
         assert model(X)[1] is None
 
 
+def test_a_labelled_mlp_scales_and_shifts_every_layer_by_its_label():
+    """FiLM written out: each layer's LayerNorm output times 1 + gain, plus shift, both a linear
+    map of the label's row of C (the window's last id); the label tokens never predicted."""
+    torch.manual_seed(0)
+    V, labels, T, E, H = 9, 3, 4, 3, 5
+    model = MLP(MLPConfig(vocab_size=V, labels=labels, block_size=T, n_embd=E, n_hidden=H, n_layer=2,
+                          norm="layer")).eval()
+    assert not model.film.weight.any() and not model.film.bias.any()  # starts as the plain MLP
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_()
+    X = torch.cat([torch.randint(0, V - labels, (6, T - 1)), torch.randint(V - labels, V, (6, 1))], 1)
+    C = model.C.weight
+    film = (C[X[:, -1]] @ model.film.weight.T + model.film.bias).view(6, 2, 2, H)  # (B, layer, gain|shift, H)
+    h = C[X].view(6, -1)
+    for i, (layer, norm) in enumerate(zip([model.hidden, *model.deeper], model.norms, strict=True)):
+        pre = h @ layer.weight.T + layer.bias
+        pre = (pre - pre.mean(1, keepdim=True)) / torch.sqrt(pre.var(1, unbiased=False, keepdim=True) + 1e-5)
+        pre = pre * norm.weight + norm.bias
+        h = torch.tanh(pre * (1 + film[:, i, 0]) + film[:, i, 1])
+    expected = h @ model.out.weight.T + model.out.bias
+    logits, _ = model(X)
+    assert torch.allclose(logits[:, :V - labels], expected[:, :V - labels], atol=1e-5)
+    assert torch.isinf(logits[:, V - labels:]).all()
+    assert MLP(MLPConfig(vocab_size=V, block_size=T, n_embd=E, n_hidden=H)).film is None  # no labels
+    assert MLP(MLPConfig(vocab_size=V, labels=labels, block_size=1, n_embd=E, n_hidden=H)).film is None
+
+
 def test_tied_output_uses_c_and_trains_through_both_ends():
     torch.manual_seed(0)
     for n_hidden in (3, 7):  # equal to n_embd: no projection; otherwise a linear one

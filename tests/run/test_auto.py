@@ -144,7 +144,7 @@ def test_no_list_of_items_ends_in_a_traceback(tmp_path_factory, capsys, items, o
             assert len(err.strip().splitlines()) == 1 and "not in the model's vocabulary" in err, err
 
 
-def test_a_texts_time_budget_follows_its_characters_not_its_tokens():
+def test_a_time_budget_follows_a_texts_characters_and_a_lists_labels():
     from nnlm.data.base import DataFacts
     from nnlm.run.auto import time_budget
 
@@ -158,6 +158,10 @@ def test_a_texts_time_budget_follows_its_characters_not_its_tokens():
     assert time_budget(text(150_000, 1.0)) == 150.0
     lists = DataFacts(tokens=300_000, items=50_000, vocab_size=60, chars_per_token=1.0, has_dev=True)
     assert time_budget(lists) == 130.0
+    from dataclasses import replace
+
+    assert time_budget(replace(lists, labels=8)) == 480.0  # one distribution a label, learnt at once
+    assert time_budget(replace(lists, tokens=5_000, items=800, labels=2)) == 480.0
 
 
 def test_the_reasons_say_which_choices_a_given_setting_replaced(tmp_path, names):

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 import nnlm
 from helpers import FIXTURES, TINY_SETTINGS
@@ -87,7 +88,7 @@ def test_current_config_sections(tiny_file, tmp_path):
     out = tmp_path / "run"
     nnlm.train(str(tiny_file), str(out), progress=False, **TINY_SETTINGS)
     config = json.loads((out / "config.json").read_text())
-    assert config["format"] == "nnlm-run" and config["format_version"] == rundir.FORMAT_VERSION == 3
+    assert config["format"] == "nnlm-run" and config["format_version"] == rundir.FORMAT_VERSION == 4
     assert config["model"]["family"] == "mlp" and config["model"]["n_hidden"] == 16
     assert config["source"]["kind"] == "items"
     assert config["source"]["items"] == {"train": 240, "dev": 30, "test": 30}
@@ -111,3 +112,27 @@ def test_bad_configs_are_one_line_errors(tiny_file, tmp_path, change, message):
     (out / "config.json").write_text(json.dumps(config))
     with pytest.raises(NnlmError, match=message.replace("[", r"\[").replace("]", r"\]")):
         rundir.load_spec(out)
+
+
+def test_a_format_3_labelled_mlp_loads_without_film_and_predicts_as_it_did(tmp_path, names):
+    """Format 3 had no FiLM: its labelled MLP runs load as such (film off) and score as before."""
+    files = []
+    for label, part in (("a", names[:150]), ("b", names[500:650])):
+        (tmp_path / f"{label}.txt").write_text("\n".join(part) + "\n")
+        files.append(str(tmp_path / f"{label}.txt"))
+    run = tmp_path / "run"
+    nnlm.train(files, str(run), progress=False, mix=False, **{**TINY_SETTINGS, "steps": 20})
+    path = run / rundir.MODEL
+    tensors, meta = rundir.load_tensors(path)
+    assert {"film.weight", "film.bias"} <= set(tensors)
+    # what a format-3 run was: the same weights, the label an input only (FiLM at gain 1, shift 0)
+    rundir.save_tensors(path, {**tensors, "film.weight": torch.zeros_like(tensors["film.weight"]),
+                               "film.bias": torch.zeros_like(tensors["film.bias"])}, meta)
+    before = [s.logprob for s in nnlm.load(run).score(["emma", "zoe"], "a")]
+    rundir.save_tensors(path, {k: v for k, v in tensors.items() if not k.startswith("film.")}, meta)
+    config = json.loads((run / "config.json").read_text())
+    del config["model"]["film"]
+    (run / "config.json").write_text(json.dumps({**config, "format_version": 3}))
+    old = nnlm.load(run)
+    assert old.model.film is None and old.model.config.film is False
+    assert [s.logprob for s in old.score(["emma", "zoe"], "a")] == pytest.approx(before, abs=1e-6)

@@ -64,6 +64,28 @@ def test_a_labelled_run_can_start_from_an_unlabelled_one(origin, tmp_path, names
     assert nnlm.load(tmp_path / "run").source.labels == ["a", "b"]
 
 
+def test_a_labelled_runs_own_layers_start_fresh_from_an_unlabelled_one(origin, tmp_path, names):
+    """What the unlabelled run has is taken; what only a labelled model has (the MLP's FiLM) starts
+    as a fresh model's: gain 1, shift 0."""
+    from nnlm.run import rundir
+    from nnlm.run.spec import build_spec
+    from nnlm.training.headstart import start_from
+
+    files = []
+    for label, part in (("a", names[2000:2100]), ("b", names[3000:3100])):
+        (tmp_path / f"{label}.txt").write_text("\n".join(part) + "\n")
+        files.append(str(tmp_path / f"{label}.txt"))
+    spec = build_spec(files, str(tmp_path / "run"), origin=rundir.load_spec(origin),
+                      settings={"init_from": str(origin)})
+    model = spec.family.build(spec.model_config)
+    with torch.no_grad():
+        model.film.weight.fill_(1.0)  # what start_from must leave as the model has it
+    start_from(model, spec, rundir.load_spec(origin))
+    old = nnlm.load(origin, mix=False).model
+    assert torch.equal(model.hidden.weight, old.hidden.weight)
+    assert (model.film.weight == 1.0).all()
+
+
 def test_a_head_start_takes_the_runs_family_and_sizes(origin, tmp_path, names):
     small = tmp_path / "small.txt"
     small.write_text("\n".join(names[:200]) + "\n")

@@ -3,7 +3,9 @@
 x is the concatenation of the block_size previous tokens' rows of the embedding
 table C; W (direct connections) is optional. Options beyond the paper: several
 hidden layers, LayerNorm/BatchNorm before each tanh, dropout, tied embeddings and a
-sampled softmax for big vocabularies. Nothing here knows about files or the CLI.
+sampled softmax for big vocabularies. In a labelled run the label (read last in every
+window) also scales and shifts every hidden layer (FiLM). Nothing here knows about files
+or the CLI.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ class MLPConfig(ModelConfig):
     sampled: int = sampled(0)
     tie: bool = setting(False, "the output layer uses C's word vectors (tied embeddings; through a linear "
                         "projection to n_embd when n_hidden differs)")
+    film: bool = setting(True, "in a labelled run, the label also scales and shifts every hidden layer "
+                         "(FiLM); off: the label is one input of the window only")
 
     def validate(self) -> None:
         super().validate()
@@ -85,6 +89,12 @@ class MLP(WindowModel):
         if config.tie:
             del self.out.weight  # one tensor, saved once, as C.weight
         self.direct = nn.Linear(n_in, config.vocab_size, bias=False) if config.direct else None  # W
+        # a labelled run's label, read last in every window, also sets a gain and a shift of
+        # each hidden layer's pre-activations (FiLM, Perez et al. 2018), a linear map of the
+        # label's row of C: as an input alone it only adds to the first layer, and the model
+        # then blurred the labels (benchmarks/results/control_labels.md)
+        self.film = (nn.Linear(config.n_embd, 2 * config.n_layer * config.n_hidden)
+                     if config.film and config.labels and config.block_size >= 2 else None)
         self.reset_parameters()
 
     @torch.no_grad()
@@ -96,6 +106,7 @@ class MLP(WindowModel):
                 p.normal_()
             if self.direct is not None:
                 self.direct.weight.zero_()
+            self.reset_film()
             return
         # lecture part 3: pre-activations of unit scale so few tanh units start saturated
         # (gain 1 on the N(0, 1) embeddings; Kaiming's 5/3 there saturates ~13% of units),
@@ -114,17 +125,37 @@ class MLP(WindowModel):
             self.init_output(self.out)
         if self.direct is not None:
             self.direct.weight.zero_()
+        self.reset_film()
+
+    def reset_film(self) -> None:
+        """FiLM starts as gain 1, shift 0: the plain MLP, the label read as an input only."""
+        if self.film is not None:
+            self.film.weight.zero_()
+            self.film.bias.zero_()
 
     def embeddings(self) -> torch.Tensor:
         return self.C.weight
 
-    def hidden_stack(self, x: torch.Tensor, collect: list | None = None) -> torch.Tensor:
+    def label_film(self, e: torch.Tensor) -> torch.Tensor | None:
+        """The gains and shifts of a labelled run's hidden layers from the windows' embeddings
+        e (B, block_size, n_embd), whose last row is the label's: (B, n_layer, 2, n_hidden);
+        None in a run without labels."""
+        if self.film is None:
+            return None
+        return self.film(e[:, -1]).view(e.shape[0], self.config.n_layer, 2, self.config.n_hidden)
+
+    def hidden_stack(self, x: torch.Tensor, collect: list | None = None,
+                     film: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, n_in) through the tanh layers -> (B, n_hidden); each layer's tanh output
-        (before dropout) is appended to `collect` if given."""
+        (before dropout) is appended to `collect` if given; `film` (B, n_layer, 2, n_hidden):
+        each layer's (normalised) pre-activations times 1 + gain, plus shift."""
         h = x
         for i, layer in enumerate([self.hidden, *self.deeper]):
             pre = layer(h)  # (B, n_hidden)
-            h = torch.tanh(self.norms[i](pre) if self.norms is not None else pre)
+            pre = self.norms[i](pre) if self.norms is not None else pre
+            if film is not None:
+                pre = torch.addcmul(film[:, i, 1], pre, 1 + film[:, i, 0])
+            h = torch.tanh(pre)
             if collect is not None:
                 collect.append(h)
             if self.drop is not None:
@@ -132,17 +163,18 @@ class MLP(WindowModel):
         return h
 
     def activations(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
-        layers = []
-        self.hidden_stack(self.C(idx).flatten(1), layers)
+        layers, e = [], self.C(idx)  # (N, block_size, n_embd)
+        self.hidden_stack(e.flatten(1), layers, self.label_film(e))
         return {f"hidden {i} (tanh)": h for i, h in enumerate(layers, 1)}
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
         """idx (B, block_size) token ids -> logits (B, vocab_size), mean cross-entropy or None
         (with config.sampled, training gives (None, a sampled softmax's loss): Model.output)."""
-        x = self.C(idx).flatten(1)  # (B, block_size * n_embd)
+        e = self.C(idx)  # (B, block_size, n_embd)
+        x = e.flatten(1)  # (B, block_size * n_embd)
         if self.drop is not None:
             x = self.drop(x)
-        h = self.hidden_stack(x)
+        h = self.hidden_stack(x, film=self.label_film(e))
         if self.proj is not None:
             h = self.proj(h)  # (B, n_embd)
         return self.output(h, targets, direct=(x, self.direct.weight) if self.direct is not None else None)

@@ -19,7 +19,8 @@ from ..data.sources import DataFacts, Source
 # characters, whatever a token is: a text's subword or word run gets the time its character
 # run gets) gets SMALL_BUDGET, less past MID_TOKENS (where fitting the n-gram model and the
 # final evaluations take longer), so that the whole `nnlm train` stays within 3 minutes on 2
-# cores; bigger data gets BIG_BUDGET, within 10 minutes.
+# cores; bigger data, and a labelled list of any size (one distribution a label, learnt at once),
+# gets BIG_BUDGET, within 10 minutes. The run stops earlier where dev stops improving.
 SMALL_BUDGET, MID_BUDGET, BIG_BUDGET = 150.0, 130.0, 480.0
 MID_TOKENS, BIG_CHARS, BIG_LIST = 200_000, 500_000, 100_000
 EVALS_PER_EPOCH = 2
@@ -30,6 +31,7 @@ NO_DEV_EPOCHS = 30  # a list too small for a dev split trains this many passes
 def time_budget(data: DataFacts) -> float:
     """Seconds of the default run's whole command, by the size of the data (see the constants above)."""
     big = data.items > BIG_LIST if data.items else data.tokens * data.chars_per_token > BIG_CHARS
+    big = big or data.labels > 0
     return BIG_BUDGET if big else SMALL_BUDGET if data.tokens <= MID_TOKENS else MID_BUDGET
 
 

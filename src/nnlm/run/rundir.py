@@ -49,7 +49,7 @@ from .spec import RunSpec
 from .upgrade import upgrade
 
 FORMAT = "nnlm-run"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 CONFIG, VOCAB, MODEL, CHECKPOINT = "config.json", "vocab.json", "model.safetensors", "checkpoint.safetensors"
 METRICS, SUMMARY, LOCK = "metrics.jsonl", "summary.json", ".lock"
 INPUT = "input.txt"  # the data, where it came from standard input (nnlm train -)

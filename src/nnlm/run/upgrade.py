@@ -1,9 +1,10 @@
-"""Run directories written by earlier versions of nnlm, brought up to the current format (3).
+"""Run directories written by earlier versions of nnlm, brought up to the current format (4).
 
     1  nnlm 0.1: one MLP config (`arch` flat or hierarchical), the data file's sha256 and
        sizes inside the data section
     2  model families; `level` (char, word) and `word_mode` (sentence, stream) in the data
     3  `tokens` (char, word) and `kind` (list, text) in the data; `line_ends` for word text
+    4  a labelled MLP's `film` (its label scales and shifts every hidden layer)
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ def upgrade(config: dict, version: int) -> dict:
     """A config.json of format `version`, in the current format."""
     if version == 1:
         config = upgrade_v1(config)
-    return upgrade_v2(config) if version <= 2 else config
+    if version <= 2:
+        config = upgrade_v2(config)
+    return upgrade_v3(config) if version <= 3 else config
 
 
 def upgrade_v1(config: dict) -> dict:
@@ -49,3 +52,11 @@ def upgrade_v2(config: dict) -> dict:
     if stream:
         data["line_ends"] = False
     return {**config, "data": data}
+
+
+def upgrade_v3(config: dict) -> dict:
+    """Format 3 to 4: a labelled MLP of format 3 read its label as an input only (no FiLM)."""
+    model = config["model"]
+    if model.get("family") != "mlp" or not model.get("labels") or "film" in model:
+        return config
+    return {**config, "model": {**model, "film": False}}

@@ -32,8 +32,11 @@ def start_from(model: torch.nn.Module, spec: RunSpec, origin: RunSpec) -> str:
     index = torch.tensor([at.get(key, -1) for key in new_keys])  # (V,) origin's id of each token, or -1
     kept = index >= 0
     dims = token_dims(spec.family, spec.model_config)
+    own = label_only(spec.family, spec.model_config) if not origin.model_config.labels else set()
     with torch.no_grad():
         for name, new in model.state_dict(keep_vars=True).items():
+            if name in own:  # a labelled run from an unlabelled one: its label layers start fresh
+                continue
             if name not in old:
                 raise NnlmError(f"{origin.run_dir}: its weights have no {name}: not the model this run "
                                 "builds")
@@ -52,6 +55,16 @@ def token_dims(family, config) -> dict[str, list[int]]:
         now = family.build(config).state_dict()
         more = family.build(dataclasses.replace(config, vocab_size=config.vocab_size + 1)).state_dict()
     return {name: [d for d in range(t.dim()) if t.shape[d] != more[name].shape[d]] for name, t in now.items()}
+
+
+def label_only(family, config) -> set[str]:
+    """The weights a model of `config` has only because its run is labelled (e.g. the MLP's FiLM),
+    found by building it (on the meta device) without labels."""
+    if not config.labels:
+        return set()
+    with torch.device("meta"):
+        names = set(family.build(config).state_dict())
+        return names - set(family.build(dataclasses.replace(config, labels=0)).state_dict())
 
 
 def mapped(old: torch.Tensor, new: torch.Tensor, index: torch.Tensor, kept: torch.Tensor,
