@@ -429,6 +429,24 @@ def sample_shares(lm, models, own_runs: list | None = None) -> tuple[str, float]
     return ", ".join(cells), hits / (SAMPLES_PER_LABEL * len(lm.source.labels))
 
 
+def accuracy_parts(source, truth: np.ndarray, found: np.ndarray, kn_found: np.ndarray) -> str:
+    """The two classifiers' accuracies on the test items that are training items under another
+    label (whose own label no classifier can tell from the item) and on the rest."""
+    train_labels = {}
+    for item, k in zip(source.split.train, source.item_labels["train"], strict=True):
+        train_labels.setdefault(item, set()).add(k)
+    elsewhere = np.array([bool(train_labels.get(item, set()) - {k})
+                          for item, k in zip(source.split.test, truth, strict=True)])
+    parts = []
+    for name, where in (("training items under another label", elsewhere), ("the others", ~elsewhere)):
+        if where.any():
+            ours, theirs = (float((got == truth)[where].mean()) for got in (found, kn_found))
+            parts.append(f"{name} ({int(where.sum()):,}): the run {ours:.1%}, the classifier {theirs:.1%}")
+        else:
+            parts.append(f"{name}: none")
+    return "Of the test items that are " + "; of ".join(parts) + "."
+
+
 def labelled_set(name: str, items: dict[str, list[str]], work: Path) -> list[str]:
     """The section's text for one labelled set."""
     files = [write_items(work / "data" / f"{label}.txt", found) for label, found in items.items()]
@@ -439,8 +457,10 @@ def labelled_set(name: str, items: dict[str, list[str]], work: Path) -> list[str
     rows, loss = loss_rows(lm, alone, runs, side.choice.model)
     models, order = best_kn_classifier(lm.source)
     truth = np.array(lm.source.item_labels["test"])
-    kn_accuracy = float((kn_classify(models, lm.source, lm.source.split.test) == truth).mean())
+    kn_found = kn_classify(models, lm.source, lm.source.split.test)
+    kn_accuracy = float((kn_found == truth).mean())
     accuracy, count = lm.accuracy("test")
+    found = np.array([lm.source.labels.index(c.label) for c in lm.classify(lm.source.split.test)])
     per_label, shares = sample_shares(lm, models)
     _, own_shares = sample_shares(lm, models, runs[:-1])
     wins = loss["labelled"] < min(loss["own"], loss["unlabelled"]) and accuracy > kn_accuracy
@@ -450,13 +470,25 @@ def labelled_set(name: str, items: dict[str, list[str]], work: Path) -> list[str
             "| label | train items | test tokens | labelled run | its model alone | (a) a run per label | "
             "(b) one run, no labels | (c) labelled KN |", "|---|---|---|---|---|---|---|---|", *rows, "",
             f"Classification of the {count:,} test items: the labelled run {accuracy:.1%}, a per-label "
-            f"Kneser-Ney classifier (order {order}, chosen on dev) {kn_accuracy:.1%}.", "",
+            f"Kneser-Ney classifier (order {order}, chosen on dev) {kn_accuracy:.1%}. "
+            + accuracy_parts(lm.source, truth, found, kn_found), "",
             f"Samples of `--label X` ({SAMPLES_PER_LABEL} each) that this classifier puts under X: "
             f"{shares:.1%} of all ({per_label}); at least 60%: {'yes' if shares >= 0.6 else 'NO'}. "
             f"Of the samples of each label's own run (a): {own_shares:.1%}; of the test items "
             f"themselves: {kn_accuracy:.1%} (the classifier's accuracy above).", "",
             f"The labelled run's summed test loss is below (a) and (b), and its accuracy above the "
-            f"classifier's: {'yes' if wins else 'NO'}.", ""]
+            f"classifier's: {'yes' if wins else 'NO'}.", "", without_film(files, work, models), ""]
+
+
+def without_film(files: list[str], work: Path, models) -> str:
+    """The same labelled default run with --no-film (the label one input of the MLP's window
+    only): its summed test loss, classification accuracy and samples recognised, in a line."""
+    took = trained(files, work / "labelled-no-film", film=False)
+    lm = nnlm.load(work / "labelled-no-film", device="cpu")
+    loss, accuracy = lm.evaluate("test").loss, lm.accuracy("test")[0]
+    return (f"The same run without FiLM (`--no-film`: the label one input of the MLP's window only; "
+            f"`nnlm train` {took}): test loss {loss:.4f}, classification {accuracy:.1%}, samples of "
+            f"`--label X` put under X {sample_shares(lm, models)[1]:.1%}.")
 
 
 def labels(args) -> str:
