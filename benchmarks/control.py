@@ -50,6 +50,7 @@ from machine import describe  # (benchmarks/machine.py)
 from nnlm.data.text import bundled_names_path
 from nnlm.data.vocab import Vocab
 from nnlm.inference.constraints import TextRule, compile_constraint
+from nnlm.run import rundir
 from nnlm.inference.sample import generate
 from nnlm.models.mlp import MLP, MLPConfig
 from nnlm.ngram.baseline import examples
@@ -94,9 +95,12 @@ TEXT_CONSTRAINTS = {
 
 
 def trained(data, out: Path, **settings) -> str:
-    """Train `data` (a file, or a labelled run's files) into `out` unless an earlier call did; how
-    long its whole `nnlm train` took, as the run's summary says (the time a budget limits)."""
-    if not (out / "summary.json").exists():
+    """Train `data` (a file, or a labelled run's files) into `out` unless an earlier call did (with
+    this nnlm's run format); how long its whole `nnlm train` took, as the run's summary says (the
+    time a budget limits)."""
+    config = out / "config.json"
+    current = config.exists() and json.loads(config.read_text())["format_version"] == rundir.FORMAT_VERSION
+    if not (current and (out / "summary.json").exists()):
         nnlm.train(data, str(out), progress=False, overwrite=True, **settings)  # (an unfinished one: anew)
         print(f"trained {out.name}", file=sys.stderr)
     return f"{json.loads((out / 'summary.json').read_text())['command_seconds']:.0f} s"

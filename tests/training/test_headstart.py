@@ -86,6 +86,26 @@ def test_a_labelled_runs_own_layers_start_fresh_from_an_unlabelled_one(origin, t
     assert (model.film.weight == 1.0).all()
 
 
+def test_how_a_label_is_read_is_the_labelled_runs_own_not_an_unlabelled_origins(tmp_path, names):
+    from nnlm.run import rundir
+    from nnlm.run.spec import build_spec
+
+    data = tmp_path / "names.txt"
+    data.write_text("\n".join(names[:200]) + "\n")
+    nnlm.train(str(data), str(tmp_path / "origin"), progress=False, mix=False, film=False,
+               **{**TINY_SETTINGS, "steps": 5})
+    files = []
+    for label, part in (("a", names[2000:2100]), ("b", names[3000:3100])):
+        (tmp_path / f"{label}.txt").write_text("\n".join(part) + "\n")
+        files.append(str(tmp_path / f"{label}.txt"))
+    origin = rundir.load_spec(tmp_path / "origin")
+    assert origin.model_config.film is False  # (meaningless without labels)
+    for given, film in (({}, True), ({"film": False}, False)):
+        spec = build_spec(files, str(tmp_path / "run"), origin=origin,
+                          settings={"init_from": str(tmp_path / "origin"), **given})
+        assert spec.model_config.film is film
+
+
 def test_a_head_start_takes_the_runs_family_and_sizes(origin, tmp_path, names):
     small = tmp_path / "small.txt"
     small.write_text("\n".join(names[:200]) + "\n")

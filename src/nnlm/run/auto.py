@@ -26,10 +26,12 @@ MID_TOKENS, BIG_CHARS, BIG_LIST = 200_000, 500_000, 100_000
 EVALS_PER_EPOCH = 2
 PATIENCE = 6  # evaluations, three passes over the data
 NO_DEV_EPOCHS = 30  # a list too small for a dev split trains this many passes
+LABELLED_WHY = " (a labelled list: a distribution a label, learnt at once)"
 
 
 def time_budget(data: DataFacts) -> float:
-    """Seconds of the default run's whole command, by the size of the data (see the constants above)."""
+    """Seconds of the default run's whole command, by the size of the data and whether it is a
+    labelled list (see the constants above)."""
     big = data.items > BIG_LIST if data.items else data.tokens * data.chars_per_token > BIG_CHARS
     big = big or data.labels > 0
     return BIG_BUDGET if big else SMALL_BUDGET if data.tokens <= MID_TOKENS else MID_BUDGET
@@ -61,11 +63,12 @@ def training_settings(data: DataFacts, batch: int | None = None) -> tuple[dict, 
     if data.has_dev:
         settings.update(steps=0, patience=PATIENCE, eval_interval=max(5, per_epoch // EVALS_PER_EPOCH))
         why.append(f"until dev stops improving for {PATIENCE} evaluations ({PATIENCE // EVALS_PER_EPOCH} "
-                   f"passes), then an anneal, within {budget:g} s")
+                   f"passes), then an anneal, within {budget:g} s{LABELLED_WHY if data.labels else ''}")
     else:
         steps = NO_DEV_EPOCHS * per_epoch
         settings.update(steps=steps, patience=0, eval_interval=max(5, per_epoch))
-        why.append(f"no dev split to stop on: {NO_DEV_EPOCHS} passes ({steps:,} steps), within {budget:g} s")
+        why.append(f"no dev split to stop on: {NO_DEV_EPOCHS} passes ({steps:,} steps), within {budget:g} s"
+                   f"{LABELLED_WHY if data.labels else ''}")
     return settings, why
 
 

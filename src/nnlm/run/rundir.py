@@ -19,7 +19,7 @@
 Every file is written atomically (temporary file, fsync, rename), so whatever moment the
 process dies at, each file is either the old or the new version, never half. Weights are
 read only with safetensors and metadata only as JSON. This module is the only one that
-knows these names and layouts; runs written in formats 1 and 2 are read too (upgrade.py).
+knows these names and layouts; runs written in formats 1 to 3 are read too (upgrade.py).
 """
 
 from __future__ import annotations

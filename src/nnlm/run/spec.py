@@ -135,6 +135,8 @@ def origin_model_settings(fam: Family, origin: RunSpec, chosen: dict, given: dic
         SettingError: a given setting that would change the weights (a size, tying).
     """
     settings = {k: v for k, v in to_json(origin.model_config).items() if k not in ("vocab_size", "labels")}
+    if not origin.model_config.labels:  # how a label is read: this run's own (its default, or given)
+        settings.pop("film", None)
     shapes = weight_shapes(fam, origin.model_config)
     taken = []
     for name, value in {**chosen, **given}.items():
