@@ -463,8 +463,8 @@ def labelled_set(name: str, items: dict[str, list[str]], work: Path) -> list[str
     truth = np.array(lm.source.item_labels["test"])
     kn_found = kn_classify(models, lm.source, lm.source.split.test)
     kn_accuracy = float((kn_found == truth).mean())
-    accuracy, count = lm.accuracy("test")
     found = np.array([lm.source.labels.index(c.label) for c in lm.classify(lm.source.split.test)])
+    accuracy, count = float((found == truth).mean()), len(found)  # (lm.accuracy("test"), classified once)
     per_label, shares = sample_shares(lm, models)
     _, own_shares = sample_shares(lm, models, runs[:-1])
     wins = loss["labelled"] < min(loss["own"], loss["unlabelled"]) and accuracy > kn_accuracy

@@ -56,6 +56,7 @@ def training_settings(data: DataFacts, batch: int | None = None) -> tuple[dict, 
     batch = batch or batch_size(data.tokens)
     per_epoch = max(1, data.tokens // batch)
     budget = time_budget(data)
+    within = f"within {budget:g} s" + (LABELLED_WHY if data.labels else "")
     settings = dict(optimizer="adamw", lr_schedule="plateau", batch_size=batch, max_seconds=budget,
                     warmup_steps=0, log_interval=max(1, min(50, per_epoch // 4)))
     why = [f"batch {batch} ({per_epoch:,} step{'s' if per_epoch > 1 else ''} a pass over "
@@ -63,12 +64,11 @@ def training_settings(data: DataFacts, batch: int | None = None) -> tuple[dict, 
     if data.has_dev:
         settings.update(steps=0, patience=PATIENCE, eval_interval=max(5, per_epoch // EVALS_PER_EPOCH))
         why.append(f"until dev stops improving for {PATIENCE} evaluations ({PATIENCE // EVALS_PER_EPOCH} "
-                   f"passes), then an anneal, within {budget:g} s{LABELLED_WHY if data.labels else ''}")
+                   f"passes), then an anneal, {within}")
     else:
         steps = NO_DEV_EPOCHS * per_epoch
         settings.update(steps=steps, patience=0, eval_interval=max(5, per_epoch))
-        why.append(f"no dev split to stop on: {NO_DEV_EPOCHS} passes ({steps:,} steps), within {budget:g} s"
-                   f"{LABELLED_WHY if data.labels else ''}")
+        why.append(f"no dev split to stop on: {NO_DEV_EPOCHS} passes ({steps:,} steps), {within}")
     return settings, why
 
 
