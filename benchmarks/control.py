@@ -451,6 +451,17 @@ def accuracy_parts(source, truth: np.ndarray, found: np.ndarray, kn_found: np.nd
     return "Of the test items that are " + "; of ".join(parts) + "."
 
 
+def paired_interval(truth: np.ndarray, found: np.ndarray, kn_found: np.ndarray, draws: int = 10_000
+                    ) -> tuple[float, float, float]:
+    """The run's accuracy less the classifier's on the same items, and its 95% interval by a
+    paired bootstrap over the items (seeded): (difference, low, high), in points."""
+    diff = (found == truth).astype(np.float64) - (kn_found == truth)  # (items,) -1, 0 or 1
+    rng = np.random.default_rng(0)
+    means = diff[rng.integers(0, len(diff), (draws, len(diff)))].mean(1)  # (draws,)
+    low, high = np.quantile(means, [0.025, 0.975])
+    return 100 * diff.mean(), 100 * low, 100 * high
+
+
 def labelled_set(name: str, items: dict[str, list[str]], work: Path) -> list[str]:
     """The section's text for one labelled set."""
     files = [write_items(work / "data" / f"{label}.txt", found) for label, found in items.items()]
@@ -475,7 +486,9 @@ def labelled_set(name: str, items: dict[str, list[str]], work: Path) -> list[str
             "(b) one run, no labels | (c) labelled KN |", "|---|---|---|---|---|---|---|---|", *rows, "",
             f"Classification of the {count:,} test items: the labelled run {accuracy:.1%}, a per-label "
             f"Kneser-Ney classifier (order {order}, chosen on dev) {kn_accuracy:.1%}. "
-            + accuracy_parts(lm.source, truth, found, kn_found), "",
+            + accuracy_parts(lm.source, truth, found, kn_found) + " The run's accuracy less the "
+            "classifier's: {:+.1f} points (95% interval by a paired bootstrap over the items: {:+.1f} to "
+            "{:+.1f}).".format(*paired_interval(truth, found, kn_found)), "",
             f"Samples of `--label X` ({SAMPLES_PER_LABEL} each) that this classifier puts under X: "
             f"{shares:.1%} of all ({per_label}); at least 60%: {'yes' if shares >= 0.6 else 'NO'}. "
             f"Of the samples of each label's own run (a): {own_shares:.1%}; of the test items "
