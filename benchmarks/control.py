@@ -433,24 +433,6 @@ def sample_shares(lm, models, own_runs: list | None = None) -> tuple[str, float]
     return ", ".join(cells), hits / (SAMPLES_PER_LABEL * len(lm.source.labels))
 
 
-def accuracy_parts(source, truth: np.ndarray, found: np.ndarray, kn_found: np.ndarray) -> str:
-    """The two classifiers' accuracies on the test items that are training items under another
-    label (whose own label no classifier can tell from the item) and on the rest."""
-    train_labels = {}
-    for item, k in zip(source.split.train, source.item_labels["train"], strict=True):
-        train_labels.setdefault(item, set()).add(k)
-    elsewhere = np.array([bool(train_labels.get(item, set()) - {k})
-                          for item, k in zip(source.split.test, truth, strict=True)])
-    parts = []
-    for name, where in (("training items under another label", elsewhere), ("the others", ~elsewhere)):
-        if where.any():
-            ours, theirs = (float((got == truth)[where].mean()) for got in (found, kn_found))
-            parts.append(f"{name} ({int(where.sum()):,}): the run {ours:.1%}, the classifier {theirs:.1%}")
-        else:
-            parts.append(f"{name}: none")
-    return "Of the test items that are " + "; of ".join(parts) + "."
-
-
 def paired_interval(truth: np.ndarray, found: np.ndarray, kn_found: np.ndarray, draws: int = 10_000
                     ) -> tuple[float, float, float]:
     """The run's accuracy less the classifier's on the same items, and its 95% interval by a
@@ -485,10 +467,9 @@ def labelled_set(name: str, items: dict[str, list[str]], work: Path) -> list[str
             "| label | train items | test tokens | labelled run | its model alone | (a) a run per label | "
             "(b) one run, no labels | (c) labelled KN |", "|---|---|---|---|---|---|---|---|", *rows, "",
             f"Classification of the {count:,} test items: the labelled run {accuracy:.1%}, a per-label "
-            f"Kneser-Ney classifier (order {order}, chosen on dev) {kn_accuracy:.1%}. "
-            + accuracy_parts(lm.source, truth, found, kn_found) + " The run's accuracy less the "
-            "classifier's: {:+.1f} points (95% interval by a paired bootstrap over the items: {:+.1f} to "
-            "{:+.1f}).".format(*paired_interval(truth, found, kn_found)), "",
+            f"Kneser-Ney classifier (order {order}, chosen on dev) {kn_accuracy:.1%}. The run's accuracy "
+            "less the classifier's: {:+.1f} points (95% interval by a paired bootstrap over the items: "
+            "{:+.1f} to {:+.1f}).".format(*paired_interval(truth, found, kn_found)), "",
             f"Samples of `--label X` ({SAMPLES_PER_LABEL} each) that this classifier puts under X: "
             f"{shares:.1%} of all ({per_label}); at least 60%: {'yes' if shares >= 0.6 else 'NO'}. "
             f"Of the samples of each label's own run (a): {own_shares:.1%}; of the test items "

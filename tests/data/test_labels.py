@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from nnlm.data.labels import read_delimited, read_labelled_files, split_labelled
+from nnlm.data.split import split_items
 from nnlm.data.sources import read_source
 from nnlm.errors import NnlmError
 from nnlm.settings.data import DataConfig
@@ -22,8 +23,8 @@ def test_several_files_are_labelled_by_their_names(tmp_path):
     assert labelled.names == ["elves", "orcs"]
     assert list(zip(labelled.items, labelled.labels, strict=True)) == [
         ("legolas", 0), ("arwen", 0), ("elrond", 0), ("azog", 1), ("bolg", 1), ("arwen", 1)]
-    assert labelled.notes == ["warning: 1 items appear under two labels or more (e.g. 'arwen': elves, "
-                              "orcs); each is kept under each"]
+    assert labelled.notes == ["warning: 1 item appears under two labels or more (e.g. 'arwen': elves, "
+                              "orcs); each is kept under each, its copies in one split"]
     other = tmp_path / "x"
     other.mkdir()
     with pytest.raises(NnlmError, match="two data files are named 'elves'"):
@@ -56,6 +57,34 @@ def test_each_label_is_split_on_its_own(tmp_path):
     with pytest.raises(NnlmError, match="the label 'b' has 3 items: too few for a"):
         split_labelled(Labelled(items[:40] + ["b1", "b2", "b3"], [0] * 40 + [1] * 3, ["a", "b"]), 42,
                        (0.8, 0.1, 0.1), False)
+
+
+def test_every_copy_of_an_item_is_in_one_split():
+    from nnlm.data.labels import Labelled
+
+    shared = [f"s{i}" for i in range(30)]  # under both labels, and twice under "a"
+    items = [f"a{i}" for i in range(50)] + shared + shared + [f"b{i}" for i in range(10)] + shared
+    labels = [0] * 110 + [1] * 40
+    split, by = split_labelled(Labelled(items, labels, ["a", "b"]), 42, (0.8, 0.1, 0.1), False)
+    where = {name: set(getattr(split, name)) for name in ("train", "dev", "test")}
+    assert not (where["train"] & where["dev"]) and not (where["train"] & where["test"])
+    assert not (where["dev"] & where["test"])
+    assert sorted(split.train + split.dev + split.test) == sorted(items)  # every copy kept
+    alone = split_items(items[110:], 42, (0.8, 0.1, 0.1))  # "b", the smaller label, as a list alone
+    for name in ("train", "dev", "test"):  # "b"'s split decided where each shared item went
+        assert set(alone.to_json()[name]) <= where[name]
+        assert {item for item, k in zip(getattr(split, name), by[name], strict=True) if k == 1} == set(
+            getattr(alone, name))
+    assert set(by["dev"]) == {0, 1} and len(split.test) == len(by["test"])
+    repeats = split_labelled(Labelled(items + ["r"] * 20, labels + [1] * 20, ["a", "b"]), 42, (0.8, 0.1, 0.1),
+                             False)[0]  # "r", under one label alone, is split as a list's repeats are
+    assert sum("r" in getattr(repeats, name) for name in ("train", "dev", "test")) >= 2
+    own = [f"a{i}" for i in range(10)]
+    small = split_items(own, 42, (0.8, 0.1, 0.1))  # as split_labelled splits "a"
+    larger = small.train * 2 + small.test  # every item "a"'s too, none in "a"'s dev
+    with pytest.raises(NnlmError, match="the label 'b' has no dev items: each item under several labels"):
+        split_labelled(Labelled(own + larger, [0] * 10 + [1] * len(larger),
+                                ["a", "b"]), 42, (0.8, 0.1, 0.1), False)
 
 
 def test_a_labelled_source_reads_each_item_from_its_label(tmp_path, names):
