@@ -1,14 +1,18 @@
 """Labelled lists: read from several files or a CSV/TSV file, split label by label, each item
 read from its label's token."""
 
+from collections import Counter
+
 import pytest
 import torch
 
-from nnlm.data.labels import read_delimited, read_labelled_files, split_labelled
+from nnlm.data.labels import SPLITS, Labelled, read_delimited, read_labelled_files, split_labelled
 from nnlm.data.split import split_items
 from nnlm.data.sources import read_source
 from nnlm.errors import NnlmError
 from nnlm.settings.data import DataConfig
+
+SPLIT = (0.8, 0.1, 0.1)
 
 
 def write(path, text):
@@ -48,8 +52,6 @@ def test_a_csv_or_tsv_file_names_its_columns(tmp_path):
 
 def test_each_label_is_split_on_its_own(tmp_path):
     items = [f"a{i}" for i in range(40)] + [f"b{i}" for i in range(20)]
-    from nnlm.data.labels import Labelled
-
     split, labels = split_labelled(Labelled(items, [0] * 40 + [1] * 20, ["a", "b"]), 42, (0.8, 0.1, 0.1),
                                    False)
     assert (len(split.train), len(split.dev), len(split.test)) == (48, 6, 6)
@@ -59,32 +61,47 @@ def test_each_label_is_split_on_its_own(tmp_path):
                        (0.8, 0.1, 0.1), False)
 
 
-def test_every_copy_of_an_item_is_in_one_split():
-    from nnlm.data.labels import Labelled
-
+def test_every_copy_of_an_item_under_several_labels_is_in_one_split():
     shared = [f"s{i}" for i in range(30)]  # under both labels, and twice under "a"
     items = [f"a{i}" for i in range(50)] + shared + shared + [f"b{i}" for i in range(10)] + shared
     labels = [0] * 110 + [1] * 40
-    split, by = split_labelled(Labelled(items, labels, ["a", "b"]), 42, (0.8, 0.1, 0.1), False)
-    where = {name: set(getattr(split, name)) for name in ("train", "dev", "test")}
+    split, by = split_labelled(Labelled(items, labels, ["a", "b"]), 42, SPLIT, False)
+    where = {name: set(getattr(split, name)) for name in SPLITS}
     assert not (where["train"] & where["dev"]) and not (where["train"] & where["test"])
     assert not (where["dev"] & where["test"])
-    assert sorted(split.train + split.dev + split.test) == sorted(items)  # every copy kept
-    alone = split_items(items[110:], 42, (0.8, 0.1, 0.1))  # "b", the smaller label, as a list alone
-    for name in ("train", "dev", "test"):  # "b"'s split decided where each shared item went
-        assert set(alone.to_json()[name]) <= where[name]
+    kept = Counter(pair for name in SPLITS for pair in zip(getattr(split, name), by[name], strict=True))
+    assert kept == Counter(zip(items, labels, strict=True))  # every copy kept once, with its own label
+    alone = split_items(items[110:], 42, SPLIT)  # "b", the smaller label, as a list alone
+    for name in SPLITS:  # "b"'s split decided where each shared item went
         assert {item for item, k in zip(getattr(split, name), by[name], strict=True) if k == 1} == set(
             getattr(alone, name))
-    assert set(by["dev"]) == {0, 1} and len(split.test) == len(by["test"])
-    repeats = split_labelled(Labelled(items + ["r"] * 20, labels + [1] * 20, ["a", "b"]), 42, (0.8, 0.1, 0.1),
+    repeats = split_labelled(Labelled(items + ["r"] * 20, labels + [1] * 20, ["a", "b"]), 42, SPLIT,
                              False)[0]  # "r", under one label alone, is split as a list's repeats are
-    assert sum("r" in getattr(repeats, name) for name in ("train", "dev", "test")) >= 2
+    assert sum("r" in getattr(repeats, name) for name in SPLITS) >= 2
+    a = next(placed("a", j) for j in range(20) if "s" in split_items(placed("a", j), 42, SPLIT).train)
+    b = next(placed("b", j) for j in range(20) if "s" not in split_items(placed("b", j), 42, SPLIT).train)
+    split, _ = split_labelled(Labelled(a + b, [0] * 20 + [1] * 20, ["a", "b"]), 42, SPLIT, False)
+    assert "s" in split.train and "s" not in split.dev + split.test  # a tie: "a" decides, not "b"
+
+
+def placed(label: str, at: int) -> list[str]:
+    """Nineteen items of `label` and "s" at `at`: where "s" falls in the label's own split."""
+    return [f"{label}{i}" for i in range(at)] + ["s"] + [f"{label}{i}" for i in range(at, 19)]
+
+
+@pytest.mark.parametrize("fractions, left_out, refused", [(SPLIT, "dev", "dev"), (SPLIT, "test", "test"),
+                                                          ((0.9, 0.0, 0.1), "dev", None)])
+def test_a_label_whose_items_went_to_others_splits(fractions, left_out, refused):
     own = [f"a{i}" for i in range(10)]
-    small = split_items(own, 42, (0.8, 0.1, 0.1))  # as split_labelled splits "a"
-    larger = small.train * 2 + small.test  # every item "a"'s too, none in "a"'s dev
-    with pytest.raises(NnlmError, match="the label 'b' has no dev items: each item under several labels"):
-        split_labelled(Labelled(own + larger, [0] * 10 + [1] * len(larger),
-                                ["a", "b"]), 42, (0.8, 0.1, 0.1), False)
+    small = split_items(own, 42, fractions)  # as split_labelled splits "a", the smaller label
+    kept = [name for name in SPLITS if name != left_out]
+    larger = [item for name in kept for item in getattr(small, name) * 2]  # none of "a"'s `left_out`
+    labelled = Labelled(own + larger, [0] * 10 + [1] * len(larger), ["a", "b"])
+    if refused is None:  # a split of fraction 0 needs no items
+        assert split_labelled(labelled, 42, fractions, False)[1]["dev"] == []
+        return
+    with pytest.raises(NnlmError, match=f"the label 'b' has no {refused} items: each item under several"):
+        split_labelled(labelled, 42, fractions, False)
 
 
 def test_a_labelled_source_reads_each_item_from_its_label(tmp_path, names):

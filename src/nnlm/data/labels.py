@@ -1,7 +1,7 @@
 """Labelled lists: items with a category each (elves, dwarves, orcs; a name's language), read from
 several list files (each file's stem is its items' label) or from one CSV or TSV file (a column of
 items and a column of labels), and split label by label, so that every label has items in every
-split, every copy of an item in one.
+split, every copy of an item under several labels in one.
 
 A labelled run conditions everything on the label: an item is read from its label's token instead
 of the boundary (`0 e m m a 0` becomes `<en> e m m a 0`), so every family and the n-gram model see
@@ -89,7 +89,7 @@ def read_delimited(path: str, label_column: str, item_column: str = "") -> Label
     return with_notes(Labelled(items, labels, list(names)))
 
 
-def labels_of(labelled: Labelled) -> dict[str, set[int]]:
+def labels_by_item(labelled: Labelled) -> dict[str, set[int]]:
     """Each item (in the order first read) and the labels it appears under."""
     seen: dict[str, set[int]] = {}
     for item, label in zip(labelled.items, labelled.labels, strict=True):
@@ -100,7 +100,7 @@ def labels_of(labelled: Labelled) -> dict[str, set[int]]:
 def with_notes(labelled: Labelled) -> Labelled:
     """The same, noting items that appear under two labels or more (each is kept, with each, its
     copies in one split: split_labelled)."""
-    seen = labels_of(labelled)
+    seen = labels_by_item(labelled)
     shared = [item for item, labels in seen.items() if len(labels) > 1]
     if shared:
         example = ", ".join(labelled.names[k] for k in sorted(seen[shared[0]]))
@@ -114,31 +114,26 @@ def split_labelled(labelled: Labelled, seed: int, fractions, dedupe: bool
                    ) -> tuple[Split, dict[str, list[int]]]:
     """Each label's items split as a list is (split_items), then the splits joined: a Split and
     the label of every item of each split. An item under several labels has every copy in one
-    split, the one its smallest label gave it (the label with fewest items, which can least spare
-    one): no dev or test item is a training item under another label, so that their losses and
-    the classification measure items no model has seen under any label. (Repeats under one label
-    alone are split as a list's are.)
+    split, the one its smallest label gave it (homes): no dev or test item is a training item
+    under another label, so that their losses and the classification measure items that no model
+    has seen under another label. (Repeats under one label alone are split as a list's are.)
 
     Raises:
         NnlmError: a label without items, or with too few (of its own, or left in a split once
             shared items have moved) for every split to have some.
     """
-    splits = {}
+    splits, sizes = {}, {}
     for k, label in enumerate(labelled.names):
         own = [item for item, at in zip(labelled.items, labelled.labels, strict=True) if at == k]
         if not own:
             raise NnlmError(f"the label {label!r} has no items")
         try:
-            splits[k] = split_items(own, seed, fractions, dedupe)
+            splits[k], sizes[k] = split_items(own, seed, fractions, dedupe), len(own)
         except TooFew:
             raise NnlmError(f"the label {label!r} has {len(own)} item{'s' if len(own) != 1 else ''}: too "
                             f"few for a {fractions} split (each label is split on its own)") from None
-    shared = {item for item, labels in labels_of(labelled).items() if len(labels) > 1}
-    home: dict[str, str] = {}  # a shared item -> its split, the smallest label's first
-    for k in sorted(splits, key=lambda k: (len(splits[k].train), k)):
-        for name in SPLITS:
-            for item in set(getattr(splits[k], name)) & shared:
-                home.setdefault(item, name)
+    shared = {item for item, labels in labels_by_item(labelled).items() if len(labels) > 1}
+    home = homes(splits, sorted(splits, key=lambda k: (sizes[k], k)), shared)
     parts = {name: [] for name in SPLITS}
     labels = {name: [] for name in SPLITS}
     for k, split in splits.items():
@@ -150,10 +145,21 @@ def split_labelled(labelled: Labelled, seed: int, fractions, dedupe: bool
     return Split(parts["train"], parts["dev"], parts["test"]), labels
 
 
+def homes(splits: dict[int, Split], order: list[int], shared: set[str]) -> dict[str, str]:
+    """The split of each shared item: the first that a label gives it, the labels in `order`
+    (fewest items first, ties by label order: the label that can least spare an item decides)."""
+    home: dict[str, str] = {}
+    for k in order:
+        for name in SPLITS:
+            for item in set(getattr(splits[k], name)) & shared:
+                home.setdefault(item, name)
+    return home
+
+
 def check_every_split(names: list[str], labels: dict[str, list[int]], fractions) -> None:
-    """Refuse a label left without items in a split that needs some (train, dev where its fraction
-    is above 0): its items are mostly other labels' too, and went where those put them."""
-    for name, fraction in zip(SPLITS[:2], fractions[:2], strict=True):
+    """Refuse a label left without items in a split that its fraction asks for: its items are
+    mostly other labels' too, and went where those put them."""
+    for name, fraction in zip(SPLITS, fractions, strict=True):
         missing = sorted(set(range(len(names))) - set(labels[name])) if fraction > 0 else []
         if missing:
             raise NnlmError(f"the label {names[missing[0]]!r} has no {name} items: each item under several "
