@@ -12,6 +12,7 @@ while the start is in their context). The label tokens follow the vocabulary's o
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,17 +123,18 @@ def split_labelled(labelled: Labelled, seed: int, fractions, dedupe: bool
         NnlmError: a label without items, or with too few (of its own, or left in a split once
             shared items have moved) for every split to have some.
     """
-    splits, sizes = {}, {}
+    splits = {}
     for k, label in enumerate(labelled.names):
         own = [item for item, at in zip(labelled.items, labelled.labels, strict=True) if at == k]
         if not own:
             raise NnlmError(f"the label {label!r} has no items")
         try:
-            splits[k], sizes[k] = split_items(own, seed, fractions, dedupe), len(own)
+            splits[k] = split_items(own, seed, fractions, dedupe)
         except TooFew:
             raise NnlmError(f"the label {label!r} has {len(own)} item{'s' if len(own) != 1 else ''}: too "
                             f"few for a {fractions} split (each label is split on its own)") from None
     shared = {item for item, labels in labels_by_item(labelled).items() if len(labels) > 1}
+    sizes = Counter(labelled.labels)  # label -> its items
     home = homes(splits, sorted(splits, key=lambda k: (sizes[k], k)), shared)
     parts = {name: [] for name in SPLITS}
     labels = {name: [] for name in SPLITS}
